@@ -1,0 +1,143 @@
+"""Study configuration: validation and the values each job depends on.
+
+The configuration is checked against ``workflow/schemas/config.schema.yaml``
+(JSON Schema 2020-12), then against the cross-field rules a schema cannot
+state. Every problem is reported with the key it concerns and what is allowed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import yaml
+from jsonschema import Draft202012Validator
+
+from .parameters import NeuronParameters, noise_label, resolve_parameters
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    """The configuration schema as a dictionary."""
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _key(path) -> str:
+    parts = []
+    for part in path:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts) or "<top level>"
+
+
+def _describe(error) -> str:
+    """One line: the key, what was found and what is allowed."""
+    key = _key(error.absolute_path)
+    validator, allowed = error.validator, error.validator_value
+    if validator == "required":
+        missing = error.message.split("'")[1]
+        key = _key([*error.absolute_path, missing])
+        return f"{key}: missing; required keys here: {', '.join(allowed)}"
+    if validator == "additionalProperties":
+        return f"{key}: {error.message}; allowed keys: {', '.join(sorted(error.schema.get('properties', {})))}"
+    if validator == "enum":
+        return f"{key}: {error.instance!r} is not allowed; allowed: {', '.join(map(str, allowed))}"
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        schema = error.schema
+        low = (f">= {schema['minimum']}" if "minimum" in schema
+               else f"> {schema['exclusiveMinimum']}" if "exclusiveMinimum" in schema else None)
+        high = (f"<= {schema['maximum']}" if "maximum" in schema
+                else f"< {schema['exclusiveMaximum']}" if "exclusiveMaximum" in schema else None)
+        allowed_text = " and ".join(x for x in (low, high) if x)
+        return f"{key}: {error.instance!r} is out of range; allowed: {allowed_text}"
+    return f"{key}: {error.message}"
+
+
+def _cross_field_problems(config: dict) -> list[str]:
+    problems = []
+    for name, stage in (("calibration.coarse", config["calibration"]["coarse"]),
+                        ("calibration.fit", config["calibration"]["fit"]),
+                        ("membrane", config["membrane"])):
+        if stage["burn_in_ms"] >= stage["duration_ms"]:
+            problems.append(
+                f"{name}.burn_in_ms: {stage['burn_in_ms']} must be below {name}.duration_ms = {stage['duration_ms']}"
+            )
+    for key in ("fit_window_p", "fit_p_range"):
+        low, high = config["calibration"][key]
+        if not low < high:
+            problems.append(f"calibration.{key}: [{low}, {high}] is inverted or empty; allowed: [low, high] with low < high")
+    window, used = config["calibration"]["fit_window_p"], config["calibration"]["fit_p_range"]
+    if window[0] > used[0] or window[1] < used[1]:
+        problems.append(f"calibration.fit_window_p: {window} must contain calibration.fit_p_range = {used}")
+    dt = config["simulation"]["dt_ms"]
+    if config["membrane"]["record_every_ms"] < dt:
+        problems.append(f"membrane.record_every_ms: {config['membrane']['record_every_ms']} must be >= simulation.dt_ms = {dt}")
+    labels = [noise_label(n["rate_exc_hz"], n["rate_inh_hz"]) for n in config["noise_sweep"]]
+    if len(set(labels)) != len(labels):
+        problems.append(f"noise_sweep: configurations repeat ({', '.join(labels)}); allowed: distinct rate pairs")
+    try:
+        p = neuron_parameters(config)
+    except KeyError as error:
+        problems.append(f"neuron: {error.args[0]}")
+    else:
+        if not p.E_inh_mV < p.V_reset_mV < p.E_exc_mV or not p.E_inh_mV < p.V_th_mV < p.E_exc_mV:
+            problems.append("neuron: V_reset_mV and V_th_mV must lie between E_inh_mV and E_exc_mV")
+    return problems
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Return ``config`` unchanged if valid, else raise :class:`ConfigError`."""
+    validator = Draft202012Validator(schema or load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        problems = _cross_field_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return config
+
+
+def neuron_parameters(config: dict) -> NeuronParameters:
+    """The neuron parameters of the study (parameter set with overrides)."""
+    return resolve_parameters(config["neuron"]["parameter_set"], config["neuron"]["overrides"])
+
+
+def noise_configurations(config: dict) -> dict[str, dict]:
+    """Noise sweep as {label: {rate_exc_hz, rate_inh_hz}} in configuration order."""
+    return {
+        noise_label(n["rate_exc_hz"], n["rate_inh_hz"]): {"rate_exc_hz": float(n["rate_exc_hz"]),
+                                                         "rate_inh_hz": float(n["rate_inh_hz"])}
+        for n in config["noise_sweep"]
+    }
+
+
+def reference_noise(config: dict) -> tuple[str, dict]:
+    """Label and rates of the T = 1 noise configuration (the neuron parameters' rates)."""
+    p = neuron_parameters(config)
+    return noise_label(p.rate_exc_hz, p.rate_inh_hz), {"rate_exc_hz": p.rate_exc_hz, "rate_inh_hz": p.rate_inh_hz}
+
+
+def target_temperatures(config: dict) -> np.ndarray:
+    """Temperature grid from 1 to t_max (inclusive), rounded to 4 decimals."""
+    tm = config["temperature_map"]
+    return np.round(np.linspace(1.0, tm["t_max"], tm["n_temperatures"]), 4)
+
+
+def temperature_label(temperature: float) -> str:
+    """File-name label of a target temperature, e.g. ``1.5``."""
+    return f"{float(temperature):.4g}"
+
+
+def derive_seed(base_seed: int, *keys: str) -> int:
+    """A job's seed from the study seed and the job's identity (stable across machines)."""
+    entropy = [int(base_seed)] + [zlib.crc32(str(k).encode()) for k in keys]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])

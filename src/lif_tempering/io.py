@@ -1,0 +1,126 @@
+"""NetCDF input and output: self-describing datasets written atomically.
+
+Every result of the study is an :class:`xarray.Dataset`. Before writing, the
+dataset receives provenance attributes (package versions, git commit, the
+configuration that produced it and its hash); it is then written to a temporary
+file next to the target and renamed, so an interrupted job never leaves a file
+that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+ENGINE = "h5netcdf"
+PROVENANCE_PACKAGES = ("lif-tempering", "brian2", "numpy", "scipy", "xarray", "scikit-learn", "snakemake")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the results."""
+    versions = {}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit(directory: str | os.PathLike | None = None) -> str:
+    """Commit hash of the repository holding ``directory`` (``unknown`` outside git)."""
+    directory = Path(directory) if directory else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=10, check=True
+        )
+        commit = out.stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=directory, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def canonical_json(value) -> str:
+    """JSON text with sorted keys: equal values give equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+def config_hash(config) -> str:
+    """SHA-256 (hex, first 16 characters) of the canonical JSON of ``config``."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
+
+
+def provenance_attrs(params: dict | None = None, config: dict | None = None) -> dict[str, str]:
+    """Attributes naming what produced a result.
+
+    ``params`` are the values this result depends on (stored as JSON and hashed);
+    ``config`` the whole study configuration (stored as JSON and hashed).
+    """
+    attrs = {f"version_{name}": version for name, version in package_versions().items()}
+    attrs["git_commit"] = git_commit()
+    if params is not None:
+        attrs["params_json"] = canonical_json(params)
+        attrs["params_hash"] = config_hash(params)
+    if config is not None:
+        attrs["config_json"] = canonical_json(config)
+        attrs["config_hash"] = config_hash(config)
+    return attrs
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, params: dict | None = None,
+                  config: dict | None = None, compress: bool = True) -> Path:
+    """Write ``ds`` to ``path`` atomically with provenance attributes.
+
+    Data variables are zlib-compressed when ``compress`` is true. The file first
+    goes to a hidden temporary name in the target folder and is renamed when
+    complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = ds.copy()
+    ds.attrs.update(provenance_attrs(params, config))
+    encoding = {}
+    if compress:
+        for name, var in ds.data_vars.items():
+            if var.ndim > 0 and var.dtype.kind in "biuf":
+                encoding[name] = {"zlib": True, "complevel": 4}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine=ENGINE, encoding=encoding)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_dataset(path: str | os.PathLike) -> xr.Dataset:
+    """Load a dataset fully into memory and close the file."""
+    with xr.open_dataset(path, engine=ENGINE) as ds:
+        return ds.load()
+
+
+def stored_params(ds: xr.Dataset) -> dict:
+    """The ``params`` a dataset was written with."""
+    return json.loads(ds.attrs["params_json"])

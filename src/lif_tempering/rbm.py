@@ -1,0 +1,262 @@
+"""Restricted Boltzmann machines in the abstract domain: training, sampling, log Z, readout.
+
+Convention: binary visible ``v`` (n_v,) and hidden ``h`` (n_h,) units with energy
+``E(v, h) = -v^T W h - b_v^T v - b_h^T h``, ``W`` of shape (n_v, n_h), and
+``p(v, h) = exp(-E(v, h)) / Z``. :func:`lif_tempering.boltzmann.rbm_as_bm` gives the
+same model in the full Boltzmann machine convention. Log-probabilities and free
+energies are in nats; all arrays float64 unless said otherwise. An inverse
+temperature ``beta`` scales the whole energy, ``p_beta ~ exp(-beta E)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.special import expit, logsumexp
+from sklearn.linear_model import LogisticRegression
+
+from lif_tempering.boltzmann import states_from_indices
+
+MAX_ENUMERATED_LAYER = 24
+_ENUMERATION_CHUNK = 1 << 12
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def hidden_probability(v, W, b_h, beta: float = 1.0) -> np.ndarray:
+    """``p_beta(h_j = 1 | v) = sigmoid(beta (v W + b_h))_j``; (..., n_v) -> (..., n_h)."""
+    return expit(beta * (np.asarray(v, dtype=np.float64) @ W + b_h))
+
+
+def visible_probability(h, W, b_v, beta: float = 1.0) -> np.ndarray:
+    """``p_beta(v_i = 1 | h) = sigmoid(beta (W h + b_v))_i``; (..., n_h) -> (..., n_v)."""
+    return expit(beta * (np.asarray(h, dtype=np.float64) @ W.T + b_v))
+
+
+def visible_free_energy(v, W, b_v, b_h) -> np.ndarray:
+    """Free energy ``F(v) = -b_v^T v - sum_j softplus(b_h + v W)_j`` of each row of ``v``.
+
+    ``p(v) = exp(-F(v)) / Z``. ``v``: (..., n_v); returns (...,) in nats.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    return -(v @ b_v) - _softplus(v @ W + b_h).sum(axis=-1)
+
+
+def base_rate_visible_bias(data, pseudo_count: float = 1.0) -> np.ndarray:
+    """Visible biases of the independent-pixel ("base-rate") model of ``data`` (N, n_v).
+
+    ``b_i = log(m_i / (1 - m_i))`` with the smoothed mean
+    ``m_i = (sum_n v_ni + pseudo_count) / (N + 2 pseudo_count)``, finite even for
+    pixels that are always 0 or 1. Used to initialise training and as AIS base model.
+    """
+    data = np.asarray(data, dtype=np.float64)
+    mean = (data.sum(axis=0) + pseudo_count) / (len(data) + 2 * pseudo_count)
+    return np.log(mean) - np.log1p(-mean)
+
+
+def _gibbs_step(v, W, b_v, b_h, rng: np.random.Generator, beta: float = 1.0):
+    """One block-Gibbs step ``h ~ p_beta(h | v)``, then ``v' ~ p_beta(v | h)``; float arrays."""
+    h = (rng.random((len(v), W.shape[1])) < hidden_probability(v, W, b_h, beta)).astype(np.float64)
+    v_next = (rng.random((len(v), W.shape[0])) < visible_probability(h, W, b_v, beta)).astype(np.float64)
+    return v_next, h
+
+
+def _learning_rates(learning_rate, epochs: int) -> np.ndarray:
+    """Per-epoch rates: constant, or geometric from ``start`` (first epoch) to ``end`` (last)."""
+    if np.isscalar(learning_rate):
+        return np.full(epochs, float(learning_rate))
+    start, end = learning_rate
+    return start * (end / start) ** (np.arange(epochs) / max(epochs - 1, 1))
+
+
+def _pseudo_log_likelihood(v, W, b_v, b_h, rng: np.random.Generator) -> float:
+    """Stochastic pseudo-log-likelihood per image, ``n_v log p(v_i | v_-i)`` with a random ``i`` per image.
+
+    An unbiased estimate of ``sum_i log p(v_i | v_-i)`` (nats per image), averaged over ``v``.
+    """
+    flipped_unit = rng.integers(0, v.shape[1], size=len(v))
+    v_flipped = v.copy()
+    rows = np.arange(len(v))
+    v_flipped[rows, flipped_unit] = 1 - v_flipped[rows, flipped_unit]
+    free_energy_gap = visible_free_energy(v_flipped, W, b_v, b_h) - visible_free_energy(v, W, b_v, b_h)
+    return float(v.shape[1] * np.mean(-_softplus(-free_energy_gap)))
+
+
+def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_rate=(0.05, 0.005),
+              momentum: float = 0.9, weight_decay: float = 1e-4, method: str = "pcd", k: int = 1,
+              seed=0, n_persistent_chains: int | None = None, init_scale: float = 0.01,
+              log: Callable[[str], None] | None = None) -> dict:
+    """Train an RBM on binary ``data`` (N, n_v) by stochastic gradient ascent on the log-likelihood.
+
+    Negative phase: ``method="cd"`` runs ``k`` Gibbs steps from the minibatch (CD-k);
+    ``method="pcd"`` runs ``k`` steps of ``n_persistent_chains`` persistent chains
+    (default ``batch_size``, started from random training images). Each epoch visits
+    the data once in a random order in minibatches of ``batch_size``. Updates use
+    momentum (``velocity = momentum * velocity + rate * gradient``) and L2 weight
+    decay on ``W`` only. ``learning_rate`` is a constant or ``(start, end)``, decayed
+    geometrically over the epochs. Initialisation: ``W ~ N(0, init_scale^2)``,
+    ``b_v`` = :func:`base_rate_visible_bias`, ``b_h = 0``. ``seed``: int or Generator.
+    ``log``: called with one progress line per epoch.
+
+    Returns a dict with ``W`` (n_v, n_hidden), ``b_v``, ``b_h`` and per-epoch curves
+    (arrays of length ``epochs``): ``learning_rate``; ``reconstruction_error``, the mean
+    squared error per pixel of the mean-field reconstruction
+    ``p(v | p(h | data))`` of all training images; ``pseudo_log_likelihood``, a
+    stochastic estimate of ``sum_i log p(v_i | v_-i)`` per image in nats (one random
+    unit per image, from a random stream separate from training's).
+    """
+    if method not in ("pcd", "cd"):
+        raise ValueError(f"method must be 'pcd' or 'cd', got {method!r}")
+    data = np.asarray(data, dtype=np.float64)
+    if not np.isin(data, (0.0, 1.0)).all():
+        raise ValueError("train_rbm needs binary data (values 0 and 1)")
+    n_images, n_visible = data.shape
+    train_rng, monitor_rng = np.random.default_rng(seed).spawn(2)
+    W = train_rng.normal(0.0, init_scale, size=(n_visible, n_hidden))
+    b_v = base_rate_visible_bias(data)
+    b_h = np.zeros(n_hidden)
+    velocity_W, velocity_b_v, velocity_b_h = np.zeros_like(W), np.zeros_like(b_v), np.zeros_like(b_h)
+    if method == "pcd":
+        persistent_v = data[train_rng.integers(0, n_images, size=n_persistent_chains or batch_size)]
+    rates = _learning_rates(learning_rate, epochs)
+    curves = {name: np.empty(epochs) for name in ("reconstruction_error", "pseudo_log_likelihood")}
+
+    for epoch, rate in enumerate(rates):
+        order = train_rng.permutation(n_images)
+        for start in range(0, n_images, batch_size):
+            v_data = data[order[start:start + batch_size]]
+            h_data = hidden_probability(v_data, W, b_h)
+            v_model = persistent_v if method == "pcd" else v_data
+            for _ in range(k):
+                v_model, _ = _gibbs_step(v_model, W, b_v, b_h, train_rng)
+            if method == "pcd":
+                persistent_v = v_model
+            h_model = hidden_probability(v_model, W, b_h)
+            grad_W = v_data.T @ h_data / len(v_data) - v_model.T @ h_model / len(v_model) - weight_decay * W
+            velocity_W = momentum * velocity_W + rate * grad_W
+            velocity_b_v = momentum * velocity_b_v + rate * (v_data.mean(axis=0) - v_model.mean(axis=0))
+            velocity_b_h = momentum * velocity_b_h + rate * (h_data.mean(axis=0) - h_model.mean(axis=0))
+            W += velocity_W
+            b_v += velocity_b_v
+            b_h += velocity_b_h
+        reconstruction = visible_probability(hidden_probability(data, W, b_h), W, b_v)
+        curves["reconstruction_error"][epoch] = np.mean((data - reconstruction) ** 2)
+        curves["pseudo_log_likelihood"][epoch] = _pseudo_log_likelihood(data, W, b_v, b_h, monitor_rng)
+        if log is not None:
+            log(f"epoch {epoch + 1}/{epochs}: learning rate {rate:.4g}, "
+                f"reconstruction error {curves['reconstruction_error'][epoch]:.4f}, "
+                f"pseudo-log-likelihood {curves['pseudo_log_likelihood'][epoch]:.2f} nats")
+    return {"W": W, "b_v": b_v, "b_h": b_h, "learning_rate": rates, **curves}
+
+
+def sample_rbm_gibbs(W, b_v, b_h, n_steps: int, n_chains: int, seed, beta=1.0,
+                     v0=None) -> tuple[np.ndarray, np.ndarray]:
+    """Block-Gibbs chains of an RBM, vectorised over ``n_chains`` independent chains.
+
+    Step ``t`` draws ``h_t ~ p_beta_t(h | v_{t-1})`` then ``v_t ~ p_beta_t(v | h_t)``.
+    ``beta``: scalar or (n_steps,) inverse temperatures, one per step.
+    ``v0``: (n_chains, n_v) initial visible states, default uniformly random.
+    ``seed``: int or Generator.
+    Returns ``(v, h)``: int8 arrays (n_steps, n_chains, n_v) and (n_steps, n_chains, n_h).
+    """
+    W = np.asarray(W, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    n_visible, n_hidden = W.shape
+    betas = np.broadcast_to(np.asarray(beta, dtype=np.float64), (n_steps,))
+    if v0 is None:
+        v = rng.integers(0, 2, size=(n_chains, n_visible)).astype(np.float64)
+    else:
+        v = np.array(v0, dtype=np.float64).reshape(n_chains, n_visible)
+    visible = np.empty((n_steps, n_chains, n_visible), dtype=np.int8)
+    hidden = np.empty((n_steps, n_chains, n_hidden), dtype=np.int8)
+    for step, beta_now in enumerate(betas):
+        v, h = _gibbs_step(v, W, b_v, b_h, rng, beta_now)
+        visible[step], hidden[step] = v, h
+    return visible, hidden
+
+
+def ais_log_partition(W, b_v, b_h, n_betas: int = 10000, n_runs: int = 100, seed=0,
+                      base_b_v=None) -> tuple[float, float]:
+    """Annealed importance sampling estimate of ``log Z`` (Salakhutdinov & Murray 2008).
+
+    Anneals from a base model with visible biases ``base_b_v`` and no couplings
+    (default ``base_b_v = 0``; pass :func:`base_rate_visible_bias` of the training
+    data, as in the paper) to the RBM through the unnormalised marginals
+    ``log p*_beta(v) = (1 - beta) base_b_v^T v + beta b_v^T v + sum_j softplus(beta (v W + b_h)_j)``
+    at ``n_betas`` equally spaced ``beta`` from 0 to 1, with one block-Gibbs transition
+    at each intermediate ``beta``; ``log Z_0 = sum_i softplus(base_b_v_i) + n_h log 2``.
+    ``n_runs`` independent runs in parallel; ``seed``: int or Generator.
+
+    Returns ``(log_z, std_error)``: ``log Z_0 + log mean(w)`` over the importance
+    weights ``w`` and its delta-method standard error ``std(w) / (sqrt(n_runs) mean(w))``.
+    Since ``log`` is concave the estimate is biased low, by about ``std_error**2 / 2``.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    b_v = np.asarray(b_v, dtype=np.float64)
+    b_h = np.asarray(b_h, dtype=np.float64)
+    n_visible, n_hidden = W.shape
+    base_b_v = np.zeros(n_visible) if base_b_v is None else np.asarray(base_b_v, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    betas = np.linspace(0.0, 1.0, n_betas)
+    v = (rng.random((n_runs, n_visible)) < expit(base_b_v)).astype(np.float64)
+    log_w = np.zeros(n_runs)
+    for previous_beta, beta in zip(betas[:-1], betas[1:]):
+        hidden_input = v @ W + b_h
+        log_w += ((beta - previous_beta) * (v @ (b_v - base_b_v))
+                  + _softplus(beta * hidden_input).sum(axis=1)
+                  - _softplus(previous_beta * hidden_input).sum(axis=1))
+        if beta < 1.0:
+            h = (rng.random((n_runs, n_hidden)) < expit(beta * hidden_input)).astype(np.float64)
+            visible_input = (1.0 - beta) * base_b_v + beta * (h @ W.T + b_v)
+            v = (rng.random((n_runs, n_visible)) < expit(visible_input)).astype(np.float64)
+    log_z_base = _softplus(base_b_v).sum() + n_hidden * np.log(2.0)
+    relative_w = np.exp(log_w - log_w.max())
+    std_error = relative_w.std(ddof=1) / (np.sqrt(n_runs) * relative_w.mean())
+    return float(log_z_base + logsumexp(log_w) - np.log(n_runs)), float(std_error)
+
+
+def exact_log_partition(W, b_v, b_h) -> float:
+    """Exact ``log Z`` by enumerating the smaller layer (at most 24 units) in chunks.
+
+    The other layer is summed analytically: e.g. for hidden enumeration
+    ``Z = sum_h exp(b_h^T h) prod_i (1 + exp(b_v + W h)_i)``.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    b_v = np.asarray(b_v, dtype=np.float64)
+    b_h = np.asarray(b_h, dtype=np.float64)
+    if W.shape[1] > W.shape[0]:  # enumerate visible: transpose roles, Z is symmetric in them
+        W, b_v, b_h = W.T, b_h, b_v
+    n_enumerated = W.shape[1]
+    if n_enumerated > MAX_ENUMERATED_LAYER:
+        raise ValueError(f"exact_log_partition: smaller layer has {n_enumerated} > "
+                         f"{MAX_ENUMERATED_LAYER} units")
+    chunk_log_z = []
+    for first in range(0, 2**n_enumerated, _ENUMERATION_CHUNK):
+        indices = np.arange(first, min(first + _ENUMERATION_CHUNK, 2**n_enumerated))
+        h = states_from_indices(indices, n_enumerated).astype(np.float64)
+        chunk_log_z.append(logsumexp(h @ b_h + _softplus(h @ W.T + b_v).sum(axis=1)))
+    return float(logsumexp(chunk_log_z))
+
+
+def average_log_likelihood(data, W, b_v, b_h, log_z: float) -> float:
+    """Mean ``log p(v) = -F(v) - log Z`` over the rows of ``data`` (N, n_v), nats per image."""
+    return float(np.mean(-visible_free_energy(data, W, b_v, b_h)) - log_z)
+
+
+def train_classifier(images, labels, seed: int = 0, regularisation_c: float = 1.0) -> LogisticRegression:
+    """Multinomial logistic regression (lbfgs, L2 with inverse strength ``regularisation_c``)
+    fitted to binary ``images`` (N, D) and integer ``labels`` (N,).
+
+    lbfgs is deterministic; ``seed`` is passed as ``random_state`` for completeness.
+    Use ``classifier.predict(v)`` to label samples.
+    """
+    classifier = LogisticRegression(C=regularisation_c, max_iter=2000, random_state=seed)
+    return classifier.fit(np.asarray(images, dtype=np.float64), np.asarray(labels))
+
+
+def classification_accuracy(classifier, images, labels) -> float:
+    """Fraction of ``images`` (N, D) whose predicted label equals ``labels`` (N,)."""
+    return float(np.mean(classifier.predict(np.asarray(images, dtype=np.float64)) == np.asarray(labels)))

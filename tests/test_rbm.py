@@ -1,0 +1,150 @@
+"""Tests of RBM training, sampling, partition functions and the label readout."""
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import chi2
+
+from lif_tempering.boltzmann import all_states, energy, exact_distribution, rbm_as_bm, state_index
+from lif_tempering.datasets import load_digits_binary
+from lif_tempering.rbm import (
+    ais_log_partition,
+    average_log_likelihood,
+    base_rate_visible_bias,
+    classification_accuracy,
+    exact_log_partition,
+    sample_rbm_gibbs,
+    train_classifier,
+    train_rbm,
+    visible_free_energy,
+)
+
+
+def random_rbm(n_visible, n_hidden, seed, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0, scale, (n_visible, n_hidden)), rng.normal(0, scale, n_visible),
+            rng.normal(0, scale, n_hidden))
+
+
+def brute_force_log_z(W, b_v, b_h):
+    """log Z by enumerating all joint states of the equivalent full Boltzmann machine."""
+    W_full, b_full = rbm_as_bm(W, b_v, b_h)
+    return logsumexp(-energy(all_states(len(b_full)), W_full, b_full))
+
+
+def noisy_prototypes(n_images, seed):
+    """Binary 10-pixel images: one of 4 prototypes, each pixel flipped with probability 0.05."""
+    rng = np.random.default_rng(seed)
+    prototypes = np.array([[1, 1, 1, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1, 0, 0],
+                           [1, 0, 1, 0, 1, 0, 1, 0, 1, 0], [0, 0, 1, 1, 0, 0, 1, 1, 1, 1]])
+    images = prototypes[rng.integers(0, 4, n_images)]
+    return np.where(rng.random(images.shape) < 0.05, 1 - images, images).astype(np.int8)
+
+
+def test_free_energy_marginalises_the_hidden_layer():
+    W, b_v, b_h = random_rbm(4, 3, seed=0)
+    v = all_states(4)
+    h = all_states(3)
+    joint = np.einsum("vi,ij,hj->vh", v, W, h) + (v @ b_v)[:, None] + (h @ b_h)[None, :]
+    np.testing.assert_allclose(visible_free_energy(v, W, b_v, b_h), -logsumexp(joint, axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(7, 4), (4, 7)])
+def test_exact_log_partition_matches_full_enumeration(shape):
+    W, b_v, b_h = random_rbm(*shape, seed=1)
+    assert exact_log_partition(W, b_v, b_h) == pytest.approx(brute_force_log_z(W, b_v, b_h), abs=1e-10)
+
+
+def test_exact_log_partition_over_several_chunks():
+    # 13 enumerated units = 2 chunks of 4096 states plus the remainder.
+    W, b_v, b_h = random_rbm(13, 15, seed=2, scale=0.3)
+    by_free_energy = logsumexp(-visible_free_energy(all_states(13), W, b_v, b_h))
+    assert exact_log_partition(W, b_v, b_h) == pytest.approx(by_free_energy, abs=1e-9)
+
+
+def test_ais_matches_exact_log_partition():
+    # 10 visible, 6 hidden, weights and biases ~ N(0, 1). With 1000 intermediate
+    # distributions and 200 runs the importance weights are nearly equal: the estimated
+    # standard error is ~0.005 (asserted < 0.02), so a deviation of 0.1 would be > 5
+    # standard errors; the log-of-mean bias (~se^2/2) is negligible. A wrong base log Z
+    # (e.g. forgetting the hidden units' n_h log 2 = 4.2) or a wrong weight update is
+    # caught by far.
+    W, b_v, b_h = random_rbm(10, 6, seed=3)
+    exact = exact_log_partition(W, b_v, b_h)
+    log_z, std_error = ais_log_partition(W, b_v, b_h, n_betas=1000, n_runs=200, seed=4)
+    assert std_error < 0.02
+    assert log_z == pytest.approx(exact, abs=0.1)
+    data = noisy_prototypes(200, seed=5)
+    based = ais_log_partition(W, b_v, b_h, n_betas=1000, n_runs=200, seed=4,
+                              base_b_v=base_rate_visible_bias(data))
+    assert based[0] == pytest.approx(exact, abs=0.1)
+    assert ais_log_partition(W, b_v, b_h, n_betas=200, n_runs=20, seed=9) == \
+        ais_log_partition(W, b_v, b_h, n_betas=200, n_runs=20, seed=9)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_rbm_gibbs_reaches_the_joint_distribution(beta):
+    # 20,000 independent chains after 30 block-Gibbs steps: the joint (v, h) histogram
+    # over 2**5 states is a multinomial sample of p_beta, Pearson's statistic is
+    # chi-square with 31 degrees of freedom (bound at significance 0.001).
+    W, b_v, b_h = random_rbm(3, 2, seed=6)
+    visible, hidden = sample_rbm_gibbs(W, b_v, b_h, n_steps=30, n_chains=20_000, seed=7, beta=beta)
+    assert visible.dtype == np.int8 and visible.shape == (30, 20_000, 3) and hidden.shape == (30, 20_000, 2)
+    joint = np.concatenate([visible[-1], hidden[-1]], axis=1)
+    counts = np.bincount(state_index(joint), minlength=32)
+    bound = chi2.ppf(1 - 1e-3, df=31)
+    expected = 20_000 * exact_distribution(*rbm_as_bm(W, b_v, b_h), beta=beta)
+    assert np.sum((counts - expected) ** 2 / expected) < bound
+    wrong = 20_000 * exact_distribution(*rbm_as_bm(W, b_v, b_h), beta=2 * beta)
+    assert np.sum((counts - wrong) ** 2 / wrong) > bound
+
+
+def test_rbm_gibbs_same_seed_same_samples():
+    W, b_v, b_h = random_rbm(5, 4, seed=8)
+    first = sample_rbm_gibbs(W, b_v, b_h, 20, 3, seed=1, beta=np.linspace(1, 0.5, 20))
+    second = sample_rbm_gibbs(W, b_v, b_h, 20, 3, seed=1, beta=np.linspace(1, 0.5, 20))
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert not np.array_equal(first[0], sample_rbm_gibbs(W, b_v, b_h, 20, 3, seed=2)[0])
+
+
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_training_increases_the_exact_likelihood(method):
+    # Four prototypes with 5 % pixel noise: the independent-pixel model (the training
+    # start, W = 0) scores -6.4 nats per image, the generating distribution ~-3.4.
+    # Training must gain at least 1 nat, and cannot exceed the empirical distribution's
+    # own log-likelihood (minus its entropy), an exact upper bound.
+    data = noisy_prototypes(300, seed=0)
+    W0, b_h0 = np.zeros((10, 6)), np.zeros(6)
+    b_v0 = base_rate_visible_bias(data)
+    before = average_log_likelihood(data, W0, b_v0, b_h0, exact_log_partition(W0, b_v0, b_h0))
+    trained = train_rbm(data, 6, epochs=100, batch_size=20, learning_rate=(0.1, 0.01), method=method, seed=1)
+    W, b_v, b_h = trained["W"], trained["b_v"], trained["b_h"]
+    after = average_log_likelihood(data, W, b_v, b_h, exact_log_partition(W, b_v, b_h))
+    frequencies = np.bincount(state_index(data)) / len(data)
+    frequencies = frequencies[frequencies > 0]
+    assert before + 1.0 < after <= np.sum(frequencies * np.log(frequencies)) + 1e-9
+    assert trained["reconstruction_error"][-1] < trained["reconstruction_error"][0]
+    assert trained["pseudo_log_likelihood"][-1] > trained["pseudo_log_likelihood"][0]
+
+
+def test_training_is_reproducible_and_logs_each_epoch():
+    data = noisy_prototypes(100, seed=1)
+    lines = []
+    first = train_rbm(data, 5, epochs=4, batch_size=10, learning_rate=(0.1, 0.001), seed=3, log=lines.append)
+    second = train_rbm(data, 5, epochs=4, batch_size=10, learning_rate=(0.1, 0.001), seed=3)
+    assert len(lines) == 4 and lines[-1].startswith("epoch 4/4")
+    for key in ("W", "b_v", "b_h", "reconstruction_error", "pseudo_log_likelihood"):
+        np.testing.assert_array_equal(first[key], second[key])
+    np.testing.assert_allclose(first["learning_rate"], np.geomspace(0.1, 0.001, 4))
+    other = train_rbm(data, 5, epochs=4, batch_size=10, seed=4)
+    assert not np.array_equal(first["W"], other["W"])
+    with pytest.raises(ValueError, match="binary"):
+        train_rbm(data * 2, 5, epochs=1)
+
+
+def test_classifier_on_binary_digits():
+    # 360 test images: a binomial standard error of ~0.014 at accuracy ~0.93.
+    data = load_digits_binary(threshold=8, test_fraction=0.2, seed=0)
+    classifier = train_classifier(data.train_images, data.train_labels, seed=0)
+    assert classification_accuracy(classifier, data.test_images, data.test_labels) >= 0.90
