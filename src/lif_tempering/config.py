@@ -79,8 +79,9 @@ def _cross_field_problems(config: dict) -> list[str]:
     if window[0] > used[0] or window[1] < used[1]:
         problems.append(f"calibration.fit_window_p: {window} must contain calibration.fit_p_range = {used}")
     dt = config["simulation"]["dt_ms"]
-    if config["membrane"]["record_every_ms"] < dt:
-        problems.append(f"membrane.record_every_ms: {config['membrane']['record_every_ms']} must be >= simulation.dt_ms = {dt}")
+    record_every_ms = config["membrane"]["record_every_ms"]
+    if record_every_ms < dt:
+        problems.append(f"membrane.record_every_ms: {record_every_ms} must be >= simulation.dt_ms = {dt}")
     labels = [noise_label(n["rate_exc_hz"], n["rate_inh_hz"]) for n in config["noise_sweep"]]
     if len(set(labels)) != len(labels):
         problems.append(f"noise_sweep: configurations repeat ({', '.join(labels)}); allowed: distinct rate pairs")
@@ -141,3 +142,16 @@ def derive_seed(base_seed: int, *keys: str) -> int:
     """A job's seed from the study seed and the job's identity (stable across machines)."""
     entropy = [int(base_seed)] + [zlib.crc32(str(k).encode()) for k in keys]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def canonical(value):
+    """``value`` with every mapping's keys sorted, recursively.
+
+    Snakemake notices changed ``params`` by comparing their text; sorting makes
+    that text independent of the key order in the configuration files.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    return value

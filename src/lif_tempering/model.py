@@ -10,7 +10,7 @@ one event per step) under-disperses the input (SCIENCE.md section 2).
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Hz, NeuronGroup, mV, ms, nF, uS
+from brian2 import Hz, NeuronGroup, ms, mV, nF, uS
 
 from .parameters import NeuronParameters
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import StateMonitor, mV, ms
+from brian2 import StateMonitor, ms, mV
 
 from .model import NO_SPIKING_THRESHOLD_MV, make_lif_group, per_neuron_values
 from .parameters import NeuronParameters

@@ -101,7 +101,6 @@ def _calibration_to_dataset(p, rate_exc_hz, rate_inh_hz, coarse, fine) -> xr.Dat
     fit = fine["fit"]
     data = {
         **_fit_vars("", fine["E_l_mV"], fine["p_on"], fit, ""),
-        **_fit_vars("coarse_", coarse["E_l_mV"], coarse["p_on"], coarse["fit"], "coarse scan: "),
         "alpha_mV": _var((), fit.alpha_mV, "mV", "width alpha of the logistic activation function (E_l units)"),
         "u0_mV": _var((), fit.u0_mV, "mV", "E_l at which p_on = 1/2"),
         "alpha_stderr_mV": _var((), fit.alpha_stderr_mV, "mV", "standard error of alpha"),
@@ -114,9 +113,11 @@ def _calibration_to_dataset(p, rate_exc_hz, rate_inh_hz, coarse, fine) -> xr.Dat
     }
     coords = {
         "point": ("point", np.arange(fine["E_l_mV"].size), {"units": "1", "long_name": "calibration point (neuron) index"}),
-        "coarse_point": ("coarse_point", np.arange(coarse["E_l_mV"].size),
-                         {"units": "1", "long_name": "coarse-scan point (neuron) index"}),
     }
+    if coarse is not None:
+        data.update(_fit_vars("coarse_", coarse["E_l_mV"], coarse["p_on"], coarse["fit"], "coarse scan: "))
+        coords["coarse_point"] = ("coarse_point", np.arange(coarse["E_l_mV"].size),
+                                  {"units": "1", "long_name": "coarse-scan point (neuron) index"})
     return xr.Dataset(data, coords=coords, attrs={"title": "LIF activation-function calibration"})
 
 
@@ -137,8 +138,11 @@ class ActivationCalibrator:
                 s["n_points"], s["duration_ms"], self.dt_ms, self.cache_dir, report_period_s=30.0)
         return self._simulators[stage]
 
-    def calibrate(self, rate_exc_hz: float, rate_inh_hz: float, seed: int):
-        """(coarse, fine) results of :func:`lif_tempering.calibration.calibrate` at these rates."""
+    def calibrate(self, rate_exc_hz: float, rate_inh_hz: float, seed: int, expected=None):
+        """(coarse, fine) results of :func:`lif_tempering.calibration.calibrate` at these rates.
+
+        ``expected`` = (u0_mV, alpha_mV) places the fit window without a coarse scan.
+        """
         p = self.p.with_values(rate_exc_hz=float(rate_exc_hz), rate_inh_hz=float(rate_inh_hz))
         stage_seed = {"coarse": seed, "fit": seed + 1}
 
@@ -149,7 +153,7 @@ class ActivationCalibrator:
 
         s = self.settings
         return calibrate(simulate, p, s["coarse"]["n_points"], s["fit"]["n_points"], s["coarse_half_width_alphas"],
-                         tuple(s["fit_window_p"]), tuple(s["fit_p_range"]))
+                         tuple(s["fit_window_p"]), tuple(s["fit_p_range"]), expected=expected)
 
     def close(self) -> None:
         """Remove the results folders of the runs."""
@@ -184,8 +188,8 @@ def temperature_point_dataset(p: NeuronParameters, reference: xr.Dataset, scheme
         calibrator = ActivationCalibrator(p, calibration_settings, dt_ms, cache_dir)
         results = []
 
-        def calibrate_at(rate_exc_hz, rate_inh_hz):
-            coarse, fine = calibrator.calibrate(rate_exc_hz, rate_inh_hz, seed + 2 * len(results))
+        def calibrate_at(rate_exc_hz, rate_inh_hz, expected):
+            coarse, fine = calibrator.calibrate(rate_exc_hz, rate_inh_hz, seed + 2 * len(results), expected)
             results.append(_calibration_to_dataset(p, rate_exc_hz, rate_inh_hz, coarse, fine))
             fit = fine["fit"]
             return ActivationPoint(float(rate_exc_hz), float(rate_inh_hz), fit.u0_mV, fit.alpha_mV)
@@ -216,3 +220,17 @@ def temperature_point_dataset(p: NeuronParameters, reference: xr.Dataset, scheme
         p_on_fit=_var("point", logistic(final["E_l_mV"].values, point.u0_mV, point.alpha_mV), "1",
                       "logistic fit at each calibration point"),
     ).assign_attrs(title="Noise-to-temperature map point", scheme=scheme, target_temperature=float(temperature))
+
+
+def combine_temperature_map(points: list[xr.Dataset], schemes, temperatures) -> xr.Dataset:
+    """Arrange temperature points (ordered scheme-major) on ``scheme`` x ``temperature``."""
+    per_scheme = [
+        combine_along(points[i * len(temperatures):(i + 1) * len(temperatures)], "temperature", temperatures,
+                      "target temperature T")
+        for i in range(len(schemes))
+    ]
+    ds = combine_along(per_scheme, "scheme", schemes, "noise scheme realising the temperature")
+    ds["temperature"].attrs["units"] = "1"
+    ds["scheme"].attrs["units"] = "1"
+    ds.attrs["title"] = "Noise-to-temperature map of LIF neurons"
+    return ds

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import os
 import shutil
@@ -81,6 +82,9 @@ class StandaloneProject:
         self.structure = dict(structure, duration_ms=duration_ms, dt_ms=dt_ms)
         self.directory = Path(cache_dir).resolve() / f"project-{structure_hash(self.structure)}"
         device.reinit()
+        # Objects of an earlier project that are still alive would make Brian2
+        # rename the new ones (name_1, ...), change the code and force a recompile.
+        gc.collect()
         device.activate()
         set_device("cpp_standalone", build_on_run=False, directory=str(self.directory))
         prefs.codegen.cpp.extra_compile_args_gcc = list(COMPILE_ARGS)
@@ -108,8 +112,9 @@ class StandaloneProject:
         self._results_dir = self.directory / results_name
 
     def close(self) -> None:
-        """Remove this process's results folder (the compiled binary stays)."""
+        """Remove this process's results folder (the compiled binary stays) and drop the objects."""
         previous = getattr(self, "_results_dir", None)
         if previous is not None:
             shutil.rmtree(previous, ignore_errors=True)
             self._results_dir = None
+        self.handles, self.network = {}, None

@@ -112,8 +112,9 @@ def find_temperature_point(calibrate_at, p: NeuronParameters, reference: Activat
                            max_iterations: int, log=print):
     """Search rates for ``temperature``; every candidate is confirmed by ``calibrate_at``.
 
-    ``calibrate_at(rate_exc_hz, rate_inh_hz)`` runs a simulated calibration and
-    returns an :class:`ActivationPoint`. Returns the list of simulated points;
+    ``calibrate_at(rate_exc_hz, rate_inh_hz, expected)`` runs a simulated
+    calibration and returns an :class:`ActivationPoint`; ``expected`` is the
+    corrected model's (u0_mV, alpha_mV) at those rates, to place the fit window. Returns the list of simulated points;
     the last one is the result. Stops after ``max_iterations`` calibrations even
     when the tolerances are not met (the caller records whether they were).
     """
@@ -124,9 +125,9 @@ def find_temperature_point(calibrate_at, p: NeuronParameters, reference: Activat
     for iteration in range(1, max_iterations + 1):
         rates = solve_rates(model, scheme, reference, alpha_target / alpha_correction,
                             reference.u0_mV - u0_correction, start)
-        point = calibrate_at(*rates)
-        history.append(point)
         predicted_u0, predicted_alpha = model.predict(*rates)
+        point = calibrate_at(*rates, (predicted_u0 + u0_correction, predicted_alpha * alpha_correction))
+        history.append(point)
         alpha_correction = point.alpha_mV / predicted_alpha
         u0_correction = point.u0_mV - predicted_u0
         start = rates

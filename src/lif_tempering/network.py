@@ -1,0 +1,442 @@
+"""LIF sampling networks in Brian2 cpp_standalone, and the spikes-to-states readout.
+
+A network is compiled once per *structure* (number of neurons, which ordered pairs
+(pre, post) are connected, synapse type, duration, dt) with
+:class:`~lif_tempering.standalone.StandaloneProject`; every run passes its
+*values* (leak potentials, synaptic weights and receptors, background rates,
+seed) to the compiled binary. Networks of the same structure therefore share
+one binary, e.g. every 5-unit BM with full connectivity.
+
+Synapse types (SCIENCE.md section 5), each synapse with a weight ``weight`` and a
+receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
+
+- ``renewing`` (default): Tsodyks-Markram with utilisation ``U`` (1) and
+  ``tau_rec`` = the target's ``tau_syn``. Each synapse keeps its resource ``R``
+  (starts at 1) and the time ``t_last`` of its last spike. On a presynaptic
+  spike, ``R`` first recovers toward 1 over the time since the last spike, then
+  ``weight * U * R`` is added to the target conductance and ``U * R`` removed
+  from ``R``. With ``U = 1`` a spike train renews the conductance to ``weight``
+  instead of piling up PSPs.
+- ``exponential``: each spike adds ``weight``.
+
+Readout (SCIENCE.md section 8): neuron k is in state z_k = 1 while refractory,
+i.e. for t in [t_s, t_s + tau_ref) after each spike t_s. The spikes are recorded
+with a SpikeMonitor and turned into states on a sample grid by a cumulative sum
+of +1 at each spike and -1 at spike + tau_ref, all in integer time steps.
+
+Many independent small networks run in one NeuronGroup with block-diagonal
+connectivity (:func:`block_diagonal_connectivity`); :class:`BoltzmannSampler`
+does this for a list of same-sized Boltzmann machines (or RBMs, visible units
+first) and returns samples (time, network, unit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from brian2 import Hz, SpikeMonitor, Synapses, ms, uS
+from scipy.linalg import block_diag
+
+from .io import canonical_json, write_dataset
+from .model import make_lif_group, per_neuron_values
+from .parameters import NeuronParameters
+from .standalone import StandaloneProject
+from .temperature import ActivationPoint
+from .translation import bm_to_lif
+
+SYNAPSE_TYPES = ("renewing", "exponential")
+
+#: Brian2 synapse model and on_pre code per synapse type; ``U`` comes from the namespace.
+SYNAPSE_CODE = {
+    "renewing": {
+        "model": """
+            weight : siemens
+            receptor_exc : 1
+            R : 1
+            t_last : second
+        """,
+        "on_pre": """
+            R = 1 - (1 - R) * exp(-(t - t_last) / tau_syn_post)
+            g_exc_post += weight * U * R * receptor_exc
+            g_inh_post += weight * U * R * (1 - receptor_exc)
+            R = R - U * R
+            t_last = t
+        """,
+    },
+    "exponential": {
+        "model": """
+            weight : siemens
+            receptor_exc : 1
+        """,
+        "on_pre": """
+            g_exc_post += weight * receptor_exc
+            g_inh_post += weight * (1 - receptor_exc)
+        """,
+    },
+}
+
+
+def make_synapses(source, target, synapse: str = "renewing", utilization: float = 1.0,
+                  name: str = "synapses") -> Synapses:
+    """Unconnected Brian2 synapses of type ``synapse`` from ``source`` to ``target`` (LIF group).
+
+    Renewing synapses start with resource ``R = 1``.
+    """
+    if synapse not in SYNAPSE_CODE:
+        raise ValueError(f"unknown synapse type {synapse!r}; allowed: {', '.join(SYNAPSE_TYPES)}")
+    if not 0 < utilization <= 1:
+        raise ValueError(f"utilization U must lie in (0, 1], got {utilization}")
+    code = SYNAPSE_CODE[synapse]
+    namespace = {"U": float(utilization)} if synapse == "renewing" else {}
+    return Synapses(source, target, model=code["model"], on_pre=code["on_pre"], namespace=namespace,
+                    name=name)
+
+
+# --------------------------------------------------------------------------- connectivity
+
+def full_connectivity(n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """All ordered pairs (pre, post) with pre != post."""
+    pre, post = np.nonzero(~np.eye(n_units, dtype=bool))
+    return pre.astype(np.int64), post.astype(np.int64)
+
+
+def bipartite_connectivity(n_visible: int, n_hidden: int) -> tuple[np.ndarray, np.ndarray]:
+    """Visible <-> hidden pairs in both directions; visible units are 0..n_visible-1."""
+    mask = np.zeros((n_visible + n_hidden,) * 2, dtype=bool)
+    mask[:n_visible, n_visible:] = True
+    mask[n_visible:, :n_visible] = True
+    pre, post = np.nonzero(mask)
+    return pre.astype(np.int64), post.astype(np.int64)
+
+
+def connectivity_from_weights(W) -> tuple[np.ndarray, np.ndarray]:
+    """Ordered pairs (pre, post), pre != post, where ``W[pre, post]`` is non-zero."""
+    mask = np.asarray(W) != 0
+    np.fill_diagonal(mask, False)
+    pre, post = np.nonzero(mask)
+    return pre.astype(np.int64), post.astype(np.int64)
+
+
+def block_diagonal_connectivity(pre, post, block_size: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n_blocks`` independent copies of a (pre, post) pattern over ``block_size`` units."""
+    pre = np.asarray(pre, dtype=np.int64)
+    post = np.asarray(post, dtype=np.int64)
+    if pre.size and max(pre.max(), post.max()) >= block_size:
+        raise ValueError("a connection index exceeds the block size")
+    offsets = np.repeat(np.arange(n_blocks, dtype=np.int64) * block_size, pre.size)
+    return np.tile(pre, n_blocks) + offsets, np.tile(post, n_blocks) + offsets
+
+
+# --------------------------------------------------------------------------- readout
+
+def spikes_to_states(spike_steps, spike_units, n_units: int, ref_steps: int, sample_steps) -> np.ndarray:
+    """Binary states (time, unit) int8 on a grid, all times in integer simulation steps.
+
+    Unit k has z = 1 at grid step s if it spiked at some step s_0 with
+    ``s_0 <= s < s_0 + ref_steps`` (refractory), else 0. Computed as the cumulative
+    sum over the grid of +1 at each spike and -1 at spike + ``ref_steps``;
+    ``sample_steps`` must be increasing. Spikes before the grid still count.
+    """
+    spike_steps = np.asarray(spike_steps, dtype=np.int64)
+    spike_units = np.asarray(spike_units, dtype=np.int64)
+    sample_steps = np.asarray(sample_steps, dtype=np.int64)
+    if spike_steps.shape != spike_units.shape:
+        raise ValueError("spike_steps and spike_units differ in shape")
+    if np.any(np.diff(sample_steps) <= 0):
+        raise ValueError("sample_steps must be strictly increasing")
+    if spike_units.size and (spike_units.min() < 0 or spike_units.max() >= n_units):
+        raise ValueError("a spike's unit index lies outside 0..n_units-1")
+    n_grid = sample_steps.size
+    events = np.zeros((n_grid + 1, n_units), dtype=np.int16)  # a cell holds few events
+    # first grid point at or after the event; events after the grid land in row n_grid
+    np.add.at(events, (np.searchsorted(sample_steps, spike_steps, side="left"), spike_units), 1)
+    np.add.at(events, (np.searchsorted(sample_steps, spike_steps + int(ref_steps), side="left"), spike_units), -1)
+    active = np.cumsum(events[:n_grid], axis=0, dtype=np.int16)
+    return (active > 0).astype(np.int8)
+
+
+def synapse_values(pre, post, n_neurons: int, w_exc_uS, w_inh_uS) -> tuple[np.ndarray, np.ndarray]:
+    """Per-synapse (weight in uS, receptor_exc flag) from [pre, post] weight matrices.
+
+    Synapse k connects ``pre[k]`` to ``post[k]``. Raises if a non-zero weight falls
+    on an unconnected pair or a pair has both an excitatory and an inhibitory
+    weight; a zero weight gets the excitatory flag.
+    """
+    shape = (n_neurons, n_neurons)
+    w_exc = np.broadcast_to(np.asarray(w_exc_uS, dtype=np.float64), shape)
+    w_inh = np.broadcast_to(np.asarray(w_inh_uS, dtype=np.float64), shape)
+    if np.any(w_exc < 0) or np.any(w_inh < 0):
+        raise ValueError("weights must be non-negative (the receptor gives the sign)")
+    index = np.asarray(pre, dtype=np.int64) * n_neurons + np.asarray(post, dtype=np.int64)
+    connected = np.zeros(n_neurons * n_neurons, dtype=bool)
+    connected[index] = True
+    nonzero = ((w_exc != 0) | (w_inh != 0)).ravel()
+    if np.any(nonzero & ~connected):
+        raise ValueError("a non-zero weight falls on a pair that the network does not connect")
+    exc = w_exc.ravel()[index]
+    inh = w_inh.ravel()[index]
+    if np.any((exc > 0) & (inh > 0)):
+        raise ValueError("a pair has both an excitatory and an inhibitory weight")
+    return exc + inh, (inh == 0).astype(np.float64)
+
+
+def _steps(value_ms: float, dt_ms: float, what: str) -> int:
+    steps = int(round(value_ms / dt_ms))
+    if abs(steps * dt_ms - value_ms) > 1e-9 * max(1.0, abs(value_ms)):
+        raise ValueError(f"{what} = {value_ms} ms is not a multiple of dt = {dt_ms} ms")
+    return steps
+
+
+# --------------------------------------------------------------------------- network
+
+@dataclass(frozen=True)
+class SamplingResult:
+    """Outcome of one network run.
+
+    ``samples`` int8 (time, unit): z on the sample grid ``times_ms``;
+    ``spike_times_ms`` and ``spike_units`` every recorded spike; ``params`` the
+    run's scalar settings (seed, synapse type, durations, rates).
+    """
+
+    samples: np.ndarray
+    times_ms: np.ndarray
+    spike_times_ms: np.ndarray
+    spike_units: np.ndarray
+    params: dict = field(default_factory=dict)
+
+
+class LIFSamplingNetwork:
+    """A compiled LIF network with fixed connectivity, rerun with new values.
+
+    ``pre``, ``post``: connected ordered pairs (synapse k goes from neuron
+    ``pre[k]`` to neuron ``post[k]``). ``synapse``: ``renewing`` or ``exponential``
+    (``utilization`` is U of the renewing synapse). The sample grid (applied in
+    numpy after the run, so not part of the compiled structure) is
+    ``burn_in_ms + k * sample_dt_ms`` below ``duration_ms``; both must be
+    multiples of ``dt_ms``.
+
+    Creating a network resets Brian2's device (one compiled project per process at
+    a time, as for every :class:`StandaloneProject`). Drop earlier networks before
+    creating a new one: while their Brian2 objects are alive, new code objects get
+    name suffixes, the generated code differs from the cached build and the binary
+    is recompiled.
+    """
+
+    def __init__(self, n_neurons: int, pre, post, duration_ms: float, cache_dir: str | os.PathLike,
+                 synapse: str = "renewing", dt_ms: float = 0.1, sample_dt_ms: float = 1.0,
+                 burn_in_ms: float = 0.0, utilization: float = 1.0, report_period_s: float = 10.0):
+        pre = np.asarray(pre, dtype=np.int64).ravel()
+        post = np.asarray(post, dtype=np.int64).ravel()
+        if pre.shape != post.shape:
+            raise ValueError("pre and post differ in length")
+        if pre.size and (min(pre.min(), post.min()) < 0 or max(pre.max(), post.max()) >= n_neurons):
+            raise ValueError("a connection index lies outside 0..n_neurons-1")
+        if np.any(pre == post):
+            raise ValueError("self-connections are not allowed (W has a zero diagonal)")
+        if np.unique(pre * n_neurons + post).size != pre.size:
+            raise ValueError("duplicate connections")
+        if synapse not in SYNAPSE_TYPES:
+            raise ValueError(f"unknown synapse type {synapse!r}; allowed: {', '.join(SYNAPSE_TYPES)}")
+        if not 0 <= burn_in_ms < duration_ms:
+            raise ValueError(f"burn_in_ms must lie in [0, {duration_ms}), got {burn_in_ms}")
+        self.n_neurons = int(n_neurons)
+        self.pre, self.post = pre, post
+        self.synapse = synapse
+        self.duration_ms = float(duration_ms)
+        self.dt_ms = float(dt_ms)
+        self.sample_dt_ms = float(sample_dt_ms)
+        self.burn_in_ms = float(burn_in_ms)
+        self.utilization = float(utilization)
+        self._sample_steps = _steps(sample_dt_ms, dt_ms, "sample_dt_ms")
+        self._burn_in_steps = _steps(burn_in_ms, dt_ms, "burn_in_ms")
+        self._duration_steps = _steps(duration_ms, dt_ms, "duration_ms")
+        if self._sample_steps < 1:
+            raise ValueError("sample_dt_ms must be at least dt_ms")
+        pairs = np.stack([pre, post]).astype("<i8").tobytes()
+        structure = {
+            "kind": "lif_sampling_network",
+            "n_neurons": self.n_neurons,
+            "n_synapses": int(pre.size),
+            "connectivity_sha256": hashlib.sha256(pairs).hexdigest(),
+            "synapse": synapse if pre.size else None,
+            "utilization": self.utilization if (pre.size and synapse == "renewing") else None,
+        }
+
+        def build(dt):
+            group = make_lif_group(self.n_neurons, name="network")
+            monitor = SpikeMonitor(group, record=True, name="spike_monitor")
+            objects = [group, monitor]
+            handles = {"group": group, "monitor": monitor}
+            if pre.size:
+                synapses = make_synapses(group, group, synapse, utilization, name="synapses")
+                synapses.connect(i=pre, j=post)
+                if synapse == "renewing":
+                    synapses.R = 1.0
+                    synapses.t_last = 0 * ms
+                objects.append(synapses)
+                handles["synapses"] = synapses
+            return objects, handles
+
+        self.project = StandaloneProject(structure, build, duration_ms, dt_ms, cache_dir, report_period_s)
+
+    @property
+    def sample_times_ms(self) -> np.ndarray:
+        """The sample grid (ms)."""
+        return self._grid_steps() * self.dt_ms
+
+    def _grid_steps(self) -> np.ndarray:
+        return np.arange(self._burn_in_steps, self._duration_steps, self._sample_steps, dtype=np.int64)
+
+    def run(self, p: NeuronParameters, E_l_mV, w_exc_uS, w_inh_uS, seed: int, rate_exc_hz=None,
+            rate_inh_hz=None) -> SamplingResult:
+        """Simulate with leak potentials (n,), [pre, post] weight matrices (uS) and rates (Hz).
+
+        Rates (scalars or per neuron) default to those of ``p``; returns the states
+        on the sample grid and the spikes.
+        """
+        n = self.n_neurons
+        values = per_neuron_values(p, n, E_l_mV=E_l_mV, rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz)
+        handles = self.project.handles
+        group = handles["group"]
+        run_args = {getattr(group, name): value for name, value in values.items()}
+        weight, receptor_exc = synapse_values(self.pre, self.post, n, w_exc_uS, w_inh_uS)
+        if "synapses" in handles:
+            run_args[handles["synapses"].weight] = weight * uS
+            run_args[handles["synapses"].receptor_exc] = receptor_exc
+        self.project.run(run_args, seed)
+        monitor = handles["monitor"]
+        spike_times = np.asarray(monitor.t / ms, dtype=np.float64)
+        spike_units = np.asarray(monitor.i[:], dtype=np.int64)
+        spike_steps = np.rint(spike_times / self.dt_ms).astype(np.int64)
+        ref_steps = _steps(p.tau_ref_ms, self.dt_ms, "tau_ref_ms")
+        samples = spikes_to_states(spike_steps, spike_units, n, ref_steps, self._grid_steps())
+        params = {
+            "seed": int(seed), "synapse": self.synapse, "utilization": self.utilization,
+            "duration_ms": self.duration_ms, "dt_ms": self.dt_ms, "sample_dt_ms": self.sample_dt_ms,
+            "burn_in_ms": self.burn_in_ms, "n_neurons": n, "n_synapses": int(self.pre.size),
+            "rate_exc_hz": _scalar_or_list(values["rate_exc"] / Hz),
+            "rate_inh_hz": _scalar_or_list(values["rate_inh"] / Hz),
+        }
+        return SamplingResult(samples, self.sample_times_ms, spike_times, spike_units, params)
+
+    def close(self) -> None:
+        """Remove the run's results folder (the compiled binary stays in the cache)."""
+        self.project.close()
+
+
+def _scalar_or_list(values):
+    values = np.asarray(values, dtype=np.float64)
+    return float(values[0]) if np.all(values == values[0]) else values.tolist()
+
+
+# --------------------------------------------------------------------------- Boltzmann machines
+
+class BoltzmannSampler:
+    """LIF sampling of ``n_networks`` same-sized Boltzmann machines in one NeuronGroup.
+
+    ``pattern``: ``full`` (every ordered pair of a machine's units connected: one
+    binary serves any BM of that size) or ``bipartite`` (RBMs, the first
+    ``n_visible`` units visible, the rest hidden). Networks are independent
+    (block-diagonal connectivity, own background noise per neuron). Other
+    arguments as for :class:`LIFSamplingNetwork`.
+    """
+
+    def __init__(self, n_units: int, duration_ms: float, cache_dir: str | os.PathLike, n_networks: int = 1,
+                 pattern: str = "full", n_visible: int | None = None, synapse: str = "renewing",
+                 dt_ms: float = 0.1, sample_dt_ms: float = 1.0, burn_in_ms: float = 0.0,
+                 utilization: float = 1.0, report_period_s: float = 10.0):
+        if pattern == "full":
+            pre, post = full_connectivity(n_units)
+        elif pattern == "bipartite":
+            if n_visible is None or not 0 < n_visible < n_units:
+                raise ValueError("pattern 'bipartite' needs 0 < n_visible < n_units")
+            pre, post = bipartite_connectivity(n_visible, n_units - n_visible)
+        else:
+            raise ValueError(f"unknown pattern {pattern!r}; allowed: full, bipartite")
+        self.n_units, self.n_networks, self.pattern, self.n_visible = n_units, n_networks, pattern, n_visible
+        pre, post = block_diagonal_connectivity(pre, post, n_units, n_networks)
+        self.network = LIFSamplingNetwork(n_units * n_networks, pre, post, duration_ms, cache_dir, synapse,
+                                          dt_ms, sample_dt_ms, burn_in_ms, utilization, report_period_s)
+
+    def sample(self, bms, p: NeuronParameters, calibration: ActivationPoint, seed: int,
+               coupling_scale: float = 1.0) -> SamplingResult:
+        """Sample each machine of ``bms`` (a sequence of ``(W, b)``, or one ``(W, b)`` for all).
+
+        Returns a :class:`SamplingResult` whose ``samples`` are int8 (time,
+        network, unit); the run's rates are the calibration's.
+        """
+        bms = _as_bm_list(bms, self.n_networks)
+        translated = []
+        for W, b in bms:
+            if np.shape(b) != (self.n_units,):
+                raise ValueError(f"each machine needs {self.n_units} units, got b of shape {np.shape(b)}")
+            translated.append(bm_to_lif(W, b, p, calibration, coupling_scale))
+        E_l = np.concatenate([v.E_l_mV for v in translated])
+        w_exc = block_diag(*[v.w_exc_uS for v in translated])
+        w_inh = block_diag(*[v.w_inh_uS for v in translated])
+        result = self.network.run(p, E_l, w_exc, w_inh, seed, calibration.rate_exc_hz, calibration.rate_inh_hz)
+        samples = result.samples.reshape(result.samples.shape[0], self.n_networks, self.n_units)
+        params = dict(result.params, n_units=self.n_units, n_networks=self.n_networks, pattern=self.pattern,
+                      n_visible=self.n_visible, coupling_scale=float(coupling_scale),
+                      u0_mV=float(calibration.u0_mV), alpha_mV=float(calibration.alpha_mV))
+        return SamplingResult(samples, result.times_ms, result.spike_times_ms, result.spike_units, params)
+
+    def close(self) -> None:
+        self.network.close()
+
+
+def _as_bm_list(bms, n_networks: int) -> list:
+    if len(bms) == 2 and np.ndim(bms[1]) == 1 and np.ndim(bms[0]) == 2:
+        bms = [bms] * n_networks
+    bms = list(bms)
+    if len(bms) != n_networks:
+        raise ValueError(f"expected {n_networks} machines, got {len(bms)}")
+    return bms
+
+
+# --------------------------------------------------------------------------- datasets
+
+def samples_dataset(samples, times_ms, attrs: dict | None = None) -> xr.Dataset:
+    """Samples as a Dataset: int8 ``z`` (time, unit) or (time, network, unit).
+
+    Coordinate ``time_ms`` (units ms) along ``time``. ``attrs`` (the run's
+    parameters) become attributes: numbers and strings as they are, other values
+    as JSON text.
+    """
+    samples = np.asarray(samples)
+    dims = {2: ("time", "unit"), 3: ("time", "network", "unit")}.get(samples.ndim)
+    if dims is None:
+        raise ValueError(f"samples must be 2-D (time, unit) or 3-D (time, network, unit), got {samples.ndim}-D")
+    times_ms = np.asarray(times_ms, dtype=np.float64)
+    if times_ms.shape != (samples.shape[0],):
+        raise ValueError("times_ms must have one entry per sample")
+    ds = xr.Dataset(
+        {"z": (dims, samples.astype(np.int8),
+               {"units": "1", "long_name": "neuron state (1 while refractory after a spike)"})},
+        coords={"time_ms": ("time", times_ms, {"units": "ms", "long_name": "sample time"}),
+                "unit": ("unit", np.arange(samples.shape[-1]), {"long_name": "unit index within a network"})},
+    )
+    for key, value in (attrs or {}).items():
+        if isinstance(value, (bool, np.bool_)):
+            ds.attrs[key] = int(value)
+        elif isinstance(value, (int, float, str, np.integer, np.floating)):
+            ds.attrs[key] = value
+        else:
+            ds.attrs[key] = canonical_json(value)
+    return ds
+
+
+def write_samples(path: str | os.PathLike, result: SamplingResult, params: dict | None = None,
+                  config: dict | None = None, extra_attrs: dict | None = None):
+    """Write ``result``'s samples with :func:`lif_tempering.io.write_dataset`.
+
+    The run's ``params`` (merged over ``result.params``) become attributes and the
+    provenance ``params_json``; returns the written path.
+    """
+    merged = dict(result.params, **(params or {}))
+    ds = samples_dataset(result.samples, result.times_ms, dict(merged, **(extra_attrs or {})))
+    return write_dataset(ds, path, params=merged, config=config)

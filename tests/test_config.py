@@ -1,0 +1,97 @@
+"""The configuration schema accepts the shipped configs and rejects bad input by key."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lif_tempering.config import ConfigError, canonical, derive_seed, target_temperatures, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_config():
+    with open(ROOT / "config" / "config.yaml") as handle:
+        return yaml.safe_load(handle)
+
+
+def test_shipped_configs_are_valid():
+    config = default_config()
+    validate_config(config)
+    test = copy.deepcopy(config)
+    with open(ROOT / "config" / "test.yaml") as handle:
+        test.update(yaml.safe_load(handle))
+    validate_config(test)
+
+
+def _expect_error(config, *fragments):
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    message = str(error.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_unknown_parameter_set_is_named_with_allowed_values():
+    config = default_config()
+    config["neuron"]["parameter_set"] = "nest_default"
+    _expect_error(config, "neuron.parameter_set", "'nest_default'", "sbs_tutorial", "leng2018", "petrovici_thesis")
+
+
+def test_negative_rate_names_key_and_range():
+    config = default_config()
+    config["noise_sweep"][1]["rate_inh_hz"] = -5
+    _expect_error(config, "noise_sweep[1].rate_inh_hz", "-5", "> 0")
+
+
+def test_inverted_range_is_rejected():
+    config = default_config()
+    config["calibration"]["fit_p_range"] = [0.9, 0.1]
+    _expect_error(config, "calibration.fit_p_range", "low < high")
+
+
+def test_burn_in_longer_than_duration_is_rejected():
+    config = default_config()
+    config["calibration"]["fit"]["burn_in_ms"] = config["calibration"]["fit"]["duration_ms"] + 1
+    _expect_error(config, "calibration.fit.burn_in_ms", "must be below")
+
+
+def test_t_max_below_one_is_rejected():
+    config = default_config()
+    config["temperature_map"]["t_max"] = 0.5
+    _expect_error(config, "temperature_map.t_max", "0.5", ">= 1")
+
+
+def test_missing_key_is_named():
+    config = default_config()
+    del config["calibration"]["fit"]
+    _expect_error(config, "calibration.fit: missing")
+
+
+def test_unknown_key_and_override_are_rejected():
+    config = default_config()
+    config["neuron"]["overrides"] = {"tau_membrane": 3}
+    _expect_error(config, "neuron.overrides", "tau_membrane", "tau_m_ms")
+
+
+def test_all_problems_are_reported_at_once():
+    config = default_config()
+    config["simulation"]["dt_ms"] = 0
+    config["membrane"]["n_neurons"] = 0
+    message = _expect_error(config, "simulation.dt_ms", "membrane.n_neurons")
+    assert message.count("\n  - ") == 2
+
+
+def test_temperature_grid_and_seeds():
+    config = default_config()
+    config["temperature_map"].update(t_max=3.0, n_temperatures=5)
+    assert list(target_temperatures(config)) == [1.0, 1.5, 2.0, 2.5, 3.0]
+    assert derive_seed(1, "a", "b") == derive_seed(1, "a", "b")
+    assert len({derive_seed(1, "a"), derive_seed(2, "a"), derive_seed(1, "b")}) == 3
+
+
+def test_canonical_sorts_keys_recursively():
+    assert repr(canonical({"b": 1, "a": {"d": [1, {"z": 0, "y": 1}], "c": 2}})) == repr(
+        {"a": {"c": 2, "d": [1, {"y": 1, "z": 0}]}, "b": 1})

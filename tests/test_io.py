@@ -1,0 +1,63 @@
+"""NetCDF output is self-describing and never left half-written."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from lif_tempering import io
+
+
+def small_dataset():
+    return xr.Dataset(
+        {"p_on": ("point", np.linspace(0, 1, 5), {"units": "1", "long_name": "fraction of time refractory"})},
+        coords={"point": ("point", np.arange(5), {"units": "1", "long_name": "point index"})},
+    )
+
+
+def test_written_file_carries_provenance_and_round_trips(tmp_path):
+    path = tmp_path / "out" / "x.nc"
+    params = {"seed": 3, "rates": {"rate_exc_hz": 3000.0}}
+    io.write_dataset(small_dataset(), path, params=params, config={"a": 1})
+    ds = io.read_dataset(path)
+    xr.testing.assert_identical(ds[["p_on"]].drop_attrs(deep=False), small_dataset())
+    assert io.stored_params(ds) == params
+    assert ds.attrs["params_hash"] == io.config_hash(params)
+    assert json.loads(ds.attrs["config_json"]) == {"a": 1}
+    assert ds.attrs["version_brian2"] != "not installed"
+    assert ds.attrs["git_commit"]
+    assert list(tmp_path.joinpath("out").iterdir()) == [path]
+
+
+def test_config_hash_ignores_key_order():
+    assert io.config_hash({"a": 1, "b": [1, 2]}) == io.config_hash({"b": [1, 2], "a": 1})
+    assert io.config_hash({"a": 1}) != io.config_hash({"a": 2})
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    """A failure while writing leaves neither the target nor the temporary file."""
+    path = tmp_path / "x.nc"
+    original = xr.Dataset.to_netcdf
+
+    def write_then_fail(self, target, *args, **kwargs):
+        original(self, target, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", write_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        io.write_dataset(small_dataset(), path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_result_survives_a_failed_rewrite(tmp_path, monkeypatch):
+    path = tmp_path / "x.nc"
+    io.write_dataset(small_dataset(), path, params={"version": 1})
+
+    def fail(self, target, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", fail)
+    with pytest.raises(OSError):
+        io.write_dataset(small_dataset(), path, params={"version": 2})
+    assert io.stored_params(io.read_dataset(path)) == {"version": 1}

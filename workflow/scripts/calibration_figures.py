@@ -1,0 +1,13 @@
+"""Figures of the single-neuron study (rule ``calibration_figures``)."""
+
+from lif_tempering import figures
+from lif_tempering.io import read_dataset
+from lif_tempering.runtime import job_log
+
+with job_log(snakemake.log[0]):
+    membrane = read_dataset(snakemake.input.membrane)
+    activation = read_dataset(snakemake.input.activation)
+    temperature_map = read_dataset(snakemake.input.temperature_map)
+    figures.membrane_distributions(membrane).savefig(snakemake.output.membrane)
+    figures.activation_functions(temperature_map).savefig(snakemake.output.activation)
+    figures.noise_to_temperature(activation, temperature_map).savefig(snakemake.output.rates)
