@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
@@ -25,24 +26,32 @@ def _rate_label(rate_exc_hz: float, rate_inh_hz: float) -> str:
 
 def membrane_distributions(membrane: xr.Dataset) -> plt.Figure:
     """Membrane-potential densities per noise configuration, free and with reset, theory dashed."""
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6), sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6), constrained_layout=True)
     palette = sns.color_palette("viridis", membrane.sizes["noise"])
     for colour, noise in zip(palette, membrane["noise"].values):
         row = membrane.sel(noise=noise)
         label = _rate_label(float(row.rate_exc_hz), float(row.rate_inh_hz))
         v = row.bin_center_mV.values
-        axes[0].plot(v, row.density_free.values, color=colour, lw=2.5, label=label)
-        axes[0].plot(v, row.density_theory.values, color=colour, lw=1.5, ls="--")
-        axes[1].plot(v, row.density_reset.values, color=colour, lw=2.5, label=label)
+        axes[0].plot(v, row.density_free.values, color=colour, lw=3, label=label)
+        axes[0].plot(v, row.density_theory.values, color="k", lw=1.2, ls="--")
+        axes[1].plot(v, row.density_reset.values, color=colour, lw=3,
+                     label=f"{label}, $p_{{on}}$ = {float(row.p_on_reset):.2f}")
+    free_peak = float(membrane.density_free.max())
     axes[0].set_title("free membrane (spiking disabled)")
     axes[1].set_title("with spiking and reset")
+    axes[1].set_ylim(0, 1.3 * free_peak)
+    axes[1].annotate("refractory clamp at $V_{reset}$\n(peak cut)", xy=(float(membrane.E_l_mV.values.flat[0]),
+                     1.25 * free_peak), xytext=(0.98, 0.9), textcoords="axes fraction", ha="right", va="top",
+                     fontsize="small", arrowprops={"arrowstyle": "->", "color": "0.3"})
     for ax in axes:
         ax.set_xlabel("membrane potential V (mV)")
+        ax.set_ylabel("probability density (1/mV)")
         ax.axvline(float(membrane.E_l_mV.values.flat[0]), color="0.5", lw=1, ls=":")
-    axes[0].set_ylabel("probability density (1/mV)")
-    axes[1].legend(title="background rate\n(exc. = inh.)", fontsize="small", title_fontsize="small")
-    axes[0].text(0.02, 0.97, "solid: simulation\ndashed: HCS theory", transform=axes[0].transAxes,
-                 va="top", fontsize="small")
+    axes[0].legend(title="background rate (exc. = inh.)", fontsize="x-small", title_fontsize="x-small",
+                   loc="upper left")
+    axes[1].legend(fontsize="x-small", loc="center left")
+    axes[0].text(0.98, 0.97, "solid: simulation\ndashed: HCS theory", transform=axes[0].transAxes,
+                 va="top", ha="right", fontsize="small")
     sns.despine(fig)
     return fig
 
@@ -94,7 +103,10 @@ def noise_to_temperature(activation: xr.Dataset, temperature_map: xr.Dataset) ->
         sns.lineplot(table, x="rate_exc_hz", y=column, hue="series", style="series", markers=True, dashes=False,
                      ax=ax, legend=ax is axes[0], markersize=9)
         ax.set_xscale("log")
-        ax.set_xlabel("excitatory background rate (Hz)")
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5]))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1e3:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("excitatory background rate (kHz)")
         ax.set_ylabel(label)
     axes[0].legend(fontsize="small")
     sns.despine(fig)
