@@ -24,6 +24,12 @@ i.e. for t in [t_s, t_s + tau_ref) after each spike t_s. The spikes are recorded
 with a SpikeMonitor and turned into states on a sample grid by a cumulative sum
 of +1 at each spike and -1 at spike + tau_ref, all in integer time steps.
 
+Background rates are per-neuron constants, or (``scheduled_rates=True``) follow
+excitatory and inhibitory rate schedules over the whole run, one value per time
+step, shared by all neurons and passed per run (see :mod:`.model`): the same
+binary then serves every schedule of that duration, e.g. the noise oscillations
+of simulated tempering (:mod:`.tempering`).
+
 Many independent small networks run in one NeuronGroup with block-diagonal
 connectivity (:func:`block_diagonal_connectivity`); :class:`BoltzmannSampler`
 does this for a list of same-sized Boltzmann machines (or RBMs, visible units
@@ -42,7 +48,7 @@ from brian2 import Hz, SpikeMonitor, Synapses, ms, uS
 from scipy.linalg import block_diag
 
 from .io import canonical_json, write_dataset
-from .model import make_lif_group, per_neuron_values
+from .model import make_lif_group, make_rate_schedules, per_neuron_values
 from .parameters import NeuronParameters
 from .standalone import StandaloneProject
 from .temperature import ActivationPoint
@@ -217,7 +223,9 @@ class LIFSamplingNetwork:
     (``utilization`` is U of the renewing synapse). The sample grid (applied in
     numpy after the run, so not part of the compiled structure) is
     ``burn_in_ms + k * sample_dt_ms`` below ``duration_ms``; both must be
-    multiples of ``dt_ms``.
+    multiples of ``dt_ms``. ``scheduled_rates``: the background rates follow
+    per-run schedules (one value per time step, :meth:`run`) instead of
+    per-neuron constants.
 
     Creating a network resets Brian2's device (one compiled project per process at
     a time, as for every :class:`StandaloneProject`). Drop earlier networks before
@@ -228,7 +236,8 @@ class LIFSamplingNetwork:
 
     def __init__(self, n_neurons: int, pre, post, duration_ms: float, cache_dir: str | os.PathLike,
                  synapse: str = "renewing", dt_ms: float = 0.1, sample_dt_ms: float = 1.0,
-                 burn_in_ms: float = 0.0, utilization: float = 1.0, report_period_s: float = 10.0):
+                 burn_in_ms: float = 0.0, utilization: float = 1.0, report_period_s: float = 10.0,
+                 scheduled_rates: bool = False):
         pre = np.asarray(pre, dtype=np.int64).ravel()
         post = np.asarray(post, dtype=np.int64).ravel()
         if pre.shape != post.shape:
@@ -251,6 +260,7 @@ class LIFSamplingNetwork:
         self.sample_dt_ms = float(sample_dt_ms)
         self.burn_in_ms = float(burn_in_ms)
         self.utilization = float(utilization)
+        self.scheduled_rates = bool(scheduled_rates)
         self._sample_steps = _steps(sample_dt_ms, dt_ms, "sample_dt_ms")
         self._burn_in_steps = _steps(burn_in_ms, dt_ms, "burn_in_ms")
         self._duration_steps = _steps(duration_ms, dt_ms, "duration_ms")
@@ -265,12 +275,17 @@ class LIFSamplingNetwork:
             "synapse": synapse if pre.size else None,
             "utilization": self.utilization if (pre.size and synapse == "renewing") else None,
         }
+        if self.scheduled_rates:  # added only when set, so existing binaries keep their hash
+            structure["scheduled_rates"] = True
 
         def build(dt):
-            group = make_lif_group(self.n_neurons, name="network")
+            schedules = make_rate_schedules(self._duration_steps, dt, name="network") if self.scheduled_rates else None
+            group = make_lif_group(self.n_neurons, name="network", rate_schedules=schedules)
             monitor = SpikeMonitor(group, record=True, name="spike_monitor")
             objects = [group, monitor]
             handles = {"group": group, "monitor": monitor}
+            if schedules is not None:
+                handles["rate_exc_schedule"], handles["rate_inh_schedule"] = schedules
             if pre.size:
                 synapses = make_synapses(group, group, synapse, utilization, name="synapses")
                 synapses.connect(i=pre, j=post)
@@ -291,18 +306,34 @@ class LIFSamplingNetwork:
     def _grid_steps(self) -> np.ndarray:
         return np.arange(self._burn_in_steps, self._duration_steps, self._sample_steps, dtype=np.int64)
 
+    @property
+    def n_steps(self) -> int:
+        """Number of simulation time steps (the length of a rate schedule)."""
+        return self._duration_steps
+
     def run(self, p: NeuronParameters, E_l_mV, w_exc_uS, w_inh_uS, seed: int, rate_exc_hz=None,
-            rate_inh_hz=None) -> SamplingResult:
+            rate_inh_hz=None, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None) -> SamplingResult:
         """Simulate with leak potentials (n,), [pre, post] weight matrices (uS) and rates (Hz).
 
-        Rates (scalars or per neuron) default to those of ``p``; returns the states
-        on the sample grid and the spikes.
+        Constant rates (scalars or per neuron) default to those of ``p``. A network
+        with ``scheduled_rates`` needs ``rate_exc_schedule_hz`` and
+        ``rate_inh_schedule_hz`` instead: (:attr:`n_steps`,) arrays, entry ``k``
+        the rate in the step starting at ``k * dt_ms``. Returns the states on the
+        sample grid and the spikes.
         """
         n = self.n_neurons
         values = per_neuron_values(p, n, E_l_mV=E_l_mV, rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz)
         handles = self.project.handles
         group = handles["group"]
+        if self.scheduled_rates:
+            schedules = self._schedule_values(rate_exc_hz, rate_inh_hz, rate_exc_schedule_hz, rate_inh_schedule_hz)
+            del values["rate_exc"], values["rate_inh"]  # subexpressions of the schedules
+        elif rate_exc_schedule_hz is not None or rate_inh_schedule_hz is not None:
+            raise ValueError("rate schedules need a network built with scheduled_rates=True")
         run_args = {getattr(group, name): value for name, value in values.items()}
+        if self.scheduled_rates:
+            run_args[handles["rate_exc_schedule"]] = schedules[0] * Hz
+            run_args[handles["rate_inh_schedule"]] = schedules[1] * Hz
         weight, receptor_exc = synapse_values(self.pre, self.post, n, w_exc_uS, w_inh_uS)
         if "synapses" in handles:
             run_args[handles["synapses"].weight] = weight * uS
@@ -318,10 +349,29 @@ class LIFSamplingNetwork:
             "seed": int(seed), "synapse": self.synapse, "utilization": self.utilization,
             "duration_ms": self.duration_ms, "dt_ms": self.dt_ms, "sample_dt_ms": self.sample_dt_ms,
             "burn_in_ms": self.burn_in_ms, "n_neurons": n, "n_synapses": int(self.pre.size),
-            "rate_exc_hz": _scalar_or_list(values["rate_exc"] / Hz),
-            "rate_inh_hz": _scalar_or_list(values["rate_inh"] / Hz),
         }
+        if self.scheduled_rates:
+            params.update(scheduled_rates=True,
+                          rate_exc_hz_range=[float(schedules[0].min()), float(schedules[0].max())],
+                          rate_inh_hz_range=[float(schedules[1].min()), float(schedules[1].max())])
+        else:
+            params.update(rate_exc_hz=_scalar_or_list(values["rate_exc"] / Hz),
+                          rate_inh_hz=_scalar_or_list(values["rate_inh"] / Hz))
         return SamplingResult(samples, self.sample_times_ms, spike_times, spike_units, params)
+
+    def _schedule_values(self, rate_exc_hz, rate_inh_hz, rate_exc_schedule_hz, rate_inh_schedule_hz):
+        if rate_exc_hz is not None or rate_inh_hz is not None:
+            raise ValueError("a network with scheduled_rates takes rate schedules, not constant rates")
+        if rate_exc_schedule_hz is None or rate_inh_schedule_hz is None:
+            raise ValueError("a network with scheduled_rates needs rate_exc_schedule_hz and rate_inh_schedule_hz")
+        schedules = tuple(np.asarray(r, dtype=np.float64) for r in (rate_exc_schedule_hz, rate_inh_schedule_hz))
+        for rates in schedules:
+            if rates.shape != (self.n_steps,):
+                raise ValueError(f"a rate schedule needs one value per time step, shape ({self.n_steps},), "
+                                 f"got {rates.shape}")
+            if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+                raise ValueError("rates must be finite and non-negative")
+        return schedules
 
     def close(self) -> None:
         """Remove the run's results folder (the compiled binary stays in the cache)."""
@@ -348,7 +398,7 @@ class BoltzmannSampler:
     def __init__(self, n_units: int, duration_ms: float, cache_dir: str | os.PathLike, n_networks: int = 1,
                  pattern: str = "full", n_visible: int | None = None, synapse: str = "renewing",
                  dt_ms: float = 0.1, sample_dt_ms: float = 1.0, burn_in_ms: float = 0.0,
-                 utilization: float = 1.0, report_period_s: float = 10.0):
+                 utilization: float = 1.0, report_period_s: float = 10.0, scheduled_rates: bool = False):
         if pattern == "full":
             pre, post = full_connectivity(n_units)
         elif pattern == "bipartite":
@@ -360,14 +410,18 @@ class BoltzmannSampler:
         self.n_units, self.n_networks, self.pattern, self.n_visible = n_units, n_networks, pattern, n_visible
         pre, post = block_diagonal_connectivity(pre, post, n_units, n_networks)
         self.network = LIFSamplingNetwork(n_units * n_networks, pre, post, duration_ms, cache_dir, synapse,
-                                          dt_ms, sample_dt_ms, burn_in_ms, utilization, report_period_s)
+                                          dt_ms, sample_dt_ms, burn_in_ms, utilization, report_period_s,
+                                          scheduled_rates)
 
     def sample(self, bms, p: NeuronParameters, calibration: ActivationPoint, seed: int,
-               coupling_scale: float = 1.0) -> SamplingResult:
+               coupling_scale: float = 1.0, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None) -> SamplingResult:
         """Sample each machine of ``bms`` (a sequence of ``(W, b)``, or one ``(W, b)`` for all).
 
         Returns a :class:`SamplingResult` whose ``samples`` are int8 (time,
-        network, unit); the run's rates are the calibration's.
+        network, unit). Leak potentials and weights are translated with
+        ``calibration``; the run's rates are the calibration's, or, for a sampler
+        built with ``scheduled_rates``, the given schedules (one value per time
+        step, see :meth:`LIFSamplingNetwork.run`): the same network under other noise.
         """
         bms = _as_bm_list(bms, self.n_networks)
         translated = []
@@ -378,7 +432,12 @@ class BoltzmannSampler:
         E_l = np.concatenate([v.E_l_mV for v in translated])
         w_exc = block_diag(*[v.w_exc_uS for v in translated])
         w_inh = block_diag(*[v.w_inh_uS for v in translated])
-        result = self.network.run(p, E_l, w_exc, w_inh, seed, calibration.rate_exc_hz, calibration.rate_inh_hz)
+        if self.network.scheduled_rates:
+            result = self.network.run(p, E_l, w_exc, w_inh, seed, rate_exc_schedule_hz=rate_exc_schedule_hz,
+                                      rate_inh_schedule_hz=rate_inh_schedule_hz)
+        else:
+            result = self.network.run(p, E_l, w_exc, w_inh, seed, calibration.rate_exc_hz, calibration.rate_inh_hz,
+                                      rate_exc_schedule_hz, rate_inh_schedule_hz)
         samples = result.samples.reshape(result.samples.shape[0], self.n_networks, self.n_units)
         params = dict(result.params, n_units=self.n_units, n_networks=self.n_networks, pattern=self.pattern,
                       n_visible=self.n_visible, coupling_scale=float(coupling_scale),

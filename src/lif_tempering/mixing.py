@@ -1,0 +1,366 @@
+"""Mixing analysis of free and tempered sampling runs (SCIENCE.md section 9, issue 4 item 3).
+
+Input: runs as written by :mod:`lif_tempering.tempering` (:func:`~lif_tempering.tempering.run_dataset`:
+int8 states ``z`` (time, unit; visible units first) with ``time_ms``,
+``temperature``, ``phase`` and attributes ``sampler``, ``schedule``, ``seed``,
+``frequency_hz``, ``phase0``, ``t_max``, ``duration_ms``, ``burn_in_ms``,
+``wall_time_s``, ``n_visible``; optionally ``training_seed``).
+
+**Readout.** Every sample's visible part is classified by a classifier trained on
+the binarised images (:func:`lif_tempering.rbm.train_classifier`). The classifier
+sees either the visible state itself (``readout="visible"``) or, by default,
+``p(v = 1 | h)`` of the sample's hidden state at ``T = 1``
+(``readout="mean_field"``, as in the abstract prototype of SCIENCE.md section 9):
+the mean field averages out single-pixel noise, which is sampling noise, not a
+change of mode. The sample's label is the most probable class, its confidence
+that class's probability.
+
+**Ground state, read the same way in every run.** Free and tempered runs are read
+in the same windows: the phase-0 (``T = 1``) windows of the tempered schedule,
+``|phase| <= half_width_rad`` (:func:`ground_state_half_width` gives the half-width
+for ``T <= 1 + tolerance``); a free run carries the tempered run's frequency, so
+its windows lie at the same times. Each window gives one majority label
+(:func:`lif_tempering.metrics.majority_labels_per_window`): label flicker within a
+window is classifier noise, not mixing. Per run (:func:`run_mixing`):
+
+- ``switch_rate_hz``: changes of the majority label between consecutive windows per
+  simulated second (after burn-in); ``sample_switch_rate_hz`` counts changes
+  between consecutive ground-state samples instead (flicker included);
+- ``coverage_time_s``: time from the start of sampling to the window (centre) that
+  completes the set of classes, ``inf`` if some class was never visited;
+- ``class_kl``: D_KL of the running histogram of window labels to the class prior
+  versus sampling time (nats);
+- ``tau_int_label_s`` and ``tau_int_free_energy_s``: integrated autocorrelation
+  times (Sokal window, :func:`lif_tempering.metrics.integrated_autocorrelation_time`)
+  of the one-hot window labels (slowest class) and of the window-mean visible free
+  energy ``F(v)`` at ``T = 1``, in seconds (windows x period). Reliable only for runs
+  of more than ~50 tau_int; ``nan`` when the series never changes (a chain stuck
+  in one class has no measurable tau_int);
+- ``ess_per_s``: effective number of window labels, ``n_windows / tau_int_label``, per
+  simulated second, ``ess_per_wall_s`` per wall-clock second of the run;
+  ``ess_free_energy_per_s`` likewise from the free energy;
+- ``ground_confidence``: mean classifier max-probability of the ground-state samples.
+
+Across runs, :func:`combine_runs` stacks them on ``sampler`` x ``schedule`` x
+``training_seed`` x ``seed`` and :func:`summarize` adds bootstrap confidence intervals
+over runs and the tempered/free ratios (``switch_ratio`` etc.).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy.special import expit, softmax
+
+from .metrics import (
+    bootstrap_ci,
+    class_histogram_kl,
+    coverage_time,
+    integrated_autocorrelation_time,
+    majority_labels_per_window,
+    one_hot,
+    ratio_bootstrap_ci,
+    switch_rate_hz,
+)
+from .rbm import visible_free_energy
+from .schedules import MS_PER_S, TWO_PI, ground_state_window_ids
+from .tempering import rbm_arrays
+
+READOUTS = ("mean_field", "visible")
+RUN_DIMS = ("sampler", "schedule", "training_seed", "seed")
+
+#: Per-run scalar metrics: units and long names.
+METRICS = {
+    "switch_rate_hz": ("Hz", "changes of the ground-state window majority label per simulated second"),
+    "sample_switch_rate_hz": ("Hz", "label changes between consecutive ground-state samples per simulated second"),
+    "coverage_time_s": ("s", "sampling time until every class was the majority label of a window (inf: never)"),
+    "tau_int_label_s": ("s", "integrated autocorrelation time of the one-hot window label (slowest class)"),
+    "tau_int_free_energy_s": ("s", "integrated autocorrelation time of the window-mean visible free energy"),
+    "ess_per_s": ("Hz", "effective number of window labels per simulated second"),
+    "ess_per_wall_s": ("Hz", "effective number of window labels per wall-clock second"),
+    "ess_free_energy_per_s": ("Hz", "effective number of window free energies per simulated second"),
+    "ground_confidence": ("1", "mean classifier max-probability of the ground-state samples"),
+    "n_windows": ("1", "number of ground-state windows read"),
+    "duration_s": ("s", "simulated sampling time after burn-in"),
+    "wall_time_s": ("s", "wall-clock time of the sampling run"),
+}
+
+#: Metrics summarised over runs by :func:`summarize`.
+SUMMARY_METRICS = ("switch_rate_hz", "sample_switch_rate_hz", "coverage_time_s", "tau_int_label_s",
+                   "tau_int_free_energy_s", "ess_per_s", "ess_per_wall_s", "ground_confidence")
+
+#: Tempered/free ratios of :func:`summarize`: output name -> metric.
+RATIOS = {"switch_ratio": "switch_rate_hz", "ground_confidence_ratio": "ground_confidence",
+          "ess_ratio": "ess_per_s"}
+
+
+# --------------------------------------------------------------------------- readout
+
+def visible_readout(z, n_visible: int, W, b_v, readout: str = "mean_field") -> np.ndarray:
+    """Images to classify, (time, n_visible) float: the visible states or ``p(v = 1 | h)`` at ``T = 1``.
+
+    ``z`` (time, unit) binary, visible units first; ``W`` (n_v, n_h), ``b_v`` (n_v,).
+    """
+    z = np.asarray(z)
+    if readout == "visible":
+        return z[:, :n_visible].astype(np.float64)
+    if readout == "mean_field":
+        return expit(z[:, n_visible:].astype(np.float64) @ np.asarray(W).T + np.asarray(b_v))
+    raise ValueError(f"unknown readout {readout!r}; allowed: {', '.join(READOUTS)}")
+
+
+@dataclass(frozen=True)
+class SoftmaxClassifier:
+    """Multinomial logistic regression from stored coefficients, e.g. of an RBM dataset.
+
+    ``coef`` (K, D) and ``intercept`` (K,): ``p(k | x) = softmax(coef x + intercept)_k``,
+    as scikit-learn's multinomial :class:`~sklearn.linear_model.LogisticRegression`
+    (K > 2) computes it. Classes are ``0 .. K-1``.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.arange(np.shape(self.intercept)[0])
+
+    def predict_proba(self, images) -> np.ndarray:
+        """Class probabilities (n, K) of ``images`` (n, D)."""
+        return softmax(np.asarray(images, dtype=np.float64) @ np.asarray(self.coef).T + self.intercept, axis=1)
+
+
+def classify(classifier, images) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (int64) and confidences (the label's probability) of ``images`` (n, D).
+
+    ``classifier`` has ``predict_proba`` and ``classes_`` equal to ``0 .. K-1`` (a fitted
+    scikit-learn classifier or a :class:`SoftmaxClassifier`).
+    """
+    classes = np.asarray(classifier.classes_)
+    if not np.array_equal(classes, np.arange(classes.size)):
+        raise ValueError(f"the classifier's classes must be 0 .. K-1, got {classes}")
+    probability = classifier.predict_proba(np.asarray(images, dtype=np.float64))
+    return probability.argmax(axis=1).astype(np.int64), probability.max(axis=1)
+
+
+def class_prior(labels, n_classes: int) -> np.ndarray:
+    """Class frequencies of ``labels`` (e.g. the training set's), shape (n_classes,), summing to 1."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)
+    if counts.size != n_classes or np.any(counts == 0):
+        raise ValueError(f"every class 0 .. {n_classes - 1} must occur in labels, and no other")
+    return counts / counts.sum()
+
+
+def ground_state_half_width(t_max: float, tolerance: float) -> float:
+    """Phase half-width (rad) of the windows where the sinusoidal schedule has ``T <= 1 + tolerance``.
+
+    ``arccos(1 - 2 tolerance / (T_max - 1))``; needs ``0 < tolerance < T_max - 1``
+    (otherwise every instant qualifies and there are no windows).
+    """
+    if not 0 < tolerance < t_max - 1:
+        raise ValueError(f"need 0 < tolerance < t_max - 1, got tolerance {tolerance}, t_max {t_max}")
+    return float(np.arccos(1.0 - 2.0 * tolerance / (t_max - 1.0)))
+
+
+def window_centres_s(windows, frequency_hz: float, phase0: float = 0.0) -> np.ndarray:
+    """Time (s) of the ``T = 1`` instant at the centre of each window id (window n: ``f t + phase0 / 2 pi = n``)."""
+    return (np.asarray(windows, dtype=np.float64) - phase0 / TWO_PI) / frequency_hz
+
+
+def _window_means(values: np.ndarray, window_ids: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    inside = window_ids >= 0
+    index = np.searchsorted(windows, window_ids[inside])
+    sums = np.bincount(index, weights=values[inside], minlength=windows.size)
+    return sums / np.bincount(index, minlength=windows.size)
+
+
+# --------------------------------------------------------------------------- one run
+
+def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, readout: str = "mean_field",
+               kl_times_s=None, c: float = 5.0) -> xr.Dataset:
+    """Mixing metrics of one run (see the module docstring), as a Dataset of scalars and ``class_kl``.
+
+    ``rbm``: ``(W, b_v, b_h)`` or a dict with those keys (the ``T = 1`` model, for the
+    mean-field readout and the free energy); ``prior`` (K,) the data's class
+    frequencies; ``half_width_rad`` the ground-state windows' phase half-width;
+    ``kl_times_s`` sampling times (s after burn-in) at which ``class_kl`` is
+    evaluated (default every window period up to the run's end); ``c`` Sokal's
+    window factor. Scalar coordinates ``sampler``, ``schedule``, ``seed``,
+    ``training_seed`` (-1 if the run has none), ``frequency_hz`` and ``t_max``
+    identify the run.
+    """
+    W, b_v, b_h = rbm_arrays(rbm)
+    prior = np.asarray(prior, dtype=np.float64)
+    attrs = run.attrs
+    n_visible, frequency_hz, phase0 = int(attrs["n_visible"]), float(attrs["frequency_hz"]), float(attrs["phase0"])
+    z = np.asarray(run["z"].values)
+    t_ms = np.asarray(run["time_ms"].values, dtype=np.float64)
+    start_s = float(attrs["burn_in_ms"]) / MS_PER_S
+    duration_s = float(attrs["duration_ms"]) / MS_PER_S - start_s
+    period_s = 1.0 / frequency_hz
+
+    labels, confidence = classify(classifier, visible_readout(z, n_visible, W, b_v, readout))
+    window_ids = ground_state_window_ids(t_ms, frequency_hz, half_width_rad, phase0)
+    ground = window_ids >= 0
+    windows, majority = majority_labels_per_window(labels, window_ids)
+    if windows.size < 2:
+        raise ValueError(f"the run has {windows.size} ground-state window(s); need at least two")
+    window_times_s = np.clip(window_centres_s(windows, frequency_hz, phase0) - start_s, 0.0, None)
+    free_energy = _window_means(visible_free_energy(z[:, :n_visible], W, b_v, b_h), window_ids, windows)
+
+    tau_label = integrated_autocorrelation_time(one_hot(majority, prior.size), c=c, combine="max")
+    tau_free_energy = integrated_autocorrelation_time(free_energy, c=c)
+    ess_label = windows.size / tau_label
+    if kl_times_s is None:
+        kl_times_s = np.arange(1, int(np.floor(duration_s / period_s)) + 1) * period_s
+    kl_times_s = np.asarray(kl_times_s, dtype=np.float64)
+    values = {
+        "switch_rate_hz": switch_rate_hz(majority, duration_s),
+        "sample_switch_rate_hz": switch_rate_hz(labels[ground], duration_s),
+        "coverage_time_s": coverage_time(majority, window_times_s, prior.size),
+        "tau_int_label_s": tau_label * period_s,
+        "tau_int_free_energy_s": tau_free_energy * period_s,
+        "ess_per_s": ess_label / duration_s,
+        "ess_per_wall_s": ess_label / float(attrs["wall_time_s"]),
+        "ess_free_energy_per_s": windows.size / tau_free_energy / duration_s,
+        "ground_confidence": float(confidence[ground].mean()),
+        "n_windows": windows.size,
+        "duration_s": duration_s,
+        "wall_time_s": float(attrs["wall_time_s"]),
+    }
+    data = {name: ((), value, {"units": METRICS[name][0], "long_name": METRICS[name][1]})
+            for name, value in values.items()}
+    data["class_kl"] = ("kl_time_s", class_histogram_kl(majority, window_times_s, prior, kl_times_s),
+                        {"units": "nat", "long_name": "D_KL of the window-label histogram to the class prior"})
+    data["class_fraction"] = ("class", np.bincount(majority, minlength=prior.size) / majority.size,
+                              {"units": "1", "long_name": "fraction of windows with each majority label"})
+    coords = {
+        "kl_time_s": ("kl_time_s", kl_times_s, {"units": "s", "long_name": "sampling time after burn-in"}),
+        "class": ("class", np.arange(prior.size), {"units": "1", "long_name": "classifier class"}),
+        "sampler": ((), str(attrs["sampler"]), {"long_name": "sampler"}),
+        "schedule": ((), str(attrs["schedule"]), {"long_name": "temperature schedule"}),
+        "seed": ((), int(attrs["seed"]), {"long_name": "sampling seed"}),
+        "training_seed": ((), int(attrs.get("training_seed", -1)), {"long_name": "RBM training seed"}),
+        "frequency_hz": ((), frequency_hz, {"units": "Hz", "long_name": "frequency of the readout oscillation"}),
+        "t_max": ((), float(attrs["t_max"]), {"units": "1", "long_name": "highest temperature of the schedule"}),
+    }
+    return xr.Dataset(data, coords=coords, attrs={
+        "readout": readout, "half_width_rad": float(half_width_rad), "sokal_c": float(c),
+        "title": "Mixing metrics of one sampling run"})
+
+
+# --------------------------------------------------------------------------- across runs
+
+def combine_runs(runs: list[xr.Dataset], dims=RUN_DIMS) -> xr.Dataset:
+    """Stack per-run datasets of :func:`run_mixing` along the scalar coordinates ``dims``.
+
+    Missing combinations are filled with ``nan``. For a parameter scan pass e.g.
+    ``dims=("frequency_hz", "t_max", "seed")``. The other scalar coordinates (e.g.
+    ``t_max``, 1 for free runs) become coordinates along ``dims``.
+    """
+    expanded = [_expand(run, tuple(dims)) for run in runs]
+    combined = xr.combine_by_coords(expanded, combine_attrs="drop_conflicts", coords="different",
+                                    compat="no_conflicts", join="outer")
+    for dim in dims:
+        combined[dim].attrs = dict(runs[0][dim].attrs)
+    return combined
+
+
+def _expand(run: xr.Dataset, dims: tuple) -> xr.Dataset:
+    extra = [name for name, coord in run.coords.items() if coord.ndim == 0 and name not in dims]
+    shape = (1,) * len(dims)
+    return run.expand_dims(list(dims)).assign_coords(
+        {name: (dims, np.reshape(run[name].values, shape), run[name].attrs) for name in extra})
+
+
+def _cells(da: xr.DataArray) -> np.ndarray:
+    """Values of ``da`` flattened over its run dimensions (training seed x seed)."""
+    return np.asarray(da.values, dtype=np.float64).ravel()
+
+
+def _interval(values: np.ndarray, rng, n_resamples: int, confidence: float) -> tuple[float, float, float]:
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.nan, np.nan, np.nan
+    return tuple(bootstrap_ci(values, n_resamples=n_resamples, confidence=confidence, seed=rng))
+
+
+def _ratio(tempered: np.ndarray, free: np.ndarray, rng, n_resamples: int, confidence: float):
+    keep = np.isfinite(tempered) & np.isfinite(free)
+    if not keep.any():
+        return np.nan, np.nan, np.nan
+    return tuple(ratio_bootstrap_ci(tempered[keep], free[keep], n_resamples=n_resamples, confidence=confidence,
+                                    seed=rng, paired=True))
+
+
+def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence: float = 0.95) -> xr.Dataset:
+    """Bootstrap summary over runs of :func:`combine_runs` (dims sampler, schedule, training_seed, seed).
+
+    Adds, per sampler and schedule, ``{metric}_mean``, ``{metric}_ci_low``,
+    ``{metric}_ci_high`` for :data:`SUMMARY_METRICS` (percentile bootstrap of the mean
+    over all runs, training seeds and seeds pooled; runs with ``nan`` left out;
+    ``coverage_time_s`` counts a run that never visited every class at its sampling
+    duration, a lower bound, and ``coverage_censored_fraction`` says how many did),
+    and per sampler the tempered/free ratios of means :data:`RATIOS` (``switch_ratio``
+    etc.) with ``_ci_low``/``_ci_high``: the (training seed, seed) cells are resampled
+    jointly in both schedules (paired: a cell's free and tempered runs sample the same
+    trained RBM). With several training seeds, ``switch_ratio_by_training_seed`` and
+    its interval give the ratio of each trained RBM separately (seeds resampled).
+    ``class_kl_mean`` is the mean over runs. Deterministic given ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    out = runs.copy()
+    samplers, schedules = runs["sampler"].values, runs["schedule"].values
+    duration = runs["duration_s"]
+    for metric in SUMMARY_METRICS:
+        values = runs[metric]
+        if metric == "coverage_time_s":
+            values = xr.where(np.isinf(values), duration, values)
+        table = np.full((3, samplers.size, schedules.size), np.nan)
+        for i, sampler in enumerate(samplers):
+            for j, schedule in enumerate(schedules):
+                cell = values.sel(sampler=sampler, schedule=schedule)
+                table[:, i, j] = _interval(_cells(cell), rng, n_resamples, confidence)
+        units, long_name = METRICS[metric]
+        for k, suffix in enumerate(("mean", "ci_low", "ci_high")):
+            what = "mean over runs" if suffix == "mean" else f"{suffix.replace('ci_', '')} end of the bootstrap CI"
+            out[f"{metric}_{suffix}"] = (("sampler", "schedule"), table[k],
+                                         {"units": units, "long_name": f"{long_name}: {what}",
+                                          "confidence": confidence})
+    censored = np.isinf(runs["coverage_time_s"]).where(np.isfinite(runs["duration_s"]))
+    out["coverage_censored_fraction"] = censored.mean(("training_seed", "seed")).assign_attrs(
+        units="1", long_name="fraction of runs in which some class was never visited")
+    out["class_kl_mean"] = runs["class_kl"].mean(("training_seed", "seed")).assign_attrs(
+        units="nat", long_name="D_KL of the window-label histogram to the class prior, mean over runs")
+    for name, metric in RATIOS.items():
+        table = np.full((3, samplers.size), np.nan)
+        for i, sampler in enumerate(samplers):
+            tempered = _cells(runs[metric].sel(sampler=sampler, schedule="tempered"))
+            free = _cells(runs[metric].sel(sampler=sampler, schedule="free"))
+            table[:, i] = _ratio(tempered, free, rng, n_resamples, confidence)
+        _add_ratio(out, name, metric, ("sampler",), table, confidence)
+    if runs.sizes["training_seed"] > 1:
+        training_seeds = runs["training_seed"].values
+        table = np.full((3, samplers.size, training_seeds.size), np.nan)
+        for i, sampler in enumerate(samplers):
+            for j, training_seed in enumerate(training_seeds):
+                cell = runs["switch_rate_hz"].sel(sampler=sampler, training_seed=training_seed)
+                table[:, i, j] = _ratio(_cells(cell.sel(schedule="tempered")), _cells(cell.sel(schedule="free")),
+                                        rng, n_resamples, confidence)
+        _add_ratio(out, "switch_ratio_by_training_seed", "switch_rate_hz", ("sampler", "training_seed"), table,
+                   confidence)
+    out.attrs = {"title": "Mixing of free and tempered sampling: per-run metrics and bootstrap summary",
+                 "bootstrap_resamples": int(n_resamples), "bootstrap_seed": int(seed),
+                 **{k: v for k, v in runs.attrs.items() if k in ("readout", "half_width_rad", "sokal_c")}}
+    return out
+
+
+def _add_ratio(out: xr.Dataset, name: str, metric: str, dims: tuple, table: np.ndarray, confidence: float) -> None:
+    what = f"tempered / free ratio of the mean {metric}"
+    out[name] = (dims, table[0], {"units": "1", "long_name": what})
+    out[f"{name}_ci_low"] = (dims, table[1], {"units": "1", "long_name": f"{what}: low end of the bootstrap CI",
+                                              "confidence": confidence})
+    out[f"{name}_ci_high"] = (dims, table[2], {"units": "1", "long_name": f"{what}: high end of the bootstrap CI",
+                                               "confidence": confidence})
