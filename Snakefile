@@ -25,9 +25,11 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/calibration.smk"
+include: "workflow/rules/boltzmann.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.calibration_study.input,
+        rules.boltzmann_study.input,

@@ -66,7 +66,9 @@ def _cross_field_problems(config: dict) -> list[str]:
     problems = []
     for name, stage in (("calibration.coarse", config["calibration"]["coarse"]),
                         ("calibration.fit", config["calibration"]["fit"]),
-                        ("membrane", config["membrane"])):
+                        ("membrane", config["membrane"]),
+                        ("validation", config["validation"]),
+                        ("lif_sampling", config["lif_sampling"])):
         if stage["burn_in_ms"] >= stage["duration_ms"]:
             problems.append(
                 f"{name}.burn_in_ms: {stage['burn_in_ms']} must be below {name}.duration_ms = {stage['duration_ms']}"
@@ -82,6 +84,11 @@ def _cross_field_problems(config: dict) -> list[str]:
     record_every_ms = config["membrane"]["record_every_ms"]
     if record_every_ms < dt:
         problems.append(f"membrane.record_every_ms: {record_every_ms} must be >= simulation.dt_ms = {dt}")
+    validation = config["validation"]
+    sampling_ms = validation["copies_per_machine"] * (validation["duration_ms"] - validation["burn_in_ms"])
+    if validation["first_dkl_time_ms"] > sampling_ms:
+        problems.append(f"validation.first_dkl_time_ms: {validation['first_dkl_time_ms']} must be <= the sampling "
+                        f"time per machine, copies_per_machine x (duration_ms - burn_in_ms) = {sampling_ms}")
     labels = [noise_label(n["rate_exc_hz"], n["rate_inh_hz"]) for n in config["noise_sweep"]]
     if len(set(labels)) != len(labels):
         problems.append(f"noise_sweep: configurations repeat ({', '.join(labels)}); allowed: distinct rate pairs")

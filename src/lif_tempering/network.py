@@ -477,7 +477,7 @@ def samples_dataset(samples, times_ms, attrs: dict | None = None) -> xr.Dataset:
         {"z": (dims, samples.astype(np.int8),
                {"units": "1", "long_name": "neuron state (1 while refractory after a spike)"})},
         coords={"time_ms": ("time", times_ms, {"units": "ms", "long_name": "sample time"}),
-                "unit": ("unit", np.arange(samples.shape[-1]), {"long_name": "unit index within a network"})},
+                "unit": ("unit", np.arange(samples.shape[-1]), {"units": "1", "long_name": "unit index within a network"})},
     )
     for key, value in (attrs or {}).items():
         if isinstance(value, (bool, np.bool_)):

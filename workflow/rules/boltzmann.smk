@@ -1,0 +1,283 @@
+"""Boltzmann machines on LIF networks: validation on small machines, coupling calibration, RBMs."""
+
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from lif_tempering.boltzmann_study import LIF_VARIANTS, SAMPLERS
+from lif_tempering.datasets import MNIST_FILES
+
+REFERENCE_CALIBRATION = f"results/calibration/activation/{REFERENCE_NOISE}.nc"
+VALIDATION = canonical(config["validation"])
+VALIDATION_MACHINE_SEEDS = [job_seed("validation_bm", k) for k in range(config["validation"]["n_machines"])]
+CALIBRATION_MACHINE_SEEDS = [
+    job_seed("coupling_bm", k) for k in range(config["validation"]["n_calibration_machines"])
+]
+RBM_TRAINING = canonical({k: v for k, v in config["rbm"].items() if k != "n_training_seeds"})
+TRAINING_SEEDS = list(range(config["rbm"]["n_training_seeds"]))
+LIF_SAMPLING = canonical(config["lif_sampling"])
+MNIST_DIR = config["mnist_dir"]
+COUPLING = "results/validation/coupling.nc"
+
+
+wildcard_constraints:
+    lif_variant="|".join(LIF_VARIANTS),
+    dataset="digits|mnist",
+    training_seed=r"[0-9]+",
+
+
+rule coupling_calibration:
+    input:
+        calibration=REFERENCE_CALIBRATION,
+    output:
+        COUPLING,
+    params:
+        neuron=NEURON,
+        validation=VALIDATION,
+        machine_seeds=CALIBRATION_MACHINE_SEEDS,
+        dt_ms=config["simulation"]["dt_ms"],
+        seed=job_seed("coupling_calibration"),
+    log:
+        "results/logs/validation/coupling_calibration.log",
+    benchmark:
+        "results/benchmarks/validation/coupling_calibration.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    script:
+        "../scripts/coupling_calibration.py"
+
+
+rule validation_gibbs:
+    output:
+        "results/validation/small_bm/gibbs.nc",
+    params:
+        tau_ref_ms=NEURON["tau_ref_ms"],
+        validation=VALIDATION,
+        machine_seeds=VALIDATION_MACHINE_SEEDS,
+        seed=job_seed("validation_sampling", "gibbs"),
+    log:
+        "results/logs/validation/gibbs.log",
+    benchmark:
+        "results/benchmarks/validation/gibbs.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=2000,
+    script:
+        "../scripts/validation_gibbs.py"
+
+
+def lif_validation_inputs(wildcards):
+    _, corrected = LIF_VARIANTS[wildcards.lif_variant]
+    return {"calibration": REFERENCE_CALIBRATION, **({"coupling": COUPLING} if corrected else {})}
+
+
+rule validation_lif:
+    input:
+        unpack(lif_validation_inputs),
+    output:
+        "results/validation/small_bm/{lif_variant}.nc",
+    params:
+        neuron=NEURON,
+        validation=VALIDATION,
+        machine_seeds=VALIDATION_MACHINE_SEEDS,
+        dt_ms=config["simulation"]["dt_ms"],
+        seed=lambda wc: job_seed("validation_sampling", wc.lif_variant),
+    log:
+        "results/logs/validation/{lif_variant}.log",
+    benchmark:
+        "results/benchmarks/validation/{lif_variant}.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    script:
+        "../scripts/validation_lif.py"
+
+
+rule small_bm:
+    input:
+        expand("results/validation/small_bm/{sampler}.nc", sampler=SAMPLERS),
+    output:
+        "results/validation/small_bm.nc",
+    params:
+        samplers=list(SAMPLERS),
+        validation=VALIDATION,
+        machine_seeds=VALIDATION_MACHINE_SEEDS,
+    log:
+        "results/logs/validation/small_bm.log",
+    threads: 1
+    script:
+        "../scripts/combine_small_bm.py"
+
+
+rule validation_figures:
+    input:
+        "results/validation/small_bm.nc",
+    output:
+        joint=report(
+            "results/figures/validation/joint_distributions.png",
+            caption="../report/joint_distributions.rst",
+            category="Boltzmann machines",
+            subcategory="Validation on small machines",
+        ),
+        dkl=report(
+            "results/figures/validation/dkl_vs_time.png",
+            caption="../report/dkl_vs_time.rst",
+            category="Boltzmann machines",
+            subcategory="Validation on small machines",
+        ),
+    log:
+        "results/logs/validation/figures.log",
+    threads: 1
+    script:
+        "../scripts/validation_figures.py"
+
+
+# --------------------------------------------------------------------------- data sets and RBMs
+
+
+def mnist_file(name):
+    """The IDX file ``name`` in mnist_dir: uncompressed if present, else gzipped."""
+    plain = Path(MNIST_DIR) / name
+    return str(plain) if plain.is_file() else f"{MNIST_DIR}/{name}.gz"
+
+
+def dataset_files(wildcards):
+    """The files a data set is read from (none for the embedded digits)."""
+    if wildcards.dataset != "mnist":
+        return []
+    files = [mnist_file(name) for name in MNIST_FILES.values()]
+    missing = [path for path in files if not Path(path).is_file()]
+    if missing:
+        raise WorkflowError(f"MNIST files missing: {', '.join(missing)}. Set mnist_dir to the folder holding them, "
+                            "or run `snakemake download_mnist` (internet access needed) to fetch them there.")
+    sums = Path(MNIST_DIR) / "SHA256SUMS"
+    return files + ([str(sums)] if sums.is_file() else [])
+
+
+# The data files are deliberately not outputs of any rule: Snakemake deletes a
+# job's existing outputs before running it, and the data folder is shared.
+rule download_mnist:
+    output:
+        "results/data/mnist_download.txt",
+    params:
+        mnist_dir=MNIST_DIR,
+    log:
+        "results/logs/download_mnist.log",
+    threads: 1
+    resources:
+        runtime=20,
+    script:
+        "../scripts/download_mnist.py"
+
+
+rule train_rbm:
+    input:
+        dataset_files,
+    output:
+        "results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+    params:
+        data=lambda wc: canonical(config["datasets"][wc.dataset]),
+        rbm=RBM_TRAINING,
+        split_seed=lambda wc: job_seed("dataset_split", wc.dataset),
+        seed=lambda wc: job_seed("rbm_training", wc.dataset, wc.training_seed),
+    log:
+        "results/logs/rbm/{dataset}/seed{training_seed}/train.log",
+    benchmark:
+        "results/benchmarks/rbm/{dataset}/seed{training_seed}/train.tsv"
+    threads: 1
+    resources:
+        runtime=120,
+        mem_mb=4000,
+    script:
+        "../scripts/train_rbm.py"
+
+
+rule rbm_first_training_seed:
+    input:
+        "results/rbm/{dataset}/seed0/rbm.nc",
+    output:
+        "results/rbm/{dataset}/rbm.nc",
+    log:
+        "results/logs/rbm/{dataset}/copy_seed0.log",
+    shell:
+        "cp {input} {output} 2> {log}"
+
+
+def lif_sampling_inputs(wildcards):
+    inputs = {"rbm": f"results/rbm/{wildcards.dataset}/seed{wildcards.training_seed}/rbm.nc",
+              "calibration": REFERENCE_CALIBRATION}
+    if config["lif_sampling"]["coupling_correction"]:
+        inputs["coupling"] = COUPLING
+    return inputs
+
+
+rule sample_rbm_lif:
+    input:
+        unpack(lif_sampling_inputs),
+    output:
+        "results/rbm/{dataset}/seed{training_seed}/lif_samples.nc",
+    params:
+        neuron=NEURON,
+        lif_sampling=LIF_SAMPLING,
+        dt_ms=config["simulation"]["dt_ms"],
+        seed=lambda wc: job_seed("rbm_lif_sampling", wc.dataset, wc.training_seed),
+    log:
+        "results/logs/rbm/{dataset}/seed{training_seed}/lif_samples.log",
+    benchmark:
+        "results/benchmarks/rbm/{dataset}/seed{training_seed}/lif_samples.tsv"
+    threads: 1
+    resources:
+        runtime=60,
+        mem_mb=4000,
+    script:
+        "../scripts/sample_rbm_lif.py"
+
+
+rule rbm_figures:
+    input:
+        rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+        samples="results/rbm/{dataset}/seed{training_seed}/lif_samples.nc",
+    output:
+        filters=report(
+            "results/figures/rbm/{dataset}/seed{training_seed}/filters.png",
+            caption="../report/rbm_filters.rst",
+            category="Boltzmann machines",
+            subcategory="RBM {dataset}, training seed {training_seed}",
+        ),
+        gibbs=report(
+            "results/figures/rbm/{dataset}/seed{training_seed}/gibbs_samples.png",
+            caption="../report/rbm_gibbs_samples.rst",
+            category="Boltzmann machines",
+            subcategory="RBM {dataset}, training seed {training_seed}",
+        ),
+        lif=report(
+            "results/figures/rbm/{dataset}/seed{training_seed}/lif_samples.png",
+            caption="../report/rbm_lif_samples.rst",
+            category="Boltzmann machines",
+            subcategory="RBM {dataset}, training seed {training_seed}",
+        ),
+        curves=report(
+            "results/figures/rbm/{dataset}/seed{training_seed}/training_curves.png",
+            caption="../report/rbm_training_curves.rst",
+            category="Boltzmann machines",
+            subcategory="RBM {dataset}, training seed {training_seed}",
+        ),
+    log:
+        "results/logs/rbm/{dataset}/seed{training_seed}/figures.log",
+    threads: 1
+    script:
+        "../scripts/rbm_figures.py"
+
+
+rule boltzmann_study:
+    input:
+        rules.coupling_calibration.output,
+        rules.small_bm.output,
+        rules.validation_figures.output,
+        expand("results/rbm/{dataset}/rbm.nc", dataset=config["dataset"]),
+        expand(rules.sample_rbm_lif.output, dataset=config["dataset"], training_seed=TRAINING_SEEDS),
+        expand(rules.rbm_figures.output, dataset=config["dataset"], training_seed=TRAINING_SEEDS),
