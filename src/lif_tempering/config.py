@@ -162,3 +162,17 @@ def canonical(value):
     if isinstance(value, (list, tuple)):
         return [canonical(item) for item in value]
     return value
+
+
+#: Wall seconds per simulated neuron-second, an upper estimate measured on 2-core
+#: machines under load (27 kHz background, the costliest rate of the default study).
+WALL_S_PER_NEURON_S = 0.003
+
+
+def runtime_minutes(neuron_seconds: float, runs: int = 1, floor_min: int = 10, safety: float = 3.0) -> int:
+    """Cluster runtime request (minutes) for ``runs`` simulations of ``neuron_seconds`` each.
+
+    Includes the compile (~1 min) and a safety factor; never below ``floor_min``.
+    """
+    estimate_s = runs * neuron_seconds * WALL_S_PER_NEURON_S + 60.0
+    return max(int(floor_min), int(np.ceil(safety * estimate_s / 60.0)))

@@ -1,5 +1,11 @@
 """Single-neuron study: membrane statistics, activation calibration, temperature map."""
 
+from lif_tempering.config import runtime_minutes
+
+CALIBRATION_NEURON_SECONDS = sum(
+    CALIBRATION[stage]["n_points"] * CALIBRATION[stage]["duration_ms"] / 1e3 for stage in ("coarse", "fit")
+)
+
 
 rule membrane:
     output:
@@ -16,7 +22,7 @@ rule membrane:
         "results/benchmarks/membrane/{noise}.tsv"
     threads: 1
     resources:
-        runtime=15,
+        runtime=runtime_minutes(2 * MEMBRANE["n_neurons"] * MEMBRANE["duration_ms"] / 1e3),
         mem_mb=2000,
     script:
         "../scripts/membrane.py"
@@ -37,7 +43,7 @@ rule calibrate_noise:
         "results/benchmarks/calibration/{noise}.tsv"
     threads: 1
     resources:
-        runtime=30,
+        runtime=runtime_minutes(CALIBRATION_NEURON_SECONDS),
         mem_mb=2000,
     script:
         "../scripts/calibrate.py"
@@ -61,7 +67,7 @@ rule temperature_point:
         "results/benchmarks/temperature/{scheme}_T{temperature}.tsv"
     threads: 1
     resources:
-        runtime=60,
+        runtime=runtime_minutes(CALIBRATION_NEURON_SECONDS, runs=config["temperature_map"]["max_iterations"]),
         mem_mb=2000,
     script:
         "../scripts/temperature_point.py"
