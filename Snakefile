@@ -26,6 +26,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/boltzmann.smk"
+include: "workflow/rules/tempering.smk"
 
 
 rule all:
@@ -33,3 +34,4 @@ rule all:
     input:
         rules.calibration_study.input,
         rules.boltzmann_study.input,
+        rules.tempering_study.input,

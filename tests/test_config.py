@@ -95,3 +95,33 @@ def test_temperature_grid_and_seeds():
 def test_canonical_sorts_keys_recursively():
     assert repr(canonical({"b": 1, "a": {"d": [1, {"z": 0, "y": 1}], "c": 2}})) == repr(
         {"a": {"c": 2, "d": [1, {"y": 1, "z": 0}]}, "b": 1})
+
+
+def test_temperature_map_must_cover_the_tempering_t_max():
+    config = default_config()
+    config["parameter_scan"]["t_max_values"] = [1.5, 4.0]
+    _expect_error(config, "temperature_map.t_max", "parameter_scan.t_max_values", "tempering.t_max", "= 4.0")
+    config = default_config()
+    config["tempering"]["t_max"] = 3.5
+    _expect_error(config, "temperature_map.t_max: 3.0", "tempering.t_max")
+
+
+def test_tempering_cross_field_rules():
+    config = default_config()
+    config["tempering"]["ground_state_tolerance"] = 0.6  # the scan's lowest t_max is 1.5
+    config["tempering"]["duration_ms"] = 3005  # not a multiple of tau_ref (Gibbs sweeps); < 2 periods at 0.5 Hz
+    config["tempering"]["scheme"] = "balanced"
+    config["temperature_map"]["schemes"] = ["compensated"]
+    config["parameter_scan"]["n_training_seeds"] = config["rbm"]["n_training_seeds"] + 1
+    _expect_error(config, "tempering.ground_state_tolerance", "tempering.duration_ms: 3005 leaves fewer than two",
+                  "multiple of the neuron's tau_ref_ms", "tempering.scheme: 'balanced'",
+                  "parameter_scan.n_training_seeds")
+
+
+def test_tempering_schema_ranges():
+    config = default_config()
+    config["tempering"]["samplers"] = ["lif", "nest"]
+    config["tempering"]["t_max"] = 1.0
+    config["parameter_scan"]["frequencies_hz"] = [0.0, 2.0]
+    _expect_error(config, "tempering.samplers[1]", "'nest'", "tempering.t_max", "> 1",
+                  "parameter_scan.frequencies_hz[0]", "> 0")

@@ -142,7 +142,7 @@ def test_a_stuck_chain_never_switches_and_is_not_covered():
     result = analyse(constructed_run([1] * 12, flicker=True))
     assert float(result.switch_rate_hz) == 0.0
     assert np.isinf(float(result.coverage_time_s))
-    assert np.isnan(float(result.tau_int_label_s))  # no measurable autocorrelation time
+    assert np.isnan(float(result.tau_int_label))  # no measurable autocorrelation time
 
 
 def test_burn_in_is_excluded_from_rates_and_times():
@@ -170,9 +170,9 @@ def test_tau_int_and_ess_of_a_markov_label_chain():
     tau_windows = (1 + lam) / (1 - lam)
     window_factor = 5 * tau_windows
     tolerance = 4 * np.sqrt(2 * (2 * window_factor + 1) / n_windows)
-    assert float(result.tau_int_label_s) * FREQUENCY_HZ == pytest.approx(tau_windows, rel=tolerance)
+    assert float(result.tau_int_label) * FREQUENCY_HZ == pytest.approx(tau_windows, rel=tolerance)
     assert float(result.tau_int_free_energy_s) * FREQUENCY_HZ == pytest.approx(tau_windows, rel=tolerance)
-    ess = int(result.n_windows) / (float(result.tau_int_label_s) * FREQUENCY_HZ)
+    ess = int(result.n_windows) / (float(result.tau_int_label) * FREQUENCY_HZ)
     assert float(result.ess_per_s) == pytest.approx(ess / float(result.duration_s))
     assert float(result.ess_per_wall_s) == pytest.approx(ess / 4.0)
 

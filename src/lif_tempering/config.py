@@ -99,6 +99,46 @@ def _cross_field_problems(config: dict) -> list[str]:
     else:
         if not p.E_inh_mV < p.V_reset_mV < p.E_exc_mV or not p.E_inh_mV < p.V_th_mV < p.E_exc_mV:
             problems.append("neuron: V_reset_mV and V_th_mV must lie between E_inh_mV and E_exc_mV")
+        problems += _tempering_problems(config, p.tau_ref_ms)
+    return problems
+
+
+def _tempering_problems(config: dict, tau_ref_ms: float) -> list[str]:
+    """Cross-field rules of the ``tempering`` and ``parameter_scan`` sections."""
+    problems = []
+    tempering, scan, tmap = config["tempering"], config["parameter_scan"], config["temperature_map"]
+    if tempering["burn_in_ms"] >= tempering["duration_ms"]:
+        problems.append(f"tempering.burn_in_ms: {tempering['burn_in_ms']} must be below tempering.duration_ms = "
+                        f"{tempering['duration_ms']}")
+    highest = max(tempering["t_max"], *scan["t_max_values"])
+    if tmap["t_max"] < highest:
+        problems.append(f"temperature_map.t_max: {tmap['t_max']} must cover the highest tempering temperature, "
+                        f"max(tempering.t_max, parameter_scan.t_max_values) = {highest}")
+    if tmap["n_temperatures"] < 2:
+        problems.append(f"temperature_map.n_temperatures: {tmap['n_temperatures']} must be >= 2 for tempering "
+                        "(the map interpolates between T = 1 and temperature_map.t_max)")
+    if tempering["scheme"] not in tmap["schemes"]:
+        problems.append(f"tempering.scheme: {tempering['scheme']!r} must be one of temperature_map.schemes = "
+                        f"{tmap['schemes']}")
+    lowest = min(tempering["t_max"], *scan["t_max_values"])
+    if tempering["ground_state_tolerance"] >= lowest - 1:
+        problems.append(f"tempering.ground_state_tolerance: {tempering['ground_state_tolerance']} must be below "
+                        f"t_max - 1 for every t_max of tempering.t_max and parameter_scan.t_max_values "
+                        f"(lowest t_max {lowest})")
+    sampling_s = (tempering["duration_ms"] - tempering["burn_in_ms"]) / 1000.0
+    slowest = min(tempering["frequency_hz"], *scan["frequencies_hz"])
+    if sampling_s * slowest < 2:
+        problems.append(f"tempering.duration_ms: {tempering['duration_ms']} leaves fewer than two periods of the "
+                        f"slowest oscillation ({slowest} Hz, tempering.frequency_hz and parameter_scan.frequencies_hz)"
+                        " after tempering.burn_in_ms")
+    if "gibbs" in tempering["samplers"]:
+        sweeps = tempering["duration_ms"] / tau_ref_ms
+        if abs(sweeps - round(sweeps)) > 1e-9 * sweeps:
+            problems.append(f"tempering.duration_ms: {tempering['duration_ms']} must be a multiple of the neuron's "
+                            f"tau_ref_ms = {tau_ref_ms} (one Gibbs sweep)")
+    if scan["n_training_seeds"] > config["rbm"]["n_training_seeds"]:
+        problems.append(f"parameter_scan.n_training_seeds: {scan['n_training_seeds']} must be <= "
+                        f"rbm.n_training_seeds = {config['rbm']['n_training_seeds']}")
     return problems
 
 

@@ -30,7 +30,7 @@ window is classifier noise, not mixing. Per run (:func:`run_mixing`):
   completes the set of classes, ``inf`` if some class was never visited;
 - ``class_kl``: D_KL of the running histogram of window labels to the class prior
   versus sampling time (nats);
-- ``tau_int_label_s`` and ``tau_int_free_energy_s``: integrated autocorrelation
+- ``tau_int_label`` (s, named as in the data contract) and ``tau_int_free_energy_s``: integrated autocorrelation
   times (Sokal window, :func:`lif_tempering.metrics.integrated_autocorrelation_time`)
   of the one-hot window labels (slowest class) and of the window-mean visible free
   energy ``F(v)`` at ``T = 1``, in seconds (windows x period). Reliable only for runs
@@ -76,7 +76,7 @@ METRICS = {
     "switch_rate_hz": ("Hz", "changes of the ground-state window majority label per simulated second"),
     "sample_switch_rate_hz": ("Hz", "label changes between consecutive ground-state samples per simulated second"),
     "coverage_time_s": ("s", "sampling time until every class was the majority label of a window (inf: never)"),
-    "tau_int_label_s": ("s", "integrated autocorrelation time of the one-hot window label (slowest class)"),
+    "tau_int_label": ("s", "integrated autocorrelation time of the one-hot window label (slowest class)"),
     "tau_int_free_energy_s": ("s", "integrated autocorrelation time of the window-mean visible free energy"),
     "ess_per_s": ("Hz", "effective number of window labels per simulated second"),
     "ess_per_wall_s": ("Hz", "effective number of window labels per wall-clock second"),
@@ -88,7 +88,7 @@ METRICS = {
 }
 
 #: Metrics summarised over runs by :func:`summarize`.
-SUMMARY_METRICS = ("switch_rate_hz", "sample_switch_rate_hz", "coverage_time_s", "tau_int_label_s",
+SUMMARY_METRICS = ("switch_rate_hz", "sample_switch_rate_hz", "coverage_time_s", "tau_int_label",
                    "tau_int_free_energy_s", "ess_per_s", "ess_per_wall_s", "ground_confidence")
 
 #: Tempered/free ratios of :func:`summarize`: output name -> metric.
@@ -220,7 +220,7 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
         "switch_rate_hz": switch_rate_hz(majority, duration_s),
         "sample_switch_rate_hz": switch_rate_hz(labels[ground], duration_s),
         "coverage_time_s": coverage_time(majority, window_times_s, prior.size),
-        "tau_int_label_s": tau_label * period_s,
+        "tau_int_label": tau_label * period_s,
         "tau_int_free_energy_s": tau_free_energy * period_s,
         "ess_per_s": ess_label / duration_s,
         "ess_per_wall_s": ess_label / float(attrs["wall_time_s"]),

@@ -1,0 +1,197 @@
+"""Figures of the tempering study (seaborn), sized for the Snakemake report."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from .mixing import classify, visible_readout  # noqa: E402
+from .rbm_study import rbm_classifier, rbm_parameters  # noqa: E402
+from .schedules import MS_PER_S  # noqa: E402
+from .tempering import make_schedule  # noqa: E402
+
+sns.set_theme(context="talk", style="ticks")
+
+SAMPLER_LABELS = {"lif": "LIF network", "gibbs": "Gibbs"}
+SCHEDULE_COLOURS = dict(zip(("free", "tempered"), sns.color_palette("deep", 2)))
+
+
+def strip_instants_ms(run: xr.Dataset, n_periods: int) -> np.ndarray:
+    """Times (ms) of ``n_periods`` ground states and the peaks after them, from the first ground state after burn-in.
+
+    Alternating: ``T = 1`` instant, ``T = T_max`` instant, ... (``2 n_periods`` times).
+    """
+    period_ms = MS_PER_S / float(run.attrs["frequency_hz"])
+    offset_ms = float(run.attrs["phase0"]) / (2 * np.pi) * period_ms
+    first = np.ceil((float(run["time_ms"].values[0]) + offset_ms) / period_ms) * period_ms - offset_ms
+    instants = first + 0.5 * period_ms * np.arange(2 * n_periods)
+    if instants[-1] > run["time_ms"].values[-1]:
+        raise ValueError(f"the run is shorter than {n_periods} periods after burn-in")
+    return instants
+
+
+def digit_strip(tempered: xr.Dataset, free: xr.Dataset, rbm: xr.Dataset, readout: str,
+                n_periods: int = 10) -> plt.Figure:
+    """The poster's strip: T(t) over ``n_periods`` sine periods and the sampled digits at its ground states and peaks.
+
+    Rows: the schedule; the tempered run at the ground states (``T = 1``) and peaks
+    (``T = T_max``); the free run at the same instants. Each image is what the
+    classifier sees (``readout``), titled with its label and probability.
+    """
+    instants = strip_instants_ms(tempered, n_periods)
+    W, b_v, _ = rbm_parameters(rbm)
+    classifier, shape = rbm_classifier(rbm), (int(rbm.attrs["image_height"]), int(rbm.attrs["image_width"]))
+    n = instants.size
+    fig = plt.figure(figsize=(1.15 * n + 2, 7.2), constrained_layout=True)
+    grid = fig.add_gridspec(3, n, height_ratios=[1.4, 1, 1])
+    ax = fig.add_subplot(grid[0, :])
+    t_ms = np.linspace(instants[0] - 0.25 * (instants[1] - instants[0]), instants[-1] + 0.25 * (instants[1] - instants[0]),
+                       40 * n)
+    schedule = make_schedule("tempered", float(tempered.attrs["t_max"]), float(tempered.attrs["frequency_hz"]),
+                             float(tempered.attrs["phase0"]))
+    ax.plot(t_ms / MS_PER_S, schedule.temperature(t_ms), color=SCHEDULE_COLOURS["tempered"], lw=2.5)
+    ax.plot(instants / MS_PER_S, schedule.temperature(instants), "o", color="k", ms=6)
+    ax.axhline(1.0, color=SCHEDULE_COLOURS["free"], lw=2, ls="--", label="free run: T = 1")
+    ax.set_xlim(t_ms[0] / MS_PER_S, t_ms[-1] / MS_PER_S)
+    ax.set_xlabel("network time (s)")
+    ax.set_ylabel("T")
+    ax.legend(loc="upper right", fontsize="x-small")
+    sns.despine(ax=ax)
+    for row, (run, name) in enumerate(((tempered, "tempered"), (free, "free")), start=1):
+        index = np.searchsorted(run["time_ms"].values, instants)
+        images = visible_readout(run["z"].values[index], int(run.attrs["n_visible"]), W, b_v, readout)
+        labels, confidence = classify(classifier, images)
+        for k in range(n):
+            image_ax = fig.add_subplot(grid[row, k])
+            image_ax.imshow(images[k].reshape(shape), cmap="binary", vmin=0, vmax=1, interpolation="nearest")
+            image_ax.set_xticks([])
+            image_ax.set_yticks([])
+            image_ax.set_title(f"{labels[k]} ({confidence[k]:.2f})", fontsize="x-small", pad=2)
+            if k == 0:
+                image_ax.set_ylabel(name, fontsize="small")
+    sampler = SAMPLER_LABELS.get(tempered.attrs["sampler"], tempered.attrs["sampler"])
+    fig.suptitle(f"{sampler}: samples at the ground states and peaks of {n_periods} periods "
+                 f"(title: classifier label and probability)", fontsize="small")
+    return fig
+
+
+def class_timelines(labels: dict[tuple[str, str], dict], duration_s: float) -> plt.Figure:
+    """Classifier label against time, one row per (sampler, schedule): every ground-state sample and the window majority.
+
+    ``labels`` maps (sampler, schedule) to :func:`lif_tempering.tempering_study.window_labels`.
+    """
+    fig, axes = plt.subplots(len(labels), 1, figsize=(16, 2.6 * len(labels) + 0.8), sharex=True, sharey=True,
+                             squeeze=False, constrained_layout=True)
+    for ax, ((sampler, schedule), run) in zip(axes[:, 0], labels.items()):
+        colour = SCHEDULE_COLOURS[schedule]
+        ground = run["ground"]
+        jitter = np.random.default_rng(0).uniform(-0.25, 0.25, int(ground.sum()))
+        ax.plot(run["time_s"][ground], run["label"][ground] + jitter, ".", color="0.6", ms=1.5, rasterized=True)
+        ax.step(run["window_time_s"], run["majority"], where="mid", color=colour, lw=1.2, alpha=0.8)
+        ax.plot(run["window_time_s"], run["majority"], "o", color=colour, ms=5)
+        switches = int(np.count_nonzero(np.diff(run["majority"])))
+        visited = np.unique(run["majority"]).size
+        ax.set_title(f"{SAMPLER_LABELS.get(sampler, sampler)}, {schedule}: {switches} switches, "
+                     f"{visited} classes visited", fontsize="small", loc="left")
+        ax.set_ylabel("class")
+        ax.yaxis.set_major_locator(matplotlib.ticker.MultipleLocator(1))
+        ax.tick_params(axis="y", labelsize="x-small")
+    axes[-1, 0].set_xlim(0, duration_s)
+    axes[-1, 0].set_xlabel("network time (s)")
+    fig.suptitle("grey: label of every ground-state sample (jittered); dots: majority label per ground-state window",
+                 fontsize="small")
+    sns.despine(fig)
+    return fig
+
+
+def mixing_metrics(summary: xr.Dataset) -> plt.Figure:
+    """Free against tempered per sampler: switch rate, coverage time, ground-state confidence, and the switch ratio.
+
+    Bars: mean over runs with the bootstrap interval; dots: single runs (training
+    seeds x seeds). Coverage times of runs that never visited every class are
+    drawn at the run's length (censored).
+    """
+    metrics = {"switch_rate_hz": "switches per second (Hz)",
+               "coverage_time_s": "time to visit all classes (s)",
+               "ground_confidence": "ground-state confidence"}
+    samplers = [str(s) for s in summary["sampler"].values]
+    order = [SAMPLER_LABELS.get(s, s) for s in samplers]
+    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(24, 6.5), constrained_layout=True)
+    for ax, (metric, label) in zip(axes, metrics.items()):
+        values = summary[metric]
+        if metric == "coverage_time_s":
+            values = xr.where(np.isinf(values), summary["duration_s"], values)
+        runs = values.rename("value").to_dataframe().reset_index().dropna(subset=["value"])
+        runs["sampler"] = runs["sampler"].map(lambda s: SAMPLER_LABELS.get(s, s))
+        sns.stripplot(runs, x="sampler", y="value", hue="schedule", order=order, hue_order=list(SCHEDULE_COLOURS),
+                      palette=SCHEDULE_COLOURS, dodge=True, alpha=0.6, size=5, legend=False, ax=ax)
+        for i, sampler in enumerate(samplers):
+            for j, schedule in enumerate(SCHEDULE_COLOURS):
+                cell = summary.sel(sampler=sampler, schedule=schedule)
+                mean, low, high = (float(cell[f"{metric}_{s}"]) for s in ("mean", "ci_low", "ci_high"))
+                x = i + (j - 0.5) * 0.4
+                ax.bar(x, mean, width=0.38, color=SCHEDULE_COLOURS[schedule], alpha=0.35,
+                       label=schedule if (i == 0 and ax is axes[0]) else None)
+                ax.errorbar(x, mean, yerr=[[mean - low], [high - mean]], color="k", capsize=6, lw=2)
+        ax.set_xlabel("")
+        ax.set_ylabel(label)
+    axes[2].set_ylim(0, 1)
+    axes[0].legend(fontsize="small", title="bars: mean, 95 % CI", title_fontsize="x-small")
+    ax = axes[-1]
+    for i, sampler in enumerate(samplers):
+        row = summary.sel(sampler=sampler)
+        ratio, low, high = (float(row[f"switch_ratio{s}"]) for s in ("", "_ci_low", "_ci_high"))
+        ax.errorbar(i, ratio, yerr=[[ratio - low], [high - ratio]], fmt="o", color="k", ms=10, capsize=8, lw=2)
+        ax.annotate(f"{ratio:.2f}\n[{low:.2f}, {high:.2f}]", (i, high), xytext=(0, 8), textcoords="offset points",
+                    ha="center", va="bottom", fontsize="x-small")
+    ax.axhline(1.0, color="0.5", lw=1, ls=":")
+    ax.axhline(2.0, color="0.5", lw=1, ls="--")
+    ax.set_xticks(range(len(samplers)), order)
+    ax.set_xlim(-0.6, len(samplers) - 0.4)
+    ax.set_ylim(0, max(2.5, 1.25 * float(summary["switch_ratio_ci_high"].max())))
+    ax.set_ylabel("switch rate tempered / free")
+    n_runs = int(np.isfinite(summary["switch_rate_hz"].sel(schedule="tempered")).sum("seed").sum("training_seed")
+                 .max())
+    fig.suptitle(f"{summary.sizes['training_seed']} trained RBMs x {summary.sizes['seed']} seeds "
+                 f"({n_runs} runs per sampler and schedule), T_max = {summary.attrs['readout_t_max']:g} at "
+                 f"{summary.attrs['readout_frequency_hz']:g} Hz", fontsize="small")
+    sns.despine(fig)
+    return fig
+
+
+def parameter_scan_heatmaps(scan: xr.Dataset) -> plt.Figure:
+    """Heatmaps over frequency x T_max: tempered switch rate, switch ratio and ground-confidence ratio (with CIs)."""
+    panels = {"switch_rate_hz": ("tempered switch rate (Hz)", "rocket", "{:.2f}\nfree {:.2f}"),
+              "switch_ratio": ("switch rate tempered / free", "mako", "{:.2f}\n[{:.2f}, {:.2f}]"),
+              "ground_confidence_ratio": ("ground confidence tempered / free", "crest_r", "{:.2f}\n[{:.2f}, {:.2f}]")}
+    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 0.9 * scan.sizes["frequency_hz"] + 4),
+                             constrained_layout=True)
+    rows = [f"{f:g}" for f in scan["frequency_hz"].values]
+    columns = [f"{t:g}" for t in scan["t_max"].values]
+    for ax, (name, (title, cmap, fmt)) in zip(axes, panels.items()):
+        values = scan[name].transpose("frequency_hz", "t_max").values
+        if name == "switch_rate_hz":
+            free = scan["free_switch_rate_hz"].transpose("frequency_hz", "t_max").values
+            text = np.vectorize(fmt.format)(values, free)
+        else:
+            low, high = (scan[f"{name}{s}"].transpose("frequency_hz", "t_max").values for s in ("_ci_low", "_ci_high"))
+            text = np.vectorize(fmt.format)(values, low, high)
+        sns.heatmap(pd.DataFrame(values, index=rows, columns=columns), annot=text, fmt="", cmap=cmap, ax=ax,
+                    annot_kws={"fontsize": "x-small"}, cbar_kws={"label": title})
+        ax.invert_yaxis()
+        ax.set_xlabel("$T_{max}$")
+        ax.set_ylabel("frequency (Hz)")
+        ax.set_title(title, fontsize="small")
+    n_runs = int(np.nanmin(scan["n_runs"].values))
+    sampler = SAMPLER_LABELS.get(scan.attrs["sampler"], scan.attrs["sampler"])
+    fig.suptitle(f"{sampler}, {n_runs} runs per grid point (mean, 95 % bootstrap CI)",
+                 fontsize="small")
+    return fig

@@ -1,0 +1,246 @@
+"""The tempering study's jobs: sampling runs of trained RBMs, their mixing analysis, summary and parameter scan.
+
+Each function is one unit of work of the workflow (issue 4; SCIENCE.md sections 8, 9):
+
+- :func:`lif_run` and :func:`gibbs_run`: one sampling run of one trained RBM
+  (:func:`lif_tempering.rbm_study.train_rbm_dataset`) under one schedule and seed,
+  a :func:`lif_tempering.tempering.run_dataset`;
+- :func:`mixing_group`: the mixing metrics (:func:`lif_tempering.mixing.run_mixing`)
+  of the free and tempered runs of one sampler and trained RBM, all read in the
+  ground-state windows of one *condition* (frequency, ``T_max``), stacked on
+  ``sampler`` x ``schedule`` x ``training_seed`` x ``seed``;
+- :func:`mixing_summary`: the groups of all samplers and trained RBMs with the
+  bootstrap summary of :func:`lif_tempering.mixing.summarize`;
+- :func:`parameter_scan`: the summaries of a grid of conditions on
+  ``frequency_hz`` x ``t_max``.
+
+Schedules are named by *labels* (:func:`schedule_label`): ``free`` or
+``tempered_f{frequency}_T{t_max}``. A free run (``T = 1`` throughout) does not
+depend on the oscillation, so one free run serves every condition: it is read at
+the condition's frequency (:func:`read_at`).
+
+Seeds. A run's ``seed`` attribute is its index among the sampling runs of one
+trained RBM (0, 1, ...; free and tempered runs of the same index form a pair);
+``rng_seed`` is the seed the sampler was actually given.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import xarray as xr
+
+from .metrics import majority_labels_per_window
+from .mixing import (
+    RUN_DIMS,
+    classify,
+    combine_runs,
+    ground_state_half_width,
+    run_mixing,
+    summarize,
+    visible_readout,
+    window_centres_s,
+)
+from .parameters import NeuronParameters
+from .rbm_study import rbm_classifier, rbm_parameters
+from .schedules import MS_PER_S, ground_state_window_ids
+from .tempering import LIFTemperingSampler, TemperatureMap, TemperatureSchedule, constant_schedule, sample_gibbs
+
+#: Variables of :func:`parameter_scan` taken from each grid point's summary: name -> (summary variable, schedule).
+SCAN_VARIABLES = {
+    "switch_rate_hz": ("switch_rate_hz", "tempered"),
+    "ground_confidence": ("ground_confidence", "tempered"),
+    "free_switch_rate_hz": ("switch_rate_hz", "free"),
+    "free_ground_confidence": ("ground_confidence", "free"),
+}
+#: Tempered/free ratios of :func:`parameter_scan`.
+SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio")
+
+
+# --------------------------------------------------------------------------- schedule labels
+
+def schedule_label(schedule: str, frequency_hz: float | None = None, t_max: float | None = None) -> str:
+    """``free``, or ``tempered_f{frequency_hz}_T{t_max}`` (4 significant digits each) for file names."""
+    if schedule == "free":
+        return "free"
+    if schedule == "tempered":
+        return f"tempered_f{float(frequency_hz):.4g}_T{float(t_max):.4g}"
+    raise ValueError(f"unknown schedule {schedule!r}; allowed: free, tempered")
+
+
+def condition_label(frequency_hz: float, t_max: float) -> str:
+    """``f{frequency_hz}_T{t_max}``: a readout condition (4 significant digits each) for file names."""
+    return f"f{float(frequency_hz):.4g}_T{float(t_max):.4g}"
+
+
+# --------------------------------------------------------------------------- sampling runs
+
+def _run_attrs(rbm: xr.Dataset, training_seed: int, seed: int, rng_seed: int) -> dict:
+    return {"dataset": rbm.attrs["dataset"], "training_seed": int(training_seed), "seed": int(seed),
+            "rng_seed": int(rng_seed)}
+
+
+def lif_run(rbm: xr.Dataset, tmap: TemperatureMap, p: NeuronParameters, schedule: TemperatureSchedule,
+            settings: dict, dt_ms: float, training_seed: int, seed: int, rng_seed: int,
+            cache_dir: str | os.PathLike) -> xr.Dataset:
+    """One LIF run of a trained RBM under ``schedule`` (:class:`~lif_tempering.tempering.LIFTemperingSampler`).
+
+    ``settings``: duration_ms, burn_in_ms, sample_dt_ms, coupling_scale (the
+    ``tempering`` config); ``tmap`` the noise scheme's temperature map; ``p`` the
+    neuron parameters. Runs of equal duration and RBM size share one binary in
+    ``cache_dir``.
+    """
+    W, b_v, b_h = rbm_parameters(rbm)
+    sampler = LIFTemperingSampler(W.shape[0], W.shape[1], settings["duration_ms"], cache_dir, p, tmap,
+                                  dt_ms=dt_ms, sample_dt_ms=settings["sample_dt_ms"],
+                                  burn_in_ms=settings["burn_in_ms"], coupling_scale=settings["coupling_scale"],
+                                  report_period_s=30.0)
+    try:
+        return sampler.sample((W, b_v, b_h), schedule, rng_seed, attrs=_run_attrs(rbm, training_seed, seed, rng_seed))
+    finally:
+        sampler.close()
+
+
+def gibbs_run(rbm: xr.Dataset, schedule: TemperatureSchedule, settings: dict, sweep_ms: float,
+              training_seed: int, seed: int, rng_seed: int) -> xr.Dataset:
+    """One block-Gibbs run of a trained RBM, one sweep per ``sweep_ms`` (``tau_ref``), ``beta(t) = 1 / T(t)``."""
+    return sample_gibbs(rbm_parameters(rbm), schedule, settings["duration_ms"], rng_seed, sweep_ms,
+                        settings["burn_in_ms"], attrs=_run_attrs(rbm, training_seed, seed, rng_seed))
+
+
+# --------------------------------------------------------------------------- mixing analysis
+
+def read_at(run: xr.Dataset, frequency_hz: float) -> xr.Dataset:
+    """``run`` read in the ground-state windows of a ``frequency_hz`` oscillation.
+
+    A free run gets that readout frequency (attribute ``frequency_hz`` and the
+    per-sample ``phase``); a tempered run must already oscillate at it.
+    """
+    if run.attrs["schedule"] != "free":
+        if not np.isclose(float(run.attrs["frequency_hz"]), frequency_hz, rtol=1e-12):
+            raise ValueError(f"a {run.attrs['schedule']} run at {run.attrs['frequency_hz']} Hz cannot be read "
+                             f"at {frequency_hz} Hz")
+        return run
+    schedule = constant_schedule(frequency_hz, float(run.attrs["phase0"]))
+    phase = schedule.phase(run["time_ms"].values)
+    return run.assign(phase=("time", phase, run["phase"].attrs)).assign_attrs(frequency_hz=float(frequency_hz))
+
+
+def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,
+                 readout: str) -> xr.Dataset:
+    """Mixing metrics of ``runs`` (free and tempered runs of one trained RBM) in one condition.
+
+    Every run is read in the windows where a sinusoidal schedule of ``t_max`` at
+    ``frequency_hz`` has ``T <= 1 + tolerance``, labelled by the RBM's classifier
+    (``readout``: ``mean_field`` or ``visible``, :func:`lif_tempering.mixing.visible_readout`)
+    against the training images' class prior. Tempered runs must have this
+    ``t_max`` and frequency. Returns :func:`lif_tempering.mixing.combine_runs` of the
+    runs (dims sampler, schedule, training_seed, seed) with the condition as attributes.
+    """
+    for run in runs:
+        if run.attrs["schedule"] == "tempered" and not np.isclose(float(run.attrs["t_max"]), t_max, rtol=1e-12):
+            raise ValueError(f"a tempered run with t_max {run.attrs['t_max']} in a group of t_max {t_max}")
+    W, b_v, b_h = rbm_parameters(rbm)
+    classifier, prior = rbm_classifier(rbm), rbm["train_class_frequency"].values
+    half_width = ground_state_half_width(t_max, tolerance)
+    metrics = [run_mixing(read_at(run, frequency_hz), (W, b_v, b_h), classifier, prior, half_width, readout)
+               for run in runs]
+    group = combine_runs(metrics)
+    for name in RUN_DIMS:  # labels and indices
+        group[name].attrs["units"] = "1"
+    group.attrs.update(condition_attrs(frequency_hz, t_max, tolerance), dataset=rbm.attrs["dataset"])
+    return group
+
+
+def window_labels(run: xr.Dataset, rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,
+                  readout: str) -> dict[str, np.ndarray]:
+    """The labels :func:`mixing_group` counts, for plotting one run.
+
+    Returns ``time_s`` and ``label`` of every sample (classifier label),
+    ``ground`` (bool: the sample lies in a ground-state window), and
+    ``window_time_s`` (the window's ``T = 1`` instant) and ``majority`` (its
+    majority label) of every window; times in s of network time.
+    """
+    run = read_at(run, frequency_hz)
+    W, b_v, _ = rbm_parameters(rbm)
+    n_visible, phase0 = int(run.attrs["n_visible"]), float(run.attrs["phase0"])
+    time_ms = run["time_ms"].values
+    labels, _ = classify(rbm_classifier(rbm), visible_readout(run["z"].values, n_visible, W, b_v, readout))
+    window_ids = ground_state_window_ids(time_ms, frequency_hz, ground_state_half_width(t_max, tolerance), phase0)
+    windows, majority = majority_labels_per_window(labels, window_ids)
+    return {"time_s": time_ms / MS_PER_S, "label": labels, "ground": window_ids >= 0,
+            "window_time_s": window_centres_s(windows, frequency_hz, phase0), "majority": majority}
+
+
+def condition_attrs(frequency_hz: float, t_max: float, tolerance: float) -> dict:
+    """Attributes naming a readout condition."""
+    return {"readout_frequency_hz": float(frequency_hz), "readout_t_max": float(t_max),
+            "ground_state_tolerance": float(tolerance)}
+
+
+def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
+    """Groups of :func:`mixing_group` of one condition (other samplers, trained RBMs) on common dims.
+
+    Samplers keep the order of their first group, schedules are ``free``, ``tempered``.
+    """
+    combined = xr.combine_by_coords(groups, combine_attrs="drop_conflicts", coords="different",
+                                    compat="no_conflicts", join="outer")
+    samplers = list(dict.fromkeys(str(s) for group in groups for s in group["sampler"].values))
+    combined = combined.sel(sampler=samplers, schedule=["free", "tempered"])
+    for name in list(combined.coords):
+        combined[name].attrs = dict(groups[0][name].attrs)
+    return combined
+
+
+def mixing_summary(groups: list[xr.Dataset], seed: int, n_resamples: int, confidence: float) -> xr.Dataset:
+    """The groups of one condition stacked (:func:`stack_groups`) with :func:`lif_tempering.mixing.summarize`."""
+    runs = stack_groups(groups)
+    summary = summarize(runs, seed, n_resamples=n_resamples, confidence=confidence)
+    summary.attrs.update({key: runs.attrs[key] for key in ("readout_frequency_hz", "readout_t_max",
+                                                           "ground_state_tolerance", "dataset")})
+    return summary
+
+
+def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sampler: str = "lif") -> xr.Dataset:
+    """Grid ``frequency_hz`` x ``t_max`` of :func:`mixing_summary` results, one per grid point (any order).
+
+    Per grid point, ``sampler``'s mean over runs with its bootstrap interval of the
+    tempered and the free switch rate and ground-state confidence
+    (:data:`SCAN_VARIABLES`) and the tempered/free ratios :data:`SCAN_RATIOS`; the free
+    runs are the same at every point but are read in each point's windows.
+    """
+    frequencies_hz = np.asarray(sorted(map(float, frequencies_hz)))
+    t_max_values = np.asarray(sorted(map(float, t_max_values)))
+    shape = (frequencies_hz.size, t_max_values.size)
+    names = [f"{name}{suffix}" for name in (*SCAN_VARIABLES, *SCAN_RATIOS) for suffix in ("", "_ci_low", "_ci_high")]
+    tables = {name: np.full(shape, np.nan) for name in names + ["n_runs"]}
+    attrs = {}
+    for summary in summaries:
+        i = int(np.flatnonzero(np.isclose(frequencies_hz, summary.attrs["readout_frequency_hz"]))[0])
+        j = int(np.flatnonzero(np.isclose(t_max_values, summary.attrs["readout_t_max"]))[0])
+        point = summary.sel(sampler=sampler)
+        for name, (metric, schedule) in SCAN_VARIABLES.items():
+            for suffix, source in (("", "mean"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high")):
+                variable = point[f"{metric}_{source}"]
+                tables[f"{name}{suffix}"][i, j] = float(variable.sel(schedule=schedule))
+                attrs[f"{name}{suffix}"] = _scan_attrs(variable.attrs, schedule)
+        for name in SCAN_RATIOS:
+            for suffix in ("", "_ci_low", "_ci_high"):
+                tables[f"{name}{suffix}"][i, j] = float(point[f"{name}{suffix}"])
+                attrs[f"{name}{suffix}"] = dict(point[f"{name}{suffix}"].attrs)
+        tables["n_runs"][i, j] = int(np.isfinite(point["switch_rate_hz"].sel(schedule="tempered")).sum())
+    attrs["n_runs"] = {"units": "1", "long_name": "tempered runs (training seeds x seeds) at the grid point"}
+    dims = ("frequency_hz", "t_max")
+    return xr.Dataset(
+        {name: (dims, table, attrs[name]) for name, table in tables.items()},
+        coords={"frequency_hz": ("frequency_hz", frequencies_hz,
+                                 {"units": "Hz", "long_name": "frequency of the noise oscillation"}),
+                "t_max": ("t_max", t_max_values, {"units": "1", "long_name": "highest temperature of the schedule"})},
+        attrs={"title": f"Parameter scan of tempered {sampler} sampling: frequency x T_max", "sampler": sampler,
+               **{key: summaries[0].attrs[key] for key in ("ground_state_tolerance", "dataset")}},
+    )
+
+
+def _scan_attrs(attrs: dict, schedule: str) -> dict:
+    return dict(attrs, long_name=f"{schedule} runs: {attrs['long_name']}")

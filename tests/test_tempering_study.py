@@ -1,0 +1,131 @@
+"""Job-level functions of the tempering study on constructed runs (no simulation)."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from lif_tempering.metrics import count_label_switches
+from lif_tempering.tempering import make_schedule, run_dataset
+from lif_tempering.tempering_study import (
+    condition_label,
+    gibbs_run,
+    mixing_group,
+    mixing_summary,
+    parameter_scan,
+    read_at,
+    schedule_label,
+    window_labels,
+)
+
+N_VISIBLE, N_HIDDEN = 4, 2
+DURATION_MS, BURN_IN_MS, DT_MS = 10_000.0, 0.0, 5.0
+#: class 0: v = (1, 0, ., .), class 1: v = (0, 1, ., .)
+STATES = {0: [1, 0, 0, 0, 0, 0], 1: [0, 1, 0, 0, 0, 0]}
+
+
+def fake_rbm() -> xr.Dataset:
+    """An RBM dataset with the variables the tempering study reads (two classes, told apart by pixels 0 and 1)."""
+    rng = np.random.default_rng(0)
+    return xr.Dataset(
+        {"W": (("visible", "hidden"), 0.1 * rng.standard_normal((N_VISIBLE, N_HIDDEN))),
+         "b_visible": ("visible", np.zeros(N_VISIBLE)), "b_hidden": ("hidden", np.zeros(N_HIDDEN)),
+         "classifier_coef": (("digit", "visible"), np.array([[4.0, -4.0, 0, 0], [-4.0, 4.0, 0, 0]])),
+         "classifier_intercept": ("digit", np.zeros(2)),
+         "train_class_frequency": ("digit", np.array([0.5, 0.5]))},
+        attrs={"dataset": "digits"})
+
+
+def constructed_run(schedule: str, labels_of_t, frequency_hz: float = 2.0, t_max: float = 2.0, seed: int = 0):
+    """A run whose visible state shows class ``labels_of_t(t_ms)`` at every sample."""
+    time_ms = np.arange(BURN_IN_MS, DURATION_MS, DT_MS)
+    z = np.array([STATES[label] for label in labels_of_t(time_ms)])
+    attrs = {"sampler": "gibbs", "seed": seed, "training_seed": 0, "duration_ms": DURATION_MS,
+             "burn_in_ms": BURN_IN_MS, "wall_time_s": 1.0}
+    return run_dataset(z, time_ms, make_schedule(schedule, t_max, frequency_hz), N_VISIBLE, attrs)
+
+
+def alternating_every_ms(period_ms):
+    """Class 0 and 1 alternating every ``period_ms``, switching 250 ms before multiples of it (away from windows)."""
+    return lambda t_ms: (np.floor((t_ms + 250.0) / period_ms) % 2).astype(int)
+
+
+def test_labels_of_schedules_and_conditions():
+    assert schedule_label("free") == "free"
+    assert schedule_label("tempered", 0.5, 2.0) == "tempered_f0.5_T2"
+    assert schedule_label("tempered", 20.0, 1.25) == "tempered_f20_T1.25"
+    assert condition_label(2.0, 3.0) == "f2_T3"
+    with pytest.raises(ValueError, match="unknown schedule"):
+        schedule_label("square", 2.0, 2.0)
+
+
+def test_a_free_run_is_read_at_any_frequency_a_tempered_one_only_at_its_own():
+    free = constructed_run("free", alternating_every_ms(1000.0))
+    at_5 = read_at(free, 5.0)
+    assert at_5.attrs["frequency_hz"] == 5.0 and free.attrs["frequency_hz"] == 2.0
+    np.testing.assert_allclose(at_5["phase"].values, 2 * np.pi * ((5.0 * at_5["time_ms"].values / 1000.0) % 1.0),
+                               atol=1e-9)
+    np.testing.assert_array_equal(at_5["z"].values, free["z"].values)
+    tempered = constructed_run("tempered", alternating_every_ms(1000.0))
+    assert read_at(tempered, 2.0) is tempered
+    with pytest.raises(ValueError, match="cannot be read at 5.0 Hz"):
+        read_at(tempered, 5.0)
+
+
+def test_mixing_group_counts_window_switches_at_the_condition_frequency():
+    """A chain that changes class every 1 s: at most one switch per second, whatever the readout frequency."""
+    rbm = fake_rbm()
+    runs = [constructed_run("free", alternating_every_ms(1000.0)),
+            constructed_run("tempered", alternating_every_ms(500.0), frequency_hz=2.0)]
+    group = mixing_group(runs, rbm, 2.0, 2.0, 0.1, "visible")
+    assert group.sizes == {"sampler": 1, "schedule": 2, "training_seed": 1, "seed": 1, "kl_time_s": 20, "class": 2}
+    rate = group["switch_rate_hz"].squeeze()
+    # 21 windows every 0.5 s: the free label changes every second window, the tempered one at every window
+    assert int(group["n_windows"].max()) == 21
+    assert float(rate.sel(schedule="free")) == pytest.approx(1.0)
+    assert float(rate.sel(schedule="tempered")) == pytest.approx(2.0)
+    assert group.attrs["readout_frequency_hz"] == 2.0 and group.attrs["readout_t_max"] == 2.0
+    # the free run read at 5 Hz: one switch per second still (the chain's own rate)
+    fast = mixing_group(runs[:1], rbm, 5.0, 2.0, 0.1, "visible")
+    assert float(fast["switch_rate_hz"].squeeze()) == pytest.approx(1.0)
+    assert int(fast["n_windows"].squeeze()) == 51
+    labels = window_labels(runs[0], rbm, 2.0, 2.0, 0.1, "visible")
+    assert count_label_switches(labels["majority"]) / 10.0 == pytest.approx(float(rate.sel(schedule="free")))
+    assert labels["ground"].sum() < labels["ground"].size and labels["window_time_s"].size == 21
+    with pytest.raises(ValueError, match="t_max 2.0 in a group of t_max 3.0"):
+        mixing_group(runs, rbm, 2.0, 3.0, 0.1, "visible")
+
+
+def test_summary_and_scan_of_constructed_groups():
+    rbm = fake_rbm()
+
+    def group(frequency_hz, t_max, tempered_period_ms):
+        runs = [run for seed in range(3) for run in (
+            constructed_run("free", alternating_every_ms(4000.0 + 500 * seed), seed=seed),
+            constructed_run("tempered", alternating_every_ms(tempered_period_ms), frequency_hz, t_max, seed))]
+        return mixing_group(runs, rbm, frequency_hz, t_max, 0.1, "visible")
+
+    summaries = [mixing_summary([group(f, t, 1000.0 / f)], 1, 500, 0.95) for f, t in ((5.0, 3.0), (2.0, 2.0), (2.0, 3.0),
+                                                                                     (5.0, 2.0))]
+    assert list(summaries[0]["schedule"].values) == ["free", "tempered"]
+    scan = parameter_scan(summaries, [5.0, 2.0], [3.0, 2.0], sampler="gibbs")
+    assert scan["switch_rate_hz"].dims == ("frequency_hz", "t_max")
+    np.testing.assert_array_equal(scan["frequency_hz"], [2.0, 5.0])
+    np.testing.assert_array_equal(scan["t_max"], [2.0, 3.0])
+    # the tempered chain changes class once per period: its rate is the frequency, free runs read the same chains
+    np.testing.assert_allclose(scan["switch_rate_hz"].values, [[2.0, 2.0], [5.0, 5.0]])
+    assert np.all(scan["free_switch_rate_hz"] < 0.3)
+    assert np.all(scan["switch_ratio"] > 5) and np.all(scan["switch_ratio_ci_low"] <= scan["switch_ratio"])
+    np.testing.assert_allclose(scan["ground_confidence_ratio"], 1.0)
+    assert np.all(scan["n_runs"] == 3)
+    for name in list(scan.data_vars) + list(scan.coords):
+        assert scan[name].attrs["units"] and scan[name].attrs["long_name"], name
+
+
+def test_gibbs_run_records_its_identity():
+    rbm = fake_rbm()
+    settings = {"duration_ms": 2000.0, "burn_in_ms": 100.0}
+    run = gibbs_run(rbm, make_schedule("tempered", 2.0, 2.0), settings, 10.0, training_seed=1, seed=3, rng_seed=99)
+    assert run.attrs["seed"] == 3 and run.attrs["training_seed"] == 1 and run.attrs["rng_seed"] == 99
+    assert run.attrs["dataset"] == "digits" and run.sizes["time"] == 190
+    again = gibbs_run(rbm, make_schedule("tempered", 2.0, 2.0), settings, 10.0, training_seed=1, seed=3, rng_seed=99)
+    np.testing.assert_array_equal(run["z"].values, again["z"].values)

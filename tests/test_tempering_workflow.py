@@ -1,0 +1,150 @@
+"""The tempering part of the workflow end to end on config/test.yaml (Snakemake Python API)."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, DAGSettings, ExecutionSettings, OutputSettings, ResourceSettings
+
+from lif_tempering.io import read_dataset
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_METRICS = {"switch_rate_hz": "Hz", "coverage_time_s": "s", "tau_int_label": "s", "ess_per_s": "Hz",
+               "ground_confidence": "1"}
+SCAN_JOBS = ["parameter_scan", "parameter_scan_figure", "scan_group", "tempering_run", "tempering_study"]
+
+
+def load_test_config():
+    with open(ROOT / "config" / "test.yaml") as handle:
+        return yaml.safe_load(handle)
+
+
+def run_workflow(workdir: Path, config: dict, targets, dryrun: bool = False):
+    """Run (or dry-run) ``targets`` with ``config`` over the defaults; return the scheduled rules."""
+    configfile = workdir / f"config_{hashlib.sha256(yaml.safe_dump(config).encode()).hexdigest()[:8]}.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    with SnakemakeApi(OutputSettings(quiet={"progress", "rules"} if dryrun else None)) as api:
+        workflow_api = api.workflow(
+            resource_settings=ResourceSettings(cores=2),
+            config_settings=ConfigSettings(configfiles=[configfile]),
+            snakefile=ROOT / "Snakefile",
+            workdir=workdir,
+        )
+        dag_api = workflow_api.dag(DAGSettings(targets=targets))
+        dag_api.execute_workflow(executor="dryrun" if dryrun else "local",
+                                 execution_settings=ExecutionSettings(keep_going=False))
+        dag = workflow_api._workflow.dag  # the DAG of the finished call (no public accessor)
+        return sorted(job.rule.name for job in dag.needrun_jobs(exclude_finished=False))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tempering")
+    run_workflow(workdir, load_test_config(), ["tempering_study"])
+    return workdir
+
+
+def assert_described(ds):
+    for name in list(ds.data_vars) + list(ds.coords):
+        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
+
+
+def test_summary_layout_and_units(study):
+    ds = read_dataset(study / "results/mixing/summary.nc")
+    assert list(ds["sampler"].values) == ["lif", "gibbs"]
+    assert list(ds["schedule"].values) == ["free", "tempered"]
+    assert list(ds["seed"].values) == [0, 1] and list(ds["training_seed"].values) == [0]
+    for name, units in RUN_METRICS.items():
+        assert ds[name].dims == ("sampler", "schedule", "training_seed", "seed"), name
+        assert ds[name].attrs["units"] == units, name
+        assert ds[f"{name}_mean"].dims == ("sampler", "schedule") and ds[f"{name}_ci_low"].attrs["units"] == units
+    for name in ("switch_ratio", "switch_ratio_ci_low", "switch_ratio_ci_high", "ground_confidence_ratio"):
+        assert ds[name].dims == ("sampler",) and ds[name].attrs["units"] == "1", name
+    assert ds["switch_ratio_ci_low"].attrs["confidence"] == 0.95
+    assert_described(ds)
+    assert ds.attrs["readout_frequency_hz"] == 10.0 and ds.attrs["readout_t_max"] == 1.5
+    assert ds.attrs["config_hash"] and ds.attrs["params_json"]
+
+
+def test_summary_sanity(study):
+    ds = read_dataset(study / "results/mixing/summary.nc")
+    rate = ds["switch_rate_hz"]
+    # one majority label per ground-state window: at most one switch per period
+    assert np.all((rate >= 0) & (rate <= 10.0))
+    assert np.all((ds["ground_confidence"] > 0.1) & (ds["ground_confidence"] <= 1.0))
+    assert np.all(ds["n_windows"] >= 19)  # 2 s after burn-in at 10 Hz
+    np.testing.assert_allclose(ds["duration_s"], 2.0)
+    coverage = ds["coverage_time_s"].values
+    assert np.all(np.isinf(coverage) | ((coverage >= 0) & (coverage <= 2.0)))
+    ratio = ds["switch_ratio"].values
+    mean = ds["switch_rate_hz_mean"]
+    np.testing.assert_allclose(ratio, (mean.sel(schedule="tempered") / mean.sel(schedule="free")).values)
+    finite = np.isfinite(ds["switch_ratio_ci_high"].values)
+    assert np.all(ds["switch_ratio_ci_low"].values <= ratio) and np.all(ratio[finite] <= ds["switch_ratio_ci_high"][finite])
+
+
+def test_parameter_scan(study):
+    ds = read_dataset(study / "results/mixing/parameter_scan.nc")
+    assert ds["switch_rate_hz"].dims == ("frequency_hz", "t_max")
+    np.testing.assert_array_equal(ds["frequency_hz"], [5.0, 10.0])
+    np.testing.assert_array_equal(ds["t_max"], [1.3, 1.5])
+    assert ds["frequency_hz"].attrs["units"] == "Hz" and ds["t_max"].attrs["units"] == "1"
+    assert ds["switch_rate_hz"].attrs["units"] == "Hz" and ds["ground_confidence"].attrs["units"] == "1"
+    assert np.all(ds["switch_rate_hz"] <= ds["frequency_hz"]) and np.all(ds["free_switch_rate_hz"] <= ds["frequency_hz"])
+    assert np.all((ds["ground_confidence"] > 0.1) & (ds["ground_confidence"] <= 1.0))
+    assert np.all(ds["n_runs"] == 1)
+    for name in ("switch_ratio", "switch_ratio_ci_low", "switch_ratio_ci_high", "ground_confidence_ratio"):
+        assert name in ds, name
+    assert_described(ds)
+    # the scan's (10 Hz, T_max 1.5) point reads the tempering study's runs of seed 0 in the same windows
+    summary = read_dataset(study / "results/mixing/summary.nc")
+    tempered = summary["switch_rate_hz"].sel(sampler="lif", schedule="tempered", training_seed=0, seed=0)
+    np.testing.assert_allclose(float(ds["switch_rate_hz"].sel(frequency_hz=10.0, t_max=1.5)), float(tempered))
+
+
+def test_runs_are_shared_and_self_describing(study):
+    lif = study / "results/sampling/digits/lif"
+    # one free run per seed serves every condition; the main condition is a grid point of the scan
+    assert sorted(p.name for p in lif.iterdir()) == ["free", "tempered_f10_T1.3", "tempered_f10_T1.5",
+                                                      "tempered_f5_T1.3", "tempered_f5_T1.5"]
+    assert sorted(p.name for p in (lif / "tempered_f5_T1.3/training_seed0").iterdir()) == ["seed0.nc"]
+    with xr.open_dataset(lif / "tempered_f10_T1.5/training_seed0/seed1.nc", engine="h5netcdf") as run:
+        assert run["z"].dims == ("time", "unit") and run["z"].dtype == np.int8
+        assert run["z"].encoding.get("zlib") or run["z"].encoding.get("compression") == "zlib"
+        assert run.sizes["time"] == 2000 and run.sizes["unit"] == 80 and run.attrs["n_visible"] == 64
+        temperature, phase = run["temperature"].values, run["phase"].values
+        assert temperature.min() >= 1.0 and temperature.max() == pytest.approx(1.5, abs=1e-3)
+        assert phase.min() >= 0 and phase.max() < 2 * np.pi and run["phase"].attrs["units"] == "rad"
+        assert run.attrs["sampler"] == "lif" and run.attrs["seed"] == 1 and run.attrs["training_seed"] == 0
+        assert run.attrs["noise_scheme"] == "compensated" and run.attrs["rate_exc_hz_max"] > run.attrs["rate_exc_hz_min"]
+        assert_described(run)
+    with xr.open_dataset(study / "results/sampling/digits/gibbs/free/training_seed0/seed0.nc", engine="h5netcdf") as run:
+        assert run.sizes["time"] == 200 and np.all(run["temperature"].values == 1.0)  # one sweep per tau_ref
+    assert_described(read_dataset(study / "results/mixing/digits/gibbs/training_seed0.nc"))
+    assert_described(read_dataset(study / "results/mixing/digits/scan/f5_T1.3/training_seed0.nc"))
+    for name in ("digit_strip", "class_timelines", "mixing_metrics", "parameter_scan"):
+        assert (study / f"results/figures/tempering/{name}.png").stat().st_size > 10_000
+
+
+def test_nothing_to_do_after_a_finished_run(study):
+    assert run_workflow(study, load_test_config(), ["tempering_study"], dryrun=True) == []
+
+
+def test_changing_the_scan_reruns_only_the_scan(study):
+    config = load_test_config()
+    config["parameter_scan"]["frequencies_hz"] = [5.0, 10.0, 20.0]
+    assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == SCAN_JOBS
+
+
+def test_changing_the_readout_reruns_the_analysis_but_no_run(study):
+    config = load_test_config()
+    config["tempering"]["ground_state_tolerance"] = 0.1
+    assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == [
+        "mixing_group", "mixing_summary", "parameter_scan", "parameter_scan_figure", "scan_group",
+        "tempering_figures", "tempering_study"]

@@ -1,0 +1,219 @@
+"""Free versus tempered sampling of the trained RBMs: sampling runs, mixing analysis, parameter scan, figures."""
+
+import re
+
+from lif_tempering.tempering_study import condition_label, schedule_label
+
+TEMPERING = config["tempering"]
+SCAN = config["parameter_scan"]
+DATASET = config["dataset"]
+TEMPERING_SEEDS = list(range(TEMPERING["n_seeds"]))
+SCAN_TRAINING_SEEDS = list(range(SCAN["n_training_seeds"]))
+SCAN_SEEDS = list(range(SCAN["n_seeds"]))
+SCAN_POINTS = [(f, t) for f in SCAN["frequencies_hz"] for t in SCAN["t_max_values"]]
+#: Every schedule a run is made with, by label: the free one and the tempered ones of the study and the scan.
+SCHEDULES = {
+    "free": canonical({"schedule": "free", "frequency_hz": TEMPERING["frequency_hz"], "t_max": 1.0}),
+    **{schedule_label("tempered", f, t): canonical({"schedule": "tempered", "frequency_hz": f, "t_max": t})
+       for f, t in [(TEMPERING["frequency_hz"], TEMPERING["t_max"]), *SCAN_POINTS]},
+}
+SCAN_CONDITIONS = {condition_label(f, t): (f, t) for f, t in SCAN_POINTS}
+#: What a run depends on, per sampler (a Gibbs sweep takes tau_ref; LIF states are read every sample_dt_ms).
+RUN_SETTINGS = {
+    "lif": canonical({k: TEMPERING[k] for k in ("duration_ms", "burn_in_ms", "sample_dt_ms", "coupling_scale")}),
+    "gibbs": canonical({k: TEMPERING[k] for k in ("duration_ms", "burn_in_ms")}),
+}
+READOUT = canonical({k: TEMPERING[k] for k in ("ground_state_tolerance", "readout")})
+BOOTSTRAP = canonical(TEMPERING["bootstrap"])
+TEMPERATURE_MAP = "results/calibration/temperature_map.nc"
+RUN = "results/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.nc"
+MAIN_TEMPERED = schedule_label("tempered", TEMPERING["frequency_hz"], TEMPERING["t_max"])
+
+
+wildcard_constraints:
+    sampler="lif|gibbs",
+    schedule="|".join(re.escape(label) for label in SCHEDULES),
+    condition="|".join(re.escape(label) for label in SCAN_CONDITIONS),
+    seed=r"[0-9]+",
+
+
+def sampling_inputs(wildcards):
+    inputs = {"rbm": f"results/rbm/{wildcards.dataset}/seed{wildcards.training_seed}/rbm.nc"}
+    if wildcards.sampler == "lif":
+        inputs["temperature_map"] = TEMPERATURE_MAP
+    return inputs
+
+
+rule tempering_run:
+    input:
+        unpack(sampling_inputs),
+    output:
+        RUN,
+    params:
+        schedule=lambda wc: SCHEDULES[wc.schedule],
+        settings=lambda wc: RUN_SETTINGS[wc.sampler],
+        scheme=lambda wc: TEMPERING["scheme"] if wc.sampler == "lif" else None,
+        neuron=lambda wc: NEURON if wc.sampler == "lif" else None,
+        dt_ms=lambda wc: config["simulation"]["dt_ms"] if wc.sampler == "lif" else None,
+        sweep_ms=lambda wc: NEURON["tau_ref_ms"] if wc.sampler == "gibbs" else None,
+        rng_seed=lambda wc: job_seed("tempering_run", wc.dataset, wc.sampler, wc.schedule, wc.training_seed,
+                                     wc.seed),
+    log:
+        "results/logs/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=3000,
+    script:
+        "../scripts/tempering_run.py"
+
+
+def group_runs(dataset, sampler, training_seed, tempered, seeds):
+    return [RUN.format(dataset=dataset, sampler=sampler, schedule=schedule, training_seed=training_seed, seed=seed)
+            for seed in seeds for schedule in ("free", tempered)]
+
+
+rule mixing_group:
+    input:
+        rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+        runs=lambda wc: group_runs(wc.dataset, wc.sampler, wc.training_seed, MAIN_TEMPERED, TEMPERING_SEEDS),
+    output:
+        "results/mixing/{dataset}/{sampler}/training_seed{training_seed}.nc",
+    params:
+        frequency_hz=TEMPERING["frequency_hz"],
+        t_max=TEMPERING["t_max"],
+        readout=READOUT,
+    log:
+        "results/logs/mixing/{dataset}/{sampler}/training_seed{training_seed}.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=4000,
+    script:
+        "../scripts/mixing_group.py"
+
+
+rule mixing_summary:
+    input:
+        expand("results/mixing/{dataset}/{sampler}/training_seed{training_seed}.nc", dataset=DATASET,
+               sampler=TEMPERING["samplers"], training_seed=TRAINING_SEEDS),
+    output:
+        "results/mixing/summary.nc",
+    params:
+        bootstrap=BOOTSTRAP,
+        seed=job_seed("mixing_summary"),
+    log:
+        "results/logs/mixing/summary.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    script:
+        "../scripts/mixing_summary.py"
+
+
+rule scan_group:
+    input:
+        rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+        runs=lambda wc: group_runs(wc.dataset, "lif", wc.training_seed,
+                                   schedule_label("tempered", *SCAN_CONDITIONS[wc.condition]), SCAN_SEEDS),
+    output:
+        "results/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.nc",
+    params:
+        frequency_hz=lambda wc: SCAN_CONDITIONS[wc.condition][0],
+        t_max=lambda wc: SCAN_CONDITIONS[wc.condition][1],
+        readout=READOUT,
+    log:
+        "results/logs/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=4000,
+    script:
+        "../scripts/mixing_group.py"
+
+
+rule parameter_scan:
+    input:
+        expand("results/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.nc", dataset=DATASET,
+               condition=SCAN_CONDITIONS, training_seed=SCAN_TRAINING_SEEDS),
+    output:
+        "results/mixing/parameter_scan.nc",
+    params:
+        frequencies_hz=SCAN["frequencies_hz"],
+        t_max_values=SCAN["t_max_values"],
+        bootstrap=BOOTSTRAP,
+        seed=job_seed("parameter_scan"),
+    log:
+        "results/logs/mixing/parameter_scan.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    script:
+        "../scripts/parameter_scan.py"
+
+
+def example_runs(wildcards):
+    """The runs of training seed 0, seed 0 shown in the figures: per sampler, free and tempered."""
+    return {f"{sampler}_{schedule}": RUN.format(dataset=DATASET, sampler=sampler,
+                                                 schedule="free" if schedule == "free" else MAIN_TEMPERED,
+                                                 training_seed=0, seed=0)
+            for sampler in TEMPERING["samplers"] for schedule in ("free", "tempered")}
+
+
+rule tempering_figures:
+    input:
+        unpack(example_runs),
+        rbm=f"results/rbm/{DATASET}/seed0/rbm.nc",
+        summary="results/mixing/summary.nc",
+    output:
+        strip=report(
+            "results/figures/tempering/digit_strip.png",
+            caption="../report/tempering_digit_strip.rst",
+            category="Simulated tempering",
+        ),
+        timelines=report(
+            "results/figures/tempering/class_timelines.png",
+            caption="../report/tempering_class_timelines.rst",
+            category="Simulated tempering",
+        ),
+        metrics=report(
+            "results/figures/tempering/mixing_metrics.png",
+            caption="../report/tempering_mixing_metrics.rst",
+            category="Simulated tempering",
+        ),
+    params:
+        samplers=TEMPERING["samplers"],
+        readout=READOUT,
+    log:
+        "results/logs/tempering_figures.log",
+    threads: 1
+    script:
+        "../scripts/tempering_figures.py"
+
+
+rule parameter_scan_figure:
+    input:
+        "results/mixing/parameter_scan.nc",
+    output:
+        report(
+            "results/figures/tempering/parameter_scan.png",
+            caption="../report/tempering_parameter_scan.rst",
+            category="Simulated tempering",
+        ),
+    log:
+        "results/logs/parameter_scan_figure.log",
+    threads: 1
+    script:
+        "../scripts/parameter_scan_figure.py"
+
+
+rule tempering_study:
+    input:
+        rules.mixing_summary.output,
+        rules.parameter_scan.output,
+        rules.tempering_figures.output,
+        rules.parameter_scan_figure.output,

@@ -1,0 +1,17 @@
+"""Mixing metrics of the free and tempered runs of one sampler and trained RBM (rules ``mixing_group``, ``scan_group``)."""
+
+from lif_tempering.io import read_dataset, write_dataset
+from lif_tempering.runtime import job_log, limit_threads
+from lif_tempering.tempering_study import mixing_group
+
+params = snakemake.params
+limit_threads(snakemake.threads)
+with job_log(snakemake.log[0]):
+    runs = [read_dataset(path) for path in snakemake.input.runs]
+    group = mixing_group(runs, read_dataset(snakemake.input.rbm), params.frequency_hz, params.t_max,
+                         params.readout["ground_state_tolerance"], params.readout["readout"])
+    for schedule in group["schedule"].values:
+        row = group.sel(schedule=schedule)
+        print(f"{schedule}: switch rate {float(row.switch_rate_hz.mean()):.3f} Hz, "
+              f"ground confidence {float(row.ground_confidence.mean()):.3f} (mean over seeds)")
+    write_dataset(group, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

@@ -1,0 +1,17 @@
+"""Mixing of free and tempered sampling over samplers, trained RBMs and seeds (rule ``mixing_summary``)."""
+
+from lif_tempering.io import read_dataset, write_dataset
+from lif_tempering.runtime import job_log
+from lif_tempering.tempering_study import mixing_summary
+
+params = snakemake.params
+with job_log(snakemake.log[0]):
+    summary = mixing_summary([read_dataset(path) for path in snakemake.input], params.seed,
+                             params.bootstrap["n_resamples"], params.bootstrap["confidence"])
+    for sampler in summary["sampler"].values:
+        row = summary.sel(sampler=sampler)
+        print(f"{sampler}: switch ratio {float(row.switch_ratio):.3f} "
+              f"[{float(row.switch_ratio_ci_low):.3f}, {float(row.switch_ratio_ci_high):.3f}], "
+              f"ground confidence tempered / free {float(row.ground_confidence_ratio):.3f} "
+              f"[{float(row.ground_confidence_ratio_ci_low):.3f}, {float(row.ground_confidence_ratio_ci_high):.3f}]")
+    write_dataset(summary, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

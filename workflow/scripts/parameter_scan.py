@@ -1,0 +1,20 @@
+"""Switch rate and ground-state confidence over frequency x T_max (rule ``parameter_scan``)."""
+
+from collections import defaultdict
+
+from lif_tempering.io import read_dataset, write_dataset
+from lif_tempering.runtime import job_log
+from lif_tempering.tempering_study import mixing_summary, parameter_scan
+
+params = snakemake.params
+with job_log(snakemake.log[0]):
+    by_condition = defaultdict(list)
+    for path in snakemake.input:
+        group = read_dataset(path)
+        by_condition[group.attrs["readout_frequency_hz"], group.attrs["readout_t_max"]].append(group)
+    summaries = [mixing_summary(groups, params.seed, params.bootstrap["n_resamples"], params.bootstrap["confidence"])
+                 for groups in by_condition.values()]
+    scan = parameter_scan(summaries, params.frequencies_hz, params.t_max_values)
+    print(scan[["switch_rate_hz", "free_switch_rate_hz", "switch_ratio", "ground_confidence_ratio"]]
+          .to_dataframe().to_string())
+    write_dataset(scan, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

@@ -1,0 +1,24 @@
+"""One free or tempered sampling run of a trained RBM, LIF or Gibbs (rule ``tempering_run``)."""
+
+from lif_tempering.io import read_dataset, write_dataset
+from lif_tempering.parameters import NeuronParameters
+from lif_tempering.runtime import job_log, limit_threads
+from lif_tempering.tempering import make_schedule, temperature_map
+from lif_tempering.tempering_study import gibbs_run, lif_run
+
+params = snakemake.params
+wildcards = snakemake.wildcards
+limit_threads(snakemake.threads)
+with job_log(snakemake.log[0]):
+    rbm = read_dataset(snakemake.input.rbm)
+    schedule = make_schedule(params.schedule["schedule"], params.schedule["t_max"], params.schedule["frequency_hz"])
+    identity = {"training_seed": int(wildcards.training_seed), "seed": int(wildcards.seed), "rng_seed": params.rng_seed}
+    if wildcards.sampler == "lif":
+        tmap = temperature_map(read_dataset(snakemake.input.temperature_map), params.scheme)
+        run = lif_run(rbm, tmap, NeuronParameters(**params.neuron), schedule, params.settings, params.dt_ms,
+                      cache_dir=snakemake.config["simulation"]["build_cache_dir"], **identity)
+    else:
+        run = gibbs_run(rbm, schedule, params.settings, params.sweep_ms, **identity)
+    print(f"{wildcards.sampler} {wildcards.schedule}: {run.sizes['time']} samples, "
+          f"wall time {run.attrs['wall_time_s']:.2f} s")
+    write_dataset(run, snakemake.output[0], params=dict(params.items()), config=snakemake.config)
