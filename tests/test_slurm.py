@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,26 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def controller_answers(attempts: int = 10, pause_s: float = 3.0) -> tuple[bool, str]:
+    """Whether `sinfo` reaches a controller (retried: a busy controller may time out once)."""
+    message = ""
+    for _ in range(attempts):
+        result = subprocess.run(["sinfo", "-h"], capture_output=True, text=True)
+        if result.returncode == 0:
+            return True, result.stdout
+        message = result.stderr.strip() or f"sinfo exited with {result.returncode}"
+        time.sleep(pause_s)
+    return False, message
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster():
     problem = None
+    answers, message = (False, "") if shutil.which("sinfo") is None else controller_answers()
     if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
         problem = "SLURM client tools are not installed"
-    elif subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
-        problem = "no SLURM controller answers (start one: bash profiles/slurm/local-cluster.sh start)"
+    elif not answers:
+        problem = f"no SLURM controller answers ({message}); start one: bash profiles/slurm/local-cluster.sh start"
     else:
         try:
             import snakemake_executor_plugin_slurm  # noqa: F401

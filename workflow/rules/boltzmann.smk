@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from lif_tempering.boltzmann_study import LIF_VARIANTS, SAMPLERS
+from lif_tempering.config import rbm_training_runtime_minutes, runtime_minutes, visible_units
 from lif_tempering.datasets import MNIST_FILES
 
 REFERENCE_CALIBRATION = f"results/calibration/activation/{REFERENCE_NOISE}.nc"
@@ -18,6 +19,15 @@ TRAINING_SEEDS = list(range(config["rbm"]["n_training_seeds"]))
 LIF_SAMPLING = canonical(config["lif_sampling"])
 MNIST_DIR = config["mnist_dir"]
 COUPLING = "results/validation/coupling.nc"
+#: Simulated neuron-seconds of one validation run per machine (all copies).
+VALIDATION_NEURON_SECONDS = (
+    VALIDATION["n_units"] * VALIDATION["copies_per_machine"] * VALIDATION["duration_ms"] / 1e3
+)
+
+
+def rbm_neuron_seconds(dataset, duration_ms):
+    """Simulated neuron-seconds of one LIF run of the RBM on ``dataset``."""
+    return (visible_units(config, dataset) + config["rbm"]["n_hidden"]) * duration_ms / 1e3
 
 
 wildcard_constraints:
@@ -43,7 +53,7 @@ rule coupling_calibration:
         "results/benchmarks/validation/coupling_calibration.tsv"
     threads: 1
     resources:
-        runtime=30,
+        runtime=runtime_minutes(VALIDATION_NEURON_SECONDS * VALIDATION["n_calibration_machines"]),
         mem_mb=4000,
     script:
         "../scripts/coupling_calibration.py"
@@ -91,7 +101,7 @@ rule validation_lif:
         "results/benchmarks/validation/{lif_variant}.tsv"
     threads: 1
     resources:
-        runtime=30,
+        runtime=runtime_minutes(VALIDATION_NEURON_SECONDS * VALIDATION["n_machines"]),
         mem_mb=4000,
     script:
         "../scripts/validation_lif.py"
@@ -190,7 +200,7 @@ rule train_rbm:
         "results/benchmarks/rbm/{dataset}/seed{training_seed}/train.tsv"
     threads: 1
     resources:
-        runtime=120,
+        runtime=lambda wc: rbm_training_runtime_minutes(config, wc.dataset),
         mem_mb=4000,
     script:
         "../scripts/train_rbm.py"
@@ -231,7 +241,7 @@ rule sample_rbm_lif:
         "results/benchmarks/rbm/{dataset}/seed{training_seed}/lif_samples.tsv"
     threads: 1
     resources:
-        runtime=60,
+        runtime=lambda wc: runtime_minutes(rbm_neuron_seconds(wc.dataset, LIF_SAMPLING["duration_ms"])),
         mem_mb=4000,
     script:
         "../scripts/sample_rbm_lif.py"

@@ -64,7 +64,9 @@ rule tempering_run:
         "results/benchmarks/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.tsv"
     threads: 1
     resources:
-        runtime=30,
+        runtime=lambda wc: runtime_minutes(
+            rbm_neuron_seconds(wc.dataset, TEMPERING["duration_ms"]) if wc.sampler == "lif" else 0.0
+        ),
         mem_mb=3000,
     script:
         "../scripts/tempering_run.py"
