@@ -9,41 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-import yaml
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, DAGSettings, ExecutionSettings, OutputSettings, ResourceSettings
+from workflow_helpers import assert_described, load_test_config, run_workflow
 
 from lif_tempering.datasets import MNIST_FILES
 from lif_tempering.io import read_dataset
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLERS = ["gibbs", "lif", "lif_uncorrected", "lif_exponential"]
 RBM_JOBS = ["train_rbm", "rbm_first_training_seed", "sample_rbm_lif", "rbm_figures", "boltzmann_study"]
-
-
-def load_test_config():
-    with open(ROOT / "config" / "test.yaml") as handle:
-        return yaml.safe_load(handle)
-
-
-def run_workflow(workdir: Path, config: dict, targets, dryrun: bool = False):
-    """Run (or dry-run) ``targets`` with ``config`` over the defaults; return the scheduled rules."""
-    configfile = workdir / f"config_{hashlib.sha256(yaml.safe_dump(config).encode()).hexdigest()[:8]}.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    with SnakemakeApi(OutputSettings(quiet={"progress", "rules"} if dryrun else None)) as api:
-        workflow_api = api.workflow(
-            resource_settings=ResourceSettings(cores=2),
-            config_settings=ConfigSettings(configfiles=[configfile]),
-            snakefile=ROOT / "Snakefile",
-            workdir=workdir,
-        )
-        dag_api = workflow_api.dag(DAGSettings(targets=targets))
-        dag_api.execute_workflow(executor="dryrun" if dryrun else "local",
-                                 execution_settings=ExecutionSettings(keep_going=False))
-        dag = workflow_api._workflow.dag  # the DAG of the finished call (no public accessor)
-        return sorted(job.rule.name for job in dag.needrun_jobs(exclude_finished=False))
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +25,6 @@ def study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("boltzmann")
     run_workflow(workdir, load_test_config(), ["boltzmann_study"])
     return workdir
-
-
-def assert_described(ds):
-    for name in list(ds.data_vars) + list(ds.coords):
-        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
 
 
 def test_small_bm_layout(study):

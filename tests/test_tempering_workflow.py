@@ -1,46 +1,18 @@
 """The tempering part of the workflow end to end on config/test.yaml (Snakemake Python API)."""
 
-import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
-import yaml
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, DAGSettings, ExecutionSettings, OutputSettings, ResourceSettings
+from workflow_helpers import assert_described, load_test_config, run_workflow
 
 from lif_tempering.io import read_dataset
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 RUN_METRICS = {"switch_rate_hz": "Hz", "coverage_time_s": "s", "tau_int_label": "s", "ess_per_s": "Hz",
                "ground_confidence": "1"}
 SCAN_JOBS = ["parameter_scan", "parameter_scan_figure", "scan_group", "tempering_run", "tempering_study"]
-
-
-def load_test_config():
-    with open(ROOT / "config" / "test.yaml") as handle:
-        return yaml.safe_load(handle)
-
-
-def run_workflow(workdir: Path, config: dict, targets, dryrun: bool = False):
-    """Run (or dry-run) ``targets`` with ``config`` over the defaults; return the scheduled rules."""
-    configfile = workdir / f"config_{hashlib.sha256(yaml.safe_dump(config).encode()).hexdigest()[:8]}.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    with SnakemakeApi(OutputSettings(quiet={"progress", "rules"} if dryrun else None)) as api:
-        workflow_api = api.workflow(
-            resource_settings=ResourceSettings(cores=2),
-            config_settings=ConfigSettings(configfiles=[configfile]),
-            snakefile=ROOT / "Snakefile",
-            workdir=workdir,
-        )
-        dag_api = workflow_api.dag(DAGSettings(targets=targets))
-        dag_api.execute_workflow(executor="dryrun" if dryrun else "local",
-                                 execution_settings=ExecutionSettings(keep_going=False))
-        dag = workflow_api._workflow.dag  # the DAG of the finished call (no public accessor)
-        return sorted(job.rule.name for job in dag.needrun_jobs(exclude_finished=False))
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +20,6 @@ def study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tempering")
     run_workflow(workdir, load_test_config(), ["tempering_study"])
     return workdir
-
-
-def assert_described(ds):
-    for name in list(ds.data_vars) + list(ds.coords):
-        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
 
 
 def test_summary_layout_and_units(study):
