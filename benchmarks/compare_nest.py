@@ -71,6 +71,7 @@ from lif_tempering.network import (  # noqa: E402
 )
 from lif_tempering.parameters import PARAMETER_SETS, NeuronParameters  # noqa: E402
 from lif_tempering.population import PopulationSimulator  # noqa: E402
+from lif_tempering.runtime import job_log  # noqa: E402
 from lif_tempering.standalone import COMPILE_ARGS  # noqa: E402
 from lif_tempering.temperature import ActivationPoint  # noqa: E402
 from lif_tempering.translation import bm_to_lif  # noqa: E402
@@ -168,26 +169,6 @@ def grid_steps(task: Task) -> np.ndarray:
 
 # --------------------------------------------------------------------------- helpers
 
-@contextlib.contextmanager
-def redirected_output(log_path: Path):
-    """Send file descriptors 1 and 2 (Brian2's make and binary output) to ``log_path``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log_path, "a") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-
-
 def last_run_time_s() -> float:
     """The compiled binary's own network-loop time of the last run (Brian2 reads it back)."""
     from brian2 import device
@@ -270,7 +251,7 @@ class Ours:
         self.close()
         t = self.task
         start = time.perf_counter()
-        with redirected_output(self.log_path):
+        with job_log(self.log_path):
             if t.kind == "calibration":
                 self.sim = PopulationSimulator(t.n_neurons, t.duration_ms, DT_MS, self.cache_dir,
                                                report_period_s=1e6)
@@ -289,7 +270,7 @@ class Ours:
         """Run the compiled binary once; wall and core seconds and the observable."""
         t = self.task
         start, cpu_start = time.perf_counter(), cpu_seconds()
-        with redirected_output(self.log_path):
+        with job_log(self.log_path):
             if t.kind == "calibration":
                 res = self.sim.run(PARAMS, seed, t.burn_in_ms, E_l_mV=calibration_leaks(t))
                 observable = {"p_on": res.p_on}

@@ -53,11 +53,11 @@ from compare_nest import (  # noqa: E402
     nest_run,
     print_machine,
     random_rbm,
-    redirected_output,
 )
 
 from lif_tempering.io import write_dataset  # noqa: E402
 from lif_tempering.network import BoltzmannSampler  # noqa: E402
+from lif_tempering.runtime import job_log  # noqa: E402
 
 BURN_IN_MS = 100.0
 DEFAULT_RBM = (64, 200)
@@ -77,7 +77,7 @@ def measure_ours(n_visible: int, n_hidden: int, duration_s: float, repeats: int,
     n = n_visible + n_hidden
     W, b = random_rbm(n_visible, n_hidden, seed=6)
     start = time.perf_counter()
-    with redirected_output(log_path):
+    with job_log(log_path):
         sampler = BoltzmannSampler(n, duration_s * 1e3, cache_dir, pattern="bipartite", n_visible=n_visible,
                                    dt_ms=DT_MS, sample_dt_ms=SAMPLE_DT_MS, burn_in_ms=BURN_IN_MS,
                                    report_period_s=1e6)
@@ -85,7 +85,7 @@ def measure_ours(n_visible: int, n_hidden: int, duration_s: float, repeats: int,
     run_s, core_s, spikes, mean_z = [], [], [], []
     for r in range(repeats):
         start = time.perf_counter()
-        with redirected_output(log_path):
+        with job_log(log_path):
             res = sampler.sample((W, b), PARAMS, CALIBRATION, seed=1000 + r)
         run_s.append(time.perf_counter() - start)
         core_s.append(last_run_time_s())
