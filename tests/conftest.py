@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from brian2 import prefs, set_device, start_scope
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -11,6 +12,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def brian_cache(tmp_path_factory):
     """Folder for compiled Brian2 projects, shared by the tests of one session."""
     return tmp_path_factory.mktemp("brian_cache")
+
+
+@pytest.fixture
+def runtime_device():
+    """Brian2's runtime device with the numpy target (no compilation) for tiny simulations."""
+    previous_target = prefs.codegen.target
+    set_device("runtime")
+    prefs.codegen.target = "numpy"
+    start_scope()
+    yield
+    prefs.codegen.target = previous_target
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,7 +7,7 @@ every simulation is done in the module fixtures.
 
 import numpy as np
 import pytest
-from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, prefs, set_device, start_scope, uS
+from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, start_scope, uS
 from scipy.special import expit
 
 from lif_tempering.boltzmann import (
@@ -117,17 +117,6 @@ def test_synapse_values_pick_weight_and_receptor():
 
 
 # ---------------------------------------------------------------- synapse dynamics (runtime device)
-
-@pytest.fixture
-def runtime_device():
-    """Brian2's runtime device with the numpy target (no compilation) for tiny simulations."""
-    previous_target = prefs.codegen.target
-    set_device("runtime")
-    prefs.codegen.target = "numpy"
-    start_scope()
-    yield
-    prefs.codegen.target = previous_target
-
 
 def simulate_conductances(synapse, spike_times_ms, utilization=1.0, receptor_exc=1.0, w_uS=0.004):
     """g_exc and g_inh (uS) of a non-spiking target driven through one synapse."""

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, mV, prefs, set_device, start_scope, uS
+from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, mV, start_scope, uS
 
 from lif_tempering.boltzmann import random_bm
 from lif_tempering.model import make_lif_group, per_neuron_values
@@ -76,17 +76,6 @@ def test_weight_factors_grow_for_a_smaller_driving_force():
 
 
 # ---------------------------------------------------------------- the weight factor, simulated
-
-@pytest.fixture
-def runtime_device():
-    """Brian2's runtime device with the numpy target (no compilation) for tiny simulations."""
-    previous_target = prefs.codegen.target
-    set_device("runtime")
-    prefs.codegen.target = "numpy"
-    start_scope()
-    yield
-    prefs.codegen.target = previous_target
-
 
 def simulated_psp_integral(E_l_mV, w_uS, excitatory, dt_ms):
     """Integral (mV ms) of V - V_rest over tau_ref after one input spike of weight ``w_uS``.
