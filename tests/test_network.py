@@ -123,7 +123,7 @@ def simulate_conductances(synapse, spike_times_ms, utilization=1.0, receptor_exc
     start_scope()
     defaultclock.dt = DT_MS * ms
     target = make_lif_group(1, name="target")
-    for name, value in per_neuron_values(P, 1, rate_exc_hz=0.0, rate_inh_hz=0.0, V_th_mV=1e6).items():
+    for name, value in per_neuron_values(P, 1, rate_exc_hz=0.0, rate_inh_hz=0.0, V_th_mV=1e6, dt_ms=DT_MS).items():
         setattr(target, name, value)
     source = SpikeGeneratorGroup(1, np.zeros(len(spike_times_ms), dtype=int), np.asarray(spike_times_ms) * ms)
     synapses = make_synapses(source, target, synapse, utilization)

@@ -31,7 +31,7 @@ def test_background_input_has_poisson_counts_per_step(brian_cache):
     project = StandaloneProject({"kind": "poisson_probe", "n": n_neurons}, build, duration_ms, dt_ms, brian_cache)
     p = SBS.with_values(tau_syn_ms=1e12, rate_exc_hz=rate_hz, V_th_mV=NO_SPIKING_THRESHOLD_MV)
     group = project.handles["group"]
-    project.run({getattr(group, k): v for k, v in per_neuron_values(p, n_neurons).items()}, seed=11)
+    project.run({getattr(group, k): v for k, v in per_neuron_values(p, n_neurons, dt_ms=dt_ms).items()}, seed=11)
     g = project.handles["monitor"].g_exc / uS
     counts = np.rint(np.diff(g, axis=1) / p.w_exc_uS).ravel()
     project.close()

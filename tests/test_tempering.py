@@ -7,10 +7,16 @@ population with scheduled background rates, and a small RBM network.
 import numpy as np
 import pytest
 import xarray as xr
-from brian2 import Hz, StateMonitor, ms, uS
+from brian2 import StateMonitor, ms, uS
 from scipy import stats
 
-from lif_tempering.model import NO_SPIKING_THRESHOLD_MV, make_lif_group, make_rate_schedules, per_neuron_values
+from lif_tempering.model import (
+    NO_SPIKING_THRESHOLD_MV,
+    make_lif_group,
+    make_rate_schedules,
+    per_neuron_values,
+    schedule_run_values,
+)
 from lif_tempering.parameters import resolve_parameters
 from lif_tempering.schedules import expected_poisson_counts
 from lif_tempering.standalone import StandaloneProject
@@ -115,10 +121,10 @@ def test_realised_background_follows_the_sinusoidal_schedule(brian_cache):
     rates = rate_schedule_hz(schedule, TMAP, n_steps, DT_MS)
     p = P.with_values(tau_syn_ms=1e12, V_th_mV=NO_SPIKING_THRESHOLD_MV)
     handles = project.handles
-    values = per_neuron_values(p, n_neurons)
-    del values["rate_exc"], values["rate_inh"]
+    values = per_neuron_values(p, n_neurons, dt_ms=DT_MS)
+    del values["growth_exc"], values["growth_inh"]
     run_args = {getattr(handles["group"], k): v for k, v in values.items()}
-    run_args.update({handles["schedules"][0]: rates[0] * Hz, handles["schedules"][1]: rates[1] * Hz})
+    run_args.update(schedule_run_values(handles["schedules"], rates[0], rates[1], DT_MS))
     project.run(run_args, seed=3)
     monitor = handles["monitor"]
     record_ms = np.asarray(monitor.t / ms)

@@ -89,7 +89,8 @@ def simulated_psp_integral(E_l_mV, w_uS, excitatory, dt_ms):
     defaultclock.dt = dt_ms * ms
     m = free_membrane_moments(P, E_l_mV)
     target = make_lif_group(1, name="target")
-    values = per_neuron_values(P, 1, E_l_mV=float(m.mean_mV), rate_exc_hz=0.0, rate_inh_hz=0.0, V_th_mV=1e6)
+    values = per_neuron_values(P, 1, E_l_mV=float(m.mean_mV), rate_exc_hz=0.0, rate_inh_hz=0.0, V_th_mV=1e6,
+                               dt_ms=dt_ms)
     values["g_l"] = np.array([float(m.g_tot_uS)]) * uS
     for name, value in values.items():
         setattr(target, name, value)

@@ -2,32 +2,53 @@
 
 Every neuron parameter is a per-neuron variable, so that a compiled
 cpp_standalone binary can be rerun with new values (``run_args``) without
-recompiling. The background is drawn as Poisson counts per time step,
-``g += w * poisson(rate * dt)``: at kHz rates a Bernoulli approximation (at most
-one event per step) under-disperses the input (SCIENCE.md section 2).
+recompiling.
 
-The background rates are either per-neuron constants (``rate_exc``, ``rate_inh``,
-the default) or follow a schedule in time shared by all neurons of the group:
-two :class:`~brian2.input.timedarray.TimedArray` objects (Hz, one value per time
-step, see :func:`make_rate_schedules`) whose values are passed at run time, so
-one compiled binary serves every schedule of the same length. Value ``k`` is
-used in the step starting at ``t = k dt``: each neuron then draws
-``poisson(rate_k * dt)`` events, an exact inhomogeneous Poisson process with the
-piecewise-constant rate.
+The background is an exact Poisson process per neuron and receptor, counted per
+time step (at kHz rates a Bernoulli approximation, at most one event per step,
+under-disperses the input: SCIENCE.md section 2). It is drawn event by event: each
+neuron and receptor keeps its survival budget ``budget_exc``, ``budget_inh`` in
+(0, 1], i.e. exp(-E) for the remaining Exp(1) time (in units of expected events)
+until its next event. A step with rate r multiplies the budget by the per-step
+growth factor ``exp(r * dt)`` (``growth_exc``, ``growth_inh``); each time it reaches
+1 an event is counted and the budget is multiplied by a fresh uniform number. This
+is exact for rates that are constant within a step, also when they change from
+step to step, and needs random numbers only per event (~0.3 per step at 3 kHz
+instead of ~1.3 uniform numbers and an ``exp`` for Brian2's per-step
+``poisson()``). Uniform numbers come from a xoshiro256+ generator seeded from
+Brian2's seeded generator (same seed, same numbers), because Brian2's ``rand()``
+(two Mersenne-twister calls) costs more than the rest of the background.
+
+The synaptic conductances are not integrated as ODEs but updated in the same pass,
+``g = g * syn_decay + w * events`` with the per-neuron ``syn_decay = exp(-dt /
+tau_syn)``, after the membrane update: the membrane integrates a step with the
+conductances at the step's start (as exponential Euler does), and the events of
+a step act from the next one.
+
+The background is either constant per neuron (growth factors of per-neuron rates,
+the default) or follows a schedule in time shared by all neurons of
+the group: two :class:`~brian2.input.timedarray.TimedArray` objects (per-step
+growth factors, see :func:`make_rate_schedules` and :func:`schedule_run_values`)
+whose values are passed at run time, so one compiled binary serves every schedule
+of the same length. Value ``k`` is used in the step starting at ``t = k dt``: an
+exact inhomogeneous Poisson process with the piecewise-constant rate.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Hz, NeuronGroup, TimedArray, ms, mV, nF, uS
+from brian2 import DEFAULT_FUNCTIONS, Function, NeuronGroup, TimedArray, ms, mV, nF, uS
 
 from .parameters import NeuronParameters
 
 #: The neuron model without its background rates (completed by CONSTANT_RATES or SCHEDULED_RATES).
 LIF_EQUATIONS = """
 dv/dt = (g_l * (E_l - v) + g_exc * (E_exc - v) + g_inh * (E_inh - v)) / C_m : volt (unless refractory)
-dg_exc/dt = -g_exc / tau_syn : siemens
-dg_inh/dt = -g_inh / tau_syn : siemens
+g_exc : siemens
+g_inh : siemens
+syn_decay : 1
+budget_exc : 1
+budget_inh : 1
 C_m : farad
 g_l : siemens
 E_l : volt
@@ -43,22 +64,110 @@ t_count_start : second
 spike_count : integer
 """
 
-#: Per-neuron constant background rates (settable per run).
+#: Per-neuron constant background: per-step budget growth factors exp(rate * dt) (settable per run).
 CONSTANT_RATES = """
-rate_exc : Hz
-rate_inh : Hz
+growth_exc : 1
+growth_inh : 1
 """
 
-#: Background rates read from the group's rate schedules at the current time.
+#: Budget growth factors read from the group's schedules at the current time.
 SCHEDULED_RATES = """
-rate_exc = rate_exc_schedule(t) : Hz
-rate_inh = rate_inh_schedule(t) : Hz
+growth_exc = growth_exc_schedule(t) : 1
+growth_inh = growth_inh_schedule(t) : 1
 """
 
+#: Packing base of :func:`poisson_budget`'s result, larger than any budget (<= 1).
+BUDGET_PACKING = 4.0
+
+#: Background events of the step and conductance decay (after the membrane update).
 POISSON_BACKGROUND = """
-g_exc += w_exc * poisson(rate_exc * dt)
-g_inh += w_inh * poisson(rate_inh * dt)
+packed_exc = poisson_budget(budget_exc, growth_exc)
+events_exc = floor(packed_exc / budget_packing)
+budget_exc = packed_exc - budget_packing * events_exc
+packed_inh = poisson_budget(budget_inh, growth_inh)
+events_inh = floor(packed_inh / budget_packing)
+budget_inh = packed_inh - budget_packing * events_inh
+g_exc = g_exc * syn_decay + w_exc * events_exc
+g_inh = g_inh * syn_decay + w_inh * events_inh
 """
+
+#: Budget value meaning "not drawn yet": the step draws it first.
+UNDRAWN_BUDGET = 0.0
+
+_POISSON_BUDGET_CPP = """
+struct _Xoshiro256Plus {
+    uint64_t state[4];
+    bool seeded;
+};
+static _Xoshiro256Plus _background_generator = {{0, 0, 0, 0}, false};
+
+static inline uint64_t _splitmix64(uint64_t& x) {
+    uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+// Uniform number in (0, 1]; the generator is seeded once from Brian2's seeded one.
+static inline double _background_uniform(int _vectorisation_idx) {
+    uint64_t* s = _background_generator.state;
+    if (!_background_generator.seeded) {
+        uint64_t x = (uint64_t)(_rand(_vectorisation_idx) * 9007199254740992.0);
+        for (int i = 0; i < 4; i++)
+            s[i] = _splitmix64(x);
+        _background_generator.seeded = true;
+    }
+    const uint64_t result = s[0] + s[3];
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return ((result >> 11) + 1) * (1.0 / 9007199254740992.0);
+}
+
+// One step of a survival budget (0 < budget <= 1; 0 means undrawn, or lost to
+// rounding, and is drawn afresh) with growth factor exp(rate * dt); returns
+// PACKING * events + remaining budget.
+double _poisson_budget(double budget, double growth, int _vectorisation_idx) {
+    if (budget <= 0)
+        budget = _background_uniform(_vectorisation_idx);
+    budget *= growth;
+    int events = 0;
+    while (budget >= 1.0) {
+        events++;
+        budget *= _background_uniform(_vectorisation_idx);
+    }
+    return %(packing)r * events + budget;
+}
+""" % {"packing": BUDGET_PACKING}
+
+
+def _poisson_budget_numpy(budget, growth, _vectorisation_idx):
+    """Numpy version of the C++ ``_poisson_budget`` (Brian2's runtime target)."""
+    n = np.size(_vectorisation_idx)
+    budget = np.broadcast_to(np.asarray(budget, float), (n,)).copy()
+    growth = np.broadcast_to(np.asarray(growth, float), (n,))
+    undrawn = budget <= 0
+    budget[undrawn] = 1.0 - np.random.random_sample(int(undrawn.sum()))
+    budget *= growth
+    events = np.zeros(n)
+    due = budget >= 1.0
+    while due.any():
+        events[due] += 1
+        budget[due] *= 1.0 - np.random.random_sample(int(due.sum()))
+        due = budget >= 1.0
+    return BUDGET_PACKING * events + budget
+
+
+#: ``poisson_budget(budget, growth)``: one step of a survival budget with growth factor
+#: exp(rate * dt); returns ``BUDGET_PACKING * events + remaining budget``.
+poisson_budget = Function(_poisson_budget_numpy, arg_units=[1, 1], return_unit=1, arg_types=["float", "float"],
+                          return_type="float", auto_vectorise=True, stateless=False)
+poisson_budget.implementations.add_implementation(
+    "cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget", dependencies={"_rand": DEFAULT_FUNCTIONS["rand"]})
 
 RESET = """
 v = V_reset
@@ -70,33 +179,50 @@ NO_SPIKING_THRESHOLD_MV = 1.0e6
 
 
 def make_rate_schedules(n_steps: int, dt_ms: float, name: str = "lif") -> tuple[TimedArray, TimedArray]:
-    """Excitatory and inhibitory background-rate schedules (TimedArrays in Hz, zero until set).
+    """Excitatory and inhibitory background schedules (TimedArrays of per-step growth factors).
 
     ``n_steps`` values at spacing ``dt_ms`` (use the simulation dt, so that value ``k``
-    is the rate of step ``k``); beyond the last value the last one holds. Pass the
-    actual values per run, ``{schedule: rates_hz * Hz}`` in ``run_args``.
+    belongs to step ``k``); beyond the last value the last one holds. They hold
+    ones (no background) until set: pass the values of each run from
+    :func:`schedule_run_values` in ``run_args``.
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-    zeros = np.zeros(int(n_steps)) * Hz
-    return (TimedArray(zeros, dt=dt_ms * ms, name=f"{name}_rate_exc_schedule"),
-            TimedArray(zeros, dt=dt_ms * ms, name=f"{name}_rate_inh_schedule"))
+    ones = np.ones(int(n_steps))
+    return (TimedArray(ones, dt=dt_ms * ms, name=f"{name}_growth_exc_schedule"),
+            TimedArray(ones, dt=dt_ms * ms, name=f"{name}_growth_inh_schedule"))
+
+
+def budget_growth(rate_hz, dt_ms: float) -> np.ndarray:
+    """Per-step growth factor exp(rate * dt) of the background's survival budget (rate in Hz)."""
+    rate_hz = np.asarray(rate_hz, dtype=float)
+    if np.any(rate_hz < 0):
+        raise ValueError("background rates must be >= 0 Hz")
+    return np.exp(rate_hz * dt_ms * 1e-3)
+
+
+def schedule_run_values(rate_schedules: tuple[TimedArray, TimedArray], rate_exc_hz, rate_inh_hz,
+                        dt_ms: float) -> dict:
+    """``run_args`` entries setting the schedules to per-step rates (Hz, value ``k`` for step ``k``)."""
+    return {rate_schedules[0]: budget_growth(rate_exc_hz, dt_ms),
+            rate_schedules[1]: budget_growth(rate_inh_hz, dt_ms)}
 
 
 def make_lif_group(n_neurons: int, name: str = "lif",
                    rate_schedules: tuple[TimedArray, TimedArray] | None = None) -> NeuronGroup:
     """A group of ``n_neurons`` LIF neurons with their own Poisson background.
 
-    Without ``rate_schedules`` the background rates are per-neuron constants
-    ``rate_exc``, ``rate_inh``; with the (excitatory, inhibitory) TimedArrays of
-    :func:`make_rate_schedules` they are subexpressions following those schedules
-    (every neuron draws its own Poisson counts from the common rate).
+    Without ``rate_schedules`` the background is constant per neuron (growth factors
+    ``growth_exc``, ``growth_inh``); with the (excitatory, inhibitory) TimedArrays of
+    :func:`make_rate_schedules` the growth factors are subexpressions following
+    those schedules (every neuron draws its own events from the common rate).
     """
+    namespace = {"poisson_budget": poisson_budget, "budget_packing": BUDGET_PACKING}
     if rate_schedules is None:
-        equations, namespace = LIF_EQUATIONS + CONSTANT_RATES, None
+        equations = LIF_EQUATIONS + CONSTANT_RATES
     else:
         equations = LIF_EQUATIONS + SCHEDULED_RATES
-        namespace = {"rate_exc_schedule": rate_schedules[0], "rate_inh_schedule": rate_schedules[1]}
+        namespace.update(growth_exc_schedule=rate_schedules[0], growth_inh_schedule=rate_schedules[1])
     group = NeuronGroup(
         n_neurons,
         equations,
@@ -107,16 +233,17 @@ def make_lif_group(n_neurons: int, name: str = "lif",
         namespace=namespace,
         name=name,
     )
-    group.run_regularly(POISSON_BACKGROUND, when="start", name=f"{name}_background")
+    group.run_regularly(POISSON_BACKGROUND, when="groups", order=1, name=f"{name}_background")
     return group
 
 
 def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc_hz=None,
-                      rate_inh_hz=None, V_th_mV=None, count_start_ms: float = 0.0) -> dict:
-    """Per-neuron values of every model variable, as Brian2 quantities.
+                      rate_inh_hz=None, V_th_mV=None, count_start_ms: float = 0.0, *, dt_ms: float) -> dict:
+    """Per-neuron values of every model variable, as Brian2 quantities, for time step ``dt_ms``.
 
-    Arrays or scalars given for ``E_l_mV``, ``rate_exc_hz``, ``rate_inh_hz`` and
-    ``V_th_mV`` override the values of ``p``; the membrane starts at E_l.
+    Arrays or scalars given for ``E_l_mV``, ``rate_exc_hz``, ``rate_inh_hz`` (Hz,
+    stored as growth factors) and ``V_th_mV`` override the values of ``p``; the membrane starts at E_l, the
+    conductances at zero, the background budgets undrawn.
     """
     def full(value, default):
         value = default if value is None else value
@@ -131,10 +258,13 @@ def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc
         "V_reset": full(None, p.V_reset_mV) * mV,
         "tau_ref": full(None, p.tau_ref_ms) * ms,
         "tau_syn": full(None, p.tau_syn_ms) * ms,
+        "syn_decay": np.exp(-dt_ms / full(None, p.tau_syn_ms)),
+        "budget_exc": full(UNDRAWN_BUDGET, None),
+        "budget_inh": full(UNDRAWN_BUDGET, None),
         "E_exc": full(None, p.E_exc_mV) * mV,
         "E_inh": full(None, p.E_inh_mV) * mV,
-        "rate_exc": full(rate_exc_hz, p.rate_exc_hz) * Hz,
-        "rate_inh": full(rate_inh_hz, p.rate_inh_hz) * Hz,
+        "growth_exc": budget_growth(full(rate_exc_hz, p.rate_exc_hz), dt_ms),
+        "growth_inh": budget_growth(full(rate_inh_hz, p.rate_inh_hz), dt_ms),
         "w_exc": full(None, p.w_exc_uS) * uS,
         "w_inh": full(None, p.w_inh_uS) * uS,
         "t_count_start": full(None, count_start_ms) * ms,

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
-from brian2 import Hz, SpikeMonitor, Synapses, ms, uS
+from brian2 import SpikeMonitor, Synapses, ms, uS
 from scipy.linalg import block_diag
 
 from .io import canonical_json, write_dataset
-from .model import make_lif_group, make_rate_schedules, per_neuron_values
+from .model import make_lif_group, make_rate_schedules, per_neuron_values, schedule_run_values
 from .parameters import NeuronParameters
 from .standalone import StandaloneProject
 from .temperature import ActivationPoint
@@ -285,7 +285,7 @@ class LIFSamplingNetwork:
             objects = [group, monitor]
             handles = {"group": group, "monitor": monitor}
             if schedules is not None:
-                handles["rate_exc_schedule"], handles["rate_inh_schedule"] = schedules
+                handles["rate_schedules"] = schedules
             if pre.size:
                 synapses = make_synapses(group, group, synapse, utilization, name="synapses")
                 synapses.connect(i=pre, j=post)
@@ -322,18 +322,18 @@ class LIFSamplingNetwork:
         sample grid and the spikes.
         """
         n = self.n_neurons
-        values = per_neuron_values(p, n, E_l_mV=E_l_mV, rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz)
+        values = per_neuron_values(p, n, E_l_mV=E_l_mV, rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz,
+                                   dt_ms=self.dt_ms)
         handles = self.project.handles
         group = handles["group"]
         if self.scheduled_rates:
             schedules = self._schedule_values(rate_exc_hz, rate_inh_hz, rate_exc_schedule_hz, rate_inh_schedule_hz)
-            del values["rate_exc"], values["rate_inh"]  # subexpressions of the schedules
+            del values["growth_exc"], values["growth_inh"]  # subexpressions of the schedules
         elif rate_exc_schedule_hz is not None or rate_inh_schedule_hz is not None:
             raise ValueError("rate schedules need a network built with scheduled_rates=True")
         run_args = {getattr(group, name): value for name, value in values.items()}
         if self.scheduled_rates:
-            run_args[handles["rate_exc_schedule"]] = schedules[0] * Hz
-            run_args[handles["rate_inh_schedule"]] = schedules[1] * Hz
+            run_args.update(schedule_run_values(handles["rate_schedules"], *schedules, dt_ms=self.dt_ms))
         weight, receptor_exc = synapse_values(self.pre, self.post, n, w_exc_uS, w_inh_uS)
         if "synapses" in handles:
             run_args[handles["synapses"].weight] = weight * uS
@@ -355,8 +355,9 @@ class LIFSamplingNetwork:
                           rate_exc_hz_range=[float(schedules[0].min()), float(schedules[0].max())],
                           rate_inh_hz_range=[float(schedules[1].min()), float(schedules[1].max())])
         else:
-            params.update(rate_exc_hz=_scalar_or_list(values["rate_exc"] / Hz),
-                          rate_inh_hz=_scalar_or_list(values["rate_inh"] / Hz))
+            rates = [np.broadcast_to(np.asarray(default if rate is None else rate, float), (n,))
+                     for rate, default in ((rate_exc_hz, p.rate_exc_hz), (rate_inh_hz, p.rate_inh_hz))]
+            params.update(rate_exc_hz=_scalar_or_list(rates[0]), rate_inh_hz=_scalar_or_list(rates[1]))
         return SamplingResult(samples, self.sample_times_ms, spike_times, spike_units, params)
 
     def _schedule_values(self, rate_exc_hz, rate_inh_hz, rate_exc_schedule_hz, rate_inh_schedule_hz):

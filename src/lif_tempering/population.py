@@ -46,6 +46,7 @@ class PopulationSimulator:
             raise ValueError("record_every_ms is needed when neurons are recorded")
         self.n_neurons = n_neurons
         self.duration_ms = duration_ms
+        self.dt_ms = dt_ms
         structure = {
             "kind": "population",
             "n_neurons": n_neurons,
@@ -78,7 +79,7 @@ class PopulationSimulator:
         spiking = np.broadcast_to(np.asarray(spiking, bool), (self.n_neurons,))
         V_th = np.where(spiking, p.V_th_mV, NO_SPIKING_THRESHOLD_MV)
         values = per_neuron_values(p, self.n_neurons, E_l_mV, rate_exc_hz, rate_inh_hz, V_th,
-                                   count_start_ms=burn_in_ms)
+                                   count_start_ms=burn_in_ms, dt_ms=self.dt_ms)
         group = self.project.handles["group"]
         self.project.run({getattr(group, name): value for name, value in values.items()}, seed)
         counts = np.asarray(group.spike_count[:], dtype=np.int64)
