@@ -7,7 +7,7 @@ every simulation is done in the module fixtures.
 
 import numpy as np
 import pytest
-from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, start_scope, uS
+from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, ms, start_scope, uS
 from scipy.special import expit
 
 from lif_tempering.boltzmann import (
@@ -20,7 +20,7 @@ from lif_tempering.boltzmann import (
 )
 from lif_tempering.calibration import calibrate
 from lif_tempering.io import read_dataset, stored_params
-from lif_tempering.model import make_lif_group, per_neuron_values
+from lif_tempering.model import RENEWAL_ON_SPIKE, make_lif_group, per_neuron_values, run_reset_before_synapses
 from lif_tempering.network import (
     BoltzmannSampler,
     SamplingResult,
@@ -118,22 +118,35 @@ def test_synapse_values_pick_weight_and_receptor():
 
 # ---------------------------------------------------------------- synapse dynamics (runtime device)
 
+def spike_source(spike_times_ms, duration_ms):
+    """One neuron that spikes at the given times (multiples of dt), with the presynaptic state of renewing synapses."""
+    pattern = np.zeros(int(round(duration_ms / DT_MS)))
+    pattern[np.rint(np.asarray(spike_times_ms) / DT_MS).astype(int)] = 1.0
+    source = NeuronGroup(1, "resource : 1\nrelease : 1\nt_previous_spike : second\ntau_syn : second",
+                         threshold="spike_pattern(t) > 0.5", reset=RENEWAL_ON_SPIKE,
+                         namespace={"spike_pattern": TimedArray(pattern, dt=DT_MS * ms), "renewal_utilization": 1.0},
+                         name="source")
+    run_reset_before_synapses(source)
+    source.resource = 1.0
+    source.tau_syn = P.tau_syn_ms * ms
+    return source
+
+
 def simulate_conductances(synapse, spike_times_ms, utilization=1.0, receptor_exc=1.0, w_uS=0.004):
     """g_exc and g_inh (uS) of a non-spiking target driven through one synapse."""
     start_scope()
     defaultclock.dt = DT_MS * ms
+    duration_ms = 80.0
     target = make_lif_group(1, name="target")
     for name, value in per_neuron_values(P, 1, rate_exc_hz=0.0, rate_inh_hz=0.0, V_th_mV=1e6, dt_ms=DT_MS).items():
         setattr(target, name, value)
-    source = SpikeGeneratorGroup(1, np.zeros(len(spike_times_ms), dtype=int), np.asarray(spike_times_ms) * ms)
+    source = spike_source(spike_times_ms, duration_ms)
     synapses = make_synapses(source, target, synapse, utilization)
     synapses.connect(i=0, j=0)
     synapses.weight = w_uS * uS
     synapses.receptor_exc = receptor_exc
-    if synapse == "renewing":
-        synapses.R = 1.0
     monitor = StateMonitor(target, ["g_exc", "g_inh"], record=0)
-    Network(target, source, synapses, monitor).run(80 * ms, namespace={})
+    Network(target, source, synapses, monitor).run(duration_ms * ms, namespace={})
     return np.asarray(monitor.t / ms), np.asarray(monitor.g_exc[0] / uS), np.asarray(monitor.g_inh[0] / uS)
 
 

@@ -42,6 +42,8 @@ from brian2 import DEFAULT_FUNCTIONS, Function, NeuronGroup, TimedArray, ms, mV,
 from .parameters import NeuronParameters
 
 #: The neuron model without its background rates (completed by CONSTANT_RATES or SCHEDULED_RATES).
+#: ``resource``, ``release`` and ``t_previous_spike`` are the presynaptic state of renewing
+#: synapses (:mod:`.network`).
 LIF_EQUATIONS = """
 dv/dt = (g_l * (E_l - v) + g_exc * (E_exc - v) + g_inh * (E_inh - v)) / C_m : volt (unless refractory)
 g_exc : siemens
@@ -62,6 +64,9 @@ w_exc : siemens
 w_inh : siemens
 t_count_start : second
 spike_count : integer
+resource : 1
+release : 1
+t_previous_spike : second
 """
 
 #: Per-neuron constant background: per-step budget growth factors exp(rate * dt) (settable per run).
@@ -169,10 +174,20 @@ poisson_budget = Function(_poisson_budget_numpy, arg_units=[1, 1], return_unit=1
 poisson_budget.implementations.add_implementation(
     "cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget", dependencies={"_rand": DEFAULT_FUNCTIONS["rand"]})
 
+#: Presynaptic resource of renewing synapses (:mod:`.network`), updated on each spike:
+#: recovery toward 1 with tau_syn since the previous spike, then the release U * R.
+RENEWAL_ON_SPIKE = """
+resource = 1 - (1 - resource) * exp(-(t - t_previous_spike) / tau_syn)
+release = renewal_utilization * resource
+resource = resource - release
+t_previous_spike = t
+"""
+
+#: Reset, run right after the threshold (before the synapses, which read ``release``).
 RESET = """
 v = V_reset
 spike_count += int(t >= t_count_start)
-"""
+""" + RENEWAL_ON_SPIKE
 
 #: V_th used to switch spiking off: far above any reachable membrane potential (mV).
 NO_SPIKING_THRESHOLD_MV = 1.0e6
@@ -217,7 +232,7 @@ def make_lif_group(n_neurons: int, name: str = "lif",
     :func:`make_rate_schedules` the growth factors are subexpressions following
     those schedules (every neuron draws its own events from the common rate).
     """
-    namespace = {"poisson_budget": poisson_budget, "budget_packing": BUDGET_PACKING}
+    namespace = {"poisson_budget": poisson_budget, "budget_packing": BUDGET_PACKING, "renewal_utilization": 1.0}
     if rate_schedules is None:
         equations = LIF_EQUATIONS + CONSTANT_RATES
     else:
@@ -234,7 +249,19 @@ def make_lif_group(n_neurons: int, name: str = "lif",
         name=name,
     )
     group.run_regularly(POISSON_BACKGROUND, when="groups", order=1, name=f"{name}_background")
+    run_reset_before_synapses(group)
     return group
+
+
+def run_reset_before_synapses(group) -> None:
+    """Schedule the group's spike reset right after its threshold, before the synapses.
+
+    The reset sets ``release`` (:data:`RENEWAL_ON_SPIKE`), which renewing synapses
+    read in the same step; moving the membrane reset before the synaptic events
+    changes nothing else, because synapses act on conductances only.
+    """
+    resetter = group.resetter["spike"]
+    resetter.when, resetter.order = "thresholds", 1
 
 
 def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc_hz=None,
@@ -268,5 +295,8 @@ def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc
         "w_exc": full(None, p.w_exc_uS) * uS,
         "w_inh": full(None, p.w_inh_uS) * uS,
         "t_count_start": full(None, count_start_ms) * ms,
+        "resource": full(1.0, None),
+        "release": full(0.0, None),
+        "t_previous_spike": full(0.0, None) * ms,
         "v": E_l * mV,
     }

@@ -11,11 +11,15 @@ Synapse types (SCIENCE.md section 5), each synapse with a weight ``weight`` and 
 receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
 
 - ``renewing`` (default): Tsodyks-Markram with utilisation ``U`` (1) and
-  ``tau_rec`` = the target's ``tau_syn``. Each synapse keeps its resource ``R``
-  (starts at 1) and the time ``t_last`` of its last spike. On a presynaptic
-  spike, ``R`` first recovers toward 1 over the time since the last spike, then
-  ``weight * U * R`` is added to the target conductance and ``U * R`` removed
-  from ``R``. With ``U = 1`` a spike train renews the conductance to ``weight``
+  ``tau_rec`` = ``tau_syn``. The resource ``R`` (starts at 1) of a synapse
+  depends only on the spike train of its presynaptic neuron, so the presynaptic
+  neuron keeps it (``resource``, with the time ``t_previous_spike`` of its last
+  spike): on each spike ``R`` first recovers toward 1 over the time since the
+  last spike, then ``release = U * R`` is removed from it, and every synapse of
+  the neuron adds ``weight * release`` to its target conductance. One ``exp`` per
+  spike instead of one per synaptic event; the same numbers as a per-synapse
+  resource with ``tau_rec`` = the target's ``tau_syn``, because all neurons share
+  ``tau_syn``. With ``U = 1`` a spike train renews the conductance to ``weight``
   instead of piling up PSPs.
 - ``exponential``: each spike adds ``weight``.
 
@@ -62,15 +66,10 @@ SYNAPSE_CODE = {
         "model": """
             weight : siemens
             receptor_exc : 1
-            R : 1
-            t_last : second
         """,
         "on_pre": """
-            R = 1 - (1 - R) * exp(-(t - t_last) / tau_syn_post)
-            g_exc_post += weight * U * R * receptor_exc
-            g_inh_post += weight * U * R * (1 - receptor_exc)
-            R = R - U * R
-            t_last = t
+            g_exc_post += weight * release_pre * receptor_exc
+            g_inh_post += weight * release_pre * (1 - receptor_exc)
         """,
     },
     "exponential": {
@@ -85,21 +84,24 @@ SYNAPSE_CODE = {
     },
 }
 
-
 def make_synapses(source, target, synapse: str = "renewing", utilization: float = 1.0,
                   name: str = "synapses") -> Synapses:
     """Unconnected Brian2 synapses of type ``synapse`` from ``source`` to ``target`` (LIF group).
 
-    Renewing synapses start with resource ``R = 1``.
+    Renewing synapses read the source's ``release``: the source must run
+    :data:`~lif_tempering.model.RENEWAL_ON_SPIKE` on each spike before the
+    synapses (an LIF group of :func:`~lif_tempering.model.make_lif_group` does);
+    ``U`` is set as ``renewal_utilization`` in the source's namespace (a dict), so
+    one source serves one utilisation.
     """
     if synapse not in SYNAPSE_CODE:
         raise ValueError(f"unknown synapse type {synapse!r}; allowed: {', '.join(SYNAPSE_TYPES)}")
     if not 0 < utilization <= 1:
         raise ValueError(f"utilization U must lie in (0, 1], got {utilization}")
+    if synapse == "renewing":
+        source.namespace["renewal_utilization"] = float(utilization)
     code = SYNAPSE_CODE[synapse]
-    namespace = {"U": float(utilization)} if synapse == "renewing" else {}
-    return Synapses(source, target, model=code["model"], on_pre=code["on_pre"], namespace=namespace,
-                    name=name)
+    return Synapses(source, target, model=code["model"], on_pre=code["on_pre"], name=name)
 
 
 # --------------------------------------------------------------------------- connectivity
@@ -289,9 +291,6 @@ class LIFSamplingNetwork:
             if pre.size:
                 synapses = make_synapses(group, group, synapse, utilization, name="synapses")
                 synapses.connect(i=pre, j=post)
-                if synapse == "renewing":
-                    synapses.R = 1.0
-                    synapses.t_last = 0 * ms
                 objects.append(synapses)
                 handles["synapses"] = synapses
             return objects, handles
