@@ -11,13 +11,15 @@ neuron and receptor keeps its survival budget ``budget_exc``, ``budget_inh`` in
 (0, 1], i.e. exp(-E) for the remaining Exp(1) time (in units of expected events)
 until its next event. A step with rate r multiplies the budget by the per-step
 growth factor ``exp(r * dt)`` (``growth_exc``, ``growth_inh``); each time it reaches
-1 an event is counted and the budget is multiplied by a fresh uniform number. This
-is exact for rates that are constant within a step, also when they change from
-step to step, and needs random numbers only per event (~0.3 per step at 3 kHz
-instead of ~1.3 uniform numbers and an ``exp`` for Brian2's per-step
-``poisson()``). Uniform numbers come from a xoshiro256+ generator seeded from
-Brian2's seeded generator (same seed, same numbers), because Brian2's ``rand()``
-(two Mersenne-twister calls) costs more than the rest of the background.
+1 an event is counted and the budget is multiplied by a fresh uniform number.
+This is exact for rates that are constant within a step, also when they change
+from step to step, and costs one cheap uniform number per step and receptor (the
+one for a step's first event, drawn every step to avoid an unpredictable branch)
+plus one per further event, instead of ~1.3 uniform numbers and an ``exp`` for
+Brian2's per-step ``poisson()``. Uniform numbers come from a xoshiro256+
+generator seeded from Brian2's seeded generator (same seed, same numbers),
+because Brian2's ``rand()`` (two Mersenne-twister calls) costs more than the
+rest of the background.
 
 The synaptic conductances are not integrated as ODEs but updated in the same pass,
 ``g = g * syn_decay + w * events`` with the per-neuron ``syn_decay = exp(-dt /
@@ -87,10 +89,10 @@ BUDGET_PACKING = 4.0
 #: Background events of the step and conductance decay (after the membrane update).
 POISSON_BACKGROUND = """
 packed_exc = poisson_budget(budget_exc, growth_exc)
-events_exc = floor(packed_exc / budget_packing)
+events_exc = int(packed_exc / budget_packing)
 budget_exc = packed_exc - budget_packing * events_exc
 packed_inh = poisson_budget(budget_inh, growth_inh)
-events_inh = floor(packed_inh / budget_packing)
+events_inh = int(packed_inh / budget_packing)
 budget_inh = packed_inh - budget_packing * events_inh
 g_exc = g_exc * syn_decay + w_exc * events_exc
 g_inh = g_inh * syn_decay + w_inh * events_inh
@@ -140,7 +142,12 @@ double _poisson_budget(double budget, double growth, int _vectorisation_idx) {
     if (budget <= 0)
         budget = _background_uniform(_vectorisation_idx);
     budget *= growth;
-    int events = 0;
+    // The first event of the step without a branch (it is taken in ~1 of 4 steps at
+    // 3 kHz, too irregular to predict): a uniform number is drawn every step and used
+    // only when the budget reached 1.
+    const double uniform = _background_uniform(_vectorisation_idx);
+    int events = budget >= 1.0;
+    budget = events ? budget * uniform : budget;
     while (budget >= 1.0) {
         events++;
         budget *= _background_uniform(_vectorisation_idx);
@@ -158,7 +165,9 @@ def _poisson_budget_numpy(budget, growth, _vectorisation_idx):
     undrawn = budget <= 0
     budget[undrawn] = 1.0 - np.random.random_sample(int(undrawn.sum()))
     budget *= growth
-    events = np.zeros(n)
+    uniform = 1.0 - np.random.random_sample(n)
+    events = (budget >= 1.0).astype(float)
+    budget = np.where(events > 0, budget * uniform, budget)
     due = budget >= 1.0
     while due.any():
         events[due] += 1

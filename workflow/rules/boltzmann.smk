@@ -116,6 +116,8 @@ rule small_bm:
         samplers=list(SAMPLERS),
         validation=VALIDATION,
         machine_seeds=VALIDATION_MACHINE_SEEDS,
+    benchmark:
+        "results/benchmarks/validation/small_bm.tsv",
     log:
         "results/logs/validation/small_bm.log",
     threads: 1
@@ -139,6 +141,8 @@ rule validation_figures:
             category="Boltzmann machines",
             subcategory="Validation on small machines",
         ),
+    benchmark:
+        "results/benchmarks/validation/figures.tsv",
     log:
         "results/logs/validation/figures.log",
     threads: 1
@@ -175,6 +179,8 @@ rule download_mnist:
         "results/data/mnist_download.txt",
     params:
         mnist_dir=MNIST_DIR,
+    benchmark:
+        "results/benchmarks/download_mnist.tsv",
     log:
         "results/logs/download_mnist.log",
     threads: 1
@@ -211,6 +217,8 @@ rule rbm_first_training_seed:
         "results/rbm/{dataset}/seed0/rbm.nc",
     output:
         "results/rbm/{dataset}/rbm.nc",
+    benchmark:
+        "results/benchmarks/rbm/{dataset}/copy_seed0.tsv",
     log:
         "results/logs/rbm/{dataset}/copy_seed0.log",
     shell:
@@ -276,6 +284,8 @@ rule rbm_figures:
             category="Boltzmann machines",
             subcategory="RBM {dataset}, training seed {training_seed}",
         ),
+    benchmark:
+        "results/benchmarks/rbm/{dataset}/seed{training_seed}/figures.tsv",
     log:
         "results/logs/rbm/{dataset}/seed{training_seed}/figures.log",
     threads: 1

@@ -80,6 +80,8 @@ rule membrane_summary:
         "results/calibration/membrane.nc",
     params:
         noise=list(NOISE),
+    benchmark:
+        "results/benchmarks/membrane_summary.tsv",
     log:
         "results/logs/membrane_summary.log",
     script:
@@ -93,6 +95,8 @@ rule activation_summary:
         "results/calibration/activation.nc",
     params:
         noise=list(NOISE),
+    benchmark:
+        "results/benchmarks/activation_summary.tsv",
     log:
         "results/logs/activation_summary.log",
     script:
@@ -107,6 +111,8 @@ rule temperature_map:
     params:
         schemes=SCHEMES,
         temperatures=[float(t) for t in TEMPERATURES],
+    benchmark:
+        "results/benchmarks/temperature_map.tsv",
     log:
         "results/logs/temperature_map.log",
     script:
@@ -134,6 +140,8 @@ rule calibration_figures:
             caption="../report/noise_to_temperature.rst",
             category="Single-neuron study",
         ),
+    benchmark:
+        "results/benchmarks/calibration_figures.tsv",
     log:
         "results/logs/calibration_figures.log",
     script:

@@ -11,9 +11,13 @@ TEMPERING_SEEDS = list(range(TEMPERING["n_seeds"]))
 SCAN_TRAINING_SEEDS = list(range(SCAN["n_training_seeds"]))
 SCAN_SEEDS = list(range(SCAN["n_seeds"]))
 SCAN_POINTS = [(f, t) for f in SCAN["frequencies_hz"] for t in SCAN["t_max_values"]]
+#: A free run's samples do not depend on any frequency: it records the phases of this nominal
+#: clock and is read at each condition's frequency (tempering_study.read_at), so a change of
+#: tempering.frequency_hz does not rerun it.
+FREE_RUN_PHASE_CLOCK_HZ = 1.0
 #: Every schedule a run is made with, by label: the free one and the tempered ones of the study and the scan.
 SCHEDULES = {
-    "free": canonical({"schedule": "free", "frequency_hz": TEMPERING["frequency_hz"], "t_max": 1.0}),
+    "free": canonical({"schedule": "free", "frequency_hz": FREE_RUN_PHASE_CLOCK_HZ, "t_max": 1.0}),
     **{schedule_label("tempered", f, t): canonical({"schedule": "tempered", "frequency_hz": f, "t_max": t})
        for f, t in [(TEMPERING["frequency_hz"], TEMPERING["t_max"]), *SCAN_POINTS]},
 }
@@ -87,6 +91,8 @@ rule mixing_group:
         frequency_hz=TEMPERING["frequency_hz"],
         t_max=TEMPERING["t_max"],
         readout=READOUT,
+    benchmark:
+        "results/benchmarks/mixing/{dataset}/{sampler}/training_seed{training_seed}.tsv",
     log:
         "results/logs/mixing/{dataset}/{sampler}/training_seed{training_seed}.log",
     threads: 1
@@ -106,6 +112,8 @@ rule mixing_summary:
     params:
         bootstrap=BOOTSTRAP,
         seed=job_seed("mixing_summary"),
+    benchmark:
+        "results/benchmarks/mixing/summary.tsv",
     log:
         "results/logs/mixing/summary.log",
     threads: 1
@@ -127,6 +135,8 @@ rule scan_group:
         frequency_hz=lambda wc: SCAN_CONDITIONS[wc.condition][0],
         t_max=lambda wc: SCAN_CONDITIONS[wc.condition][1],
         readout=READOUT,
+    benchmark:
+        "results/benchmarks/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.tsv",
     log:
         "results/logs/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.log",
     threads: 1
@@ -148,6 +158,8 @@ rule parameter_scan:
         t_max_values=SCAN["t_max_values"],
         bootstrap=BOOTSTRAP,
         seed=job_seed("parameter_scan"),
+    benchmark:
+        "results/benchmarks/mixing/parameter_scan.tsv",
     log:
         "results/logs/mixing/parameter_scan.log",
     threads: 1
@@ -190,6 +202,8 @@ rule tempering_figures:
     params:
         samplers=TEMPERING["samplers"],
         readout=READOUT,
+    benchmark:
+        "results/benchmarks/tempering_figures.tsv",
     log:
         "results/logs/tempering_figures.log",
     threads: 1
@@ -206,6 +220,8 @@ rule parameter_scan_figure:
             caption="../report/tempering_parameter_scan.rst",
             category="Simulated tempering",
         ),
+    benchmark:
+        "results/benchmarks/parameter_scan_figure.tsv",
     log:
         "results/logs/parameter_scan_figure.log",
     threads: 1
