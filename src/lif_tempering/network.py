@@ -60,7 +60,7 @@ from .translation import bm_to_lif
 
 SYNAPSE_TYPES = ("renewing", "exponential")
 
-#: Brian2 synapse model and on_pre code per synapse type; ``U`` comes from the namespace.
+#: Brian2 synapse model and on_pre code per synapse type (renewing: ``release`` of the presynaptic neuron).
 SYNAPSE_CODE = {
     "renewing": {
         "model": """

@@ -12,6 +12,7 @@ Log-probabilities are in nats; weights and biases in units of k_B T.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -20,7 +21,6 @@ from scipy.special import expit
 from .boltzmann import rbm_as_bm
 from .datasets import BinaryImages, load_digits_binary, load_mnist_binary
 from .mixing import SoftmaxClassifier
-from .network import BoltzmannSampler, SamplingResult
 from .parameters import NeuronParameters
 from .rbm import (
     ais_log_partition,
@@ -32,6 +32,9 @@ from .rbm import (
     train_rbm,
 )
 from .temperature import ActivationPoint
+
+if TYPE_CHECKING:
+    from .network import SamplingResult
 
 DATASETS = ("digits", "mnist")
 #: Keys of :func:`layer_activity`.
@@ -168,6 +171,8 @@ def lif_rbm_samples(rbm: xr.Dataset, p: NeuronParameters, calibration: Activatio
     add the RBM's layout (n_visible, n_hidden, image size, data set, training
     seed) and the :func:`layer_activity` of the samples.
     """
+    from .network import BoltzmannSampler, SamplingResult  # Brian2 only for LIF jobs: the others start faster
+
     W, b_v, b_h = rbm_parameters(rbm)
     n_visible, n_hidden = W.shape
     sampler = BoltzmannSampler(n_visible + n_hidden, settings["duration_ms"], cache_dir, n_networks=1,
