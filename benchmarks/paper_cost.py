@@ -6,11 +6,14 @@ divided by a reduction factor (default 40 and 20) but at the full sizes of the
 configuration (network sizes, numbers of neurons, training set), with one seed
 per seed dimension and one point of the parameter grid, so that every rule runs
 at least once. Snakemake's ``benchmark:`` file of every job gives its wall
-time. Per rule, the mean wall time per job is fitted as ``fixed + per_unit /
-reduction`` over the two runs (fixed: start-up, compilation, analysis that does
-not scale with the duration) and extrapolated to the full duration (reduction
-1). The number of jobs and the threads of each rule come from a dry run of the
-full configuration; core-hours = jobs x threads x projected wall time.
+time. Per rule (and sampler), the median wall time per job is fitted as
+``fixed + per_unit / reduction`` over the two runs (fixed: start-up, analysis
+that does not scale with the duration, and the compilation of each network
+structure, which a reduced run pays in one of its few jobs while the full study
+pays it once for many: an upper estimate) and extrapolated to the full duration
+(reduction 1). The number of jobs and the threads of each rule come from a dry
+run of the full configuration; core-hours = jobs x threads x projected wall
+time. Rerunning on a finished ``--workdir`` only re-evaluates it.
 
 Usage::
 
@@ -99,11 +102,15 @@ def workload(config: dict) -> dict:
 
 
 def snakemake(configfile: Path, workdir: Path, cores: int, dry_run: bool, mnist_dir: str) -> str:
-    """Run Snakemake on the repository's workflow in ``workdir``; returns its output."""
+    """Run Snakemake on the repository's workflow in ``workdir``; returns its output.
+
+    A dry run lists every job of the DAG (``--forceall``), also when some are done,
+    so that a finished work folder can be evaluated again.
+    """
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--cores", str(cores), "--configfile", str(configfile), "--config", f"mnist_dir={mnist_dir}"]
     if dry_run:
-        command.append("-n")
+        command += ["-n", "--forceall"]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"snakemake failed ({' '.join(command)}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
@@ -111,7 +118,11 @@ def snakemake(configfile: Path, workdir: Path, cores: int, dry_run: bool, mnist_
 
 
 def scheduled_jobs(dry_run_output: str) -> list[dict]:
-    """Rule, benchmark file and threads of every job of a Snakemake dry run."""
+    """Rule, benchmark file and threads of every job of a Snakemake dry run.
+
+    Jobs of a rule with a ``sampler`` wildcard are told apart (``tempering_run[lif]``,
+    ``tempering_run[gibbs]``): their costs differ by orders of magnitude.
+    """
     jobs = []
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", dry_run_output):
         head = re.match(r"(?:local)?rule (\w+):", block)
@@ -119,13 +130,15 @@ def scheduled_jobs(dry_run_output: str) -> list[dict]:
             continue
         benchmark = re.search(r"^\s+benchmark: (\S+)", block, re.MULTILINE)
         threads = re.search(r"^\s+threads: (\d+)", block, re.MULTILINE)
-        jobs.append({"rule": head.group(1), "benchmark": benchmark.group(1) if benchmark else None,
+        sampler = re.search(r"^\s+wildcards: .*\bsampler=(\w+)", block, re.MULTILINE)
+        jobs.append({"rule": head.group(1) + (f"[{sampler.group(1)}]" if sampler else ""),
+                     "benchmark": benchmark.group(1) if benchmark else None,
                      "threads": int(threads.group(1)) if threads else 1})
     return jobs
 
 
 def measured_seconds(jobs: list[dict], workdir: Path) -> dict[str, list[float]]:
-    """Wall seconds of every job with a benchmark file, by rule."""
+    """Wall seconds of every job with a benchmark file, by rule (as named by :func:`scheduled_jobs`)."""
     seconds: dict[str, list[float]] = {}
     for job in jobs:
         if job["benchmark"] is None:
@@ -183,7 +196,7 @@ def main(argv=None) -> None:
         print(f"reduction {reduction:g}: {len(jobs)} jobs", flush=True)
         snakemake(configfile, workdir, args.cores, False, args.mnist_dir)
         for rule, seconds in measured_seconds(jobs, workdir).items():
-            means.setdefault(rule, []).append(float(np.mean(seconds)))
+            means.setdefault(rule, []).append(float(np.median(seconds)))
 
     rules = sorted(r for r in counts if r in means and len(means[r]) == len(args.reductions))
     fixed, per_unit = zip(*(fit_fixed_and_scaling(args.reductions, means[r]) for r in rules))
@@ -197,12 +210,12 @@ def main(argv=None) -> None:
             "n_jobs": ("rule", n_jobs, {"units": "1", "long_name": "jobs of the rule in the full configuration"}),
             "threads": ("rule", n_threads, {"units": "1", "long_name": "threads (cores) per job"}),
             "measured_s": (("rule", "reduction"), np.array([means[r] for r in rules]),
-                           {"units": "s", "long_name": "mean wall time per job at the reduced durations"}),
+                           {"units": "s", "long_name": "median wall time per job at the reduced durations"}),
             "fixed_s": ("rule", np.asarray(fixed), {"units": "s", "long_name": "fitted duration-independent part"}),
             "projected_s": ("rule", projected_s, {"units": "s", "long_name": "projected wall time per job"}),
             "core_hours": ("rule", core_hours, {"units": "h", "long_name": "projected core-hours of the rule"}),
         },
-        coords={"rule": ("rule", list(rules), {"long_name": "Snakemake rule"}),
+        coords={"rule": ("rule", list(rules), {"long_name": "Snakemake rule [sampler]"}),
                 "reduction": ("reduction", np.asarray(args.reductions),
                               {"units": "1", "long_name": "duration and epoch reduction factor"})},
         attrs={"config_file": str(Path(args.config)), "total_core_hours": float(core_hours.sum()),

@@ -68,17 +68,27 @@ rule train_rbm:
     resources: tmpdir=/tmp, mem_mb=4000, runtime=895
 
 [Sat Nov 28 01:14:23 2026]
+rule tempering_run:
+    output: results/sampling/mnist/lif/free/training_seed0/seed0.nc
+    jobid: 80
+    benchmark: results/benchmarks/sampling/mnist/lif/free/training_seed0/seed0.tsv
+    wildcards: dataset=mnist, sampler=lif, schedule=free, training_seed=0, seed=0
+    resources: tmpdir=/tmp, mem_mb=4000, runtime=60
+
+[Sat Nov 28 01:14:23 2026]
 localrule all:
     input: results/mixing/summary.nc
     jobid: 0
 """
 
 
-def test_dry_run_parser_reads_rule_benchmark_and_threads():
+def test_dry_run_parser_reads_rule_sampler_benchmark_and_threads():
     jobs = paper_cost.scheduled_jobs(DRY_RUN)
     assert jobs == [
         {"rule": "calibrate_noise", "benchmark": "results/benchmarks/calibration/exc3000_inh3000.tsv", "threads": 1},
         {"rule": "train_rbm", "benchmark": "results/benchmarks/rbm/mnist/seed5/train.tsv", "threads": 2},
+        {"rule": "tempering_run[lif]", "benchmark": "results/benchmarks/sampling/mnist/lif/free/training_seed0/seed0.tsv",
+         "threads": 1},
         {"rule": "all", "benchmark": None, "threads": 1},
     ]
 

@@ -204,9 +204,10 @@ def canonical(value):
     return value
 
 
-#: Wall seconds per simulated neuron-second, an upper estimate measured on 2-core
-#: machines under load (27 kHz background, the costliest rate of the default study).
-WALL_S_PER_NEURON_S = 0.003
+#: Wall seconds per simulated neuron-second, an upper estimate: the costliest rule
+#: measured by benchmarks/paper_cost.py on a 2-core machine (calibration with up to
+#: 60 kHz background, ~1e-3; LIF sampling of the 784 + 500 RBM ~2e-4).
+WALL_S_PER_NEURON_S = 1.0e-3
 
 
 def runtime_minutes(neuron_seconds: float, runs: int = 1, floor_min: int = 10, safety: float = 3.0) -> int:
@@ -219,9 +220,9 @@ def runtime_minutes(neuron_seconds: float, runs: int = 1, floor_min: int = 10, s
 
 
 #: Wall seconds per training image, visible unit and hidden unit of one RBM epoch
-#: (PCD-1, float64, one thread), an upper estimate: MNIST 14x14 with 200 hidden
-#: units trained 20 epochs in 162 s on a loaded 2-core machine.
-WALL_S_PER_RBM_IMAGE_UNIT_PAIR = 3.5e-9
+#: (PCD-1, float64, one thread), an upper estimate: benchmarks/paper_cost.py measured
+#: 16 s per epoch of MNIST 784 x 500 (60,000 images), 7e-10, on a quiet 2-core machine.
+WALL_S_PER_RBM_IMAGE_UNIT_PAIR = 1.0e-9
 #: Training images of each data set (digits: 1797 images less the test fraction).
 TRAINING_IMAGES = {"digits": 1797, "mnist": 60000}
 MNIST_SIDE = 28
