@@ -27,7 +27,8 @@ OUTPUTS = ["results/calibration/membrane.nc", "results/calibration/activation.nc
            "results/calibration/temperature_map.nc"]
 
 
-def test_config():
+def tiny_config():
+    """config/test.yaml as a dict."""
     with open(ROOT / "config" / "test.yaml") as handle:
         return yaml.safe_load(handle)
 
@@ -54,7 +55,7 @@ def run_workflow(workdir: Path, configfile: Path, dryrun: bool = False):
 def finished_study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("study")
     configfile = workdir / "test.yaml"
-    configfile.write_text(yaml.safe_dump(test_config()))
+    configfile.write_text(yaml.safe_dump(tiny_config()))
     run_workflow(workdir, configfile)
     return workdir, configfile
 
@@ -99,7 +100,7 @@ def test_outputs_obey_the_physics(finished_study):
 
 def test_changing_one_noise_rate_reruns_only_what_depends_on_it(finished_study, tmp_path):
     workdir, _ = finished_study
-    config = test_config()
+    config = tiny_config()
     config["noise_sweep"][1]["rate_exc_hz"] = 9500
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
@@ -119,7 +120,7 @@ def test_nothing_to_do_after_a_finished_run(finished_study):
 def test_bad_config_stops_before_any_job(finished_study, tmp_path):
     workdir, _ = finished_study
     before = {name: (workdir / name).stat().st_mtime_ns for name in OUTPUTS}
-    config = test_config()
+    config = tiny_config()
     config["temperature_map"]["t_max"] = 0.5
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(config))
