@@ -8,54 +8,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import (
-    ConfigSettings,
-    DAGSettings,
-    ExecutionSettings,
-    OutputSettings,
-    ResourceSettings,
-)
+from workflow_helpers import ROOT, load_test_config, scheduled_jobs
 
 from lif_tempering.config import ConfigError
 from lif_tempering.io import read_dataset
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ["results/calibration/membrane.nc", "results/calibration/activation.nc",
            "results/calibration/temperature_map.nc"]
 
 
-def tiny_config():
-    """config/test.yaml as a dict."""
-    with open(ROOT / "config" / "test.yaml") as handle:
-        return yaml.safe_load(handle)
-
-
 def run_workflow(workdir: Path, configfile: Path, dryrun: bool = False):
     """Run (or dry-run) the workflow; return the (rule, wildcards) of the jobs it scheduled."""
-    with SnakemakeApi(OutputSettings(quiet={"progress", "rules"} if dryrun else None)) as api:
-        workflow_api = api.workflow(
-            resource_settings=ResourceSettings(cores=2),
-            config_settings=ConfigSettings(configfiles=[configfile]),
-            snakefile=ROOT / "Snakefile",
-            workdir=workdir,
-        )
-        dag_api = workflow_api.dag(DAGSettings())
-        dag_api.execute_workflow(executor="dryrun" if dryrun else "local",
-                                 execution_settings=ExecutionSettings(keep_going=False))
-        # The DAG of the finished call (Snakemake has no public accessor for it).
-        dag = workflow_api._workflow.dag
-        return sorted((job.rule.name, tuple(sorted(job.wildcards_dict.items())))
-                      for job in dag.needrun_jobs(exclude_finished=False))
+    return scheduled_jobs(workdir, configfile, dryrun=dryrun)
 
 
 @pytest.fixture(scope="module")
 def finished_study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("study")
     configfile = workdir / "test.yaml"
-    configfile.write_text(yaml.safe_dump(tiny_config()))
+    configfile.write_text(yaml.safe_dump(load_test_config()))
     run_workflow(workdir, configfile)
     return workdir, configfile
 
@@ -100,7 +73,7 @@ def test_outputs_obey_the_physics(finished_study):
 
 def test_changing_one_noise_rate_reruns_only_what_depends_on_it(finished_study, tmp_path):
     workdir, _ = finished_study
-    config = tiny_config()
+    config = load_test_config()
     config["noise_sweep"][1]["rate_exc_hz"] = 9500
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
@@ -120,7 +93,7 @@ def test_nothing_to_do_after_a_finished_run(finished_study):
 def test_bad_config_stops_before_any_job(finished_study, tmp_path):
     workdir, _ = finished_study
     before = {name: (workdir / name).stat().st_mtime_ns for name in OUTPUTS}
-    config = tiny_config()
+    config = load_test_config()
     config["temperature_map"]["t_max"] = 0.5
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(config))

@@ -11,14 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_test_config():
+    """config/test.yaml as a dict."""
     with open(ROOT / "config" / "test.yaml") as handle:
         return yaml.safe_load(handle)
 
 
-def run_workflow(workdir: Path, config: dict, targets, dryrun: bool = False):
-    """Run (or dry-run) ``targets`` with ``config`` over the defaults; return the scheduled rules."""
-    configfile = workdir / f"config_{hashlib.sha256(yaml.safe_dump(config).encode()).hexdigest()[:8]}.yaml"
-    configfile.write_text(yaml.safe_dump(config))
+def scheduled_jobs(workdir: Path, configfile: Path, targets=None, dryrun: bool = False):
+    """Run (or dry-run) ``targets`` (default: the default target); return (rule, wildcards) per scheduled job."""
     with SnakemakeApi(OutputSettings(quiet={"progress", "rules"} if dryrun else None)) as api:
         workflow_api = api.workflow(
             resource_settings=ResourceSettings(cores=2),
@@ -26,11 +25,19 @@ def run_workflow(workdir: Path, config: dict, targets, dryrun: bool = False):
             snakefile=ROOT / "Snakefile",
             workdir=workdir,
         )
-        dag_api = workflow_api.dag(DAGSettings(targets=targets))
+        dag_api = workflow_api.dag(DAGSettings(targets=targets) if targets else DAGSettings())
         dag_api.execute_workflow(executor="dryrun" if dryrun else "local",
                                  execution_settings=ExecutionSettings(keep_going=False))
         dag = workflow_api._workflow.dag  # the DAG of the finished call (no public accessor)
-        return sorted(job.rule.name for job in dag.needrun_jobs(exclude_finished=False))
+        return sorted((job.rule.name, tuple(sorted(job.wildcards_dict.items())))
+                      for job in dag.needrun_jobs(exclude_finished=False))
+
+
+def run_workflow(workdir: Path, config: dict, targets, dryrun: bool = False):
+    """Run (or dry-run) ``targets`` with ``config`` over the defaults; return the scheduled rules."""
+    configfile = workdir / f"config_{hashlib.sha256(yaml.safe_dump(config).encode()).hexdigest()[:8]}.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    return sorted(rule for rule, _ in scheduled_jobs(workdir, configfile, targets, dryrun))
 
 
 def assert_described(ds):
