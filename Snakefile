@@ -17,7 +17,7 @@ min_version("9.0")
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
-validate_config(config, load_schema(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"))
+validate_config(config, load_schema())
 
 
 report: "workflow/report/workflow.rst"

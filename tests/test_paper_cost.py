@@ -24,7 +24,7 @@ def paper_config() -> dict:
 def test_reduced_paper_config_is_valid_and_keeps_the_sizes(reduction):
     full = paper_config()
     reduced = paper_cost.reduced_config(full, reduction)
-    validate_config(reduced, load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    validate_config(reduced, load_schema())
     for section in ("tempering", "lif_sampling", "validation"):
         sampled_full = full[section]["duration_ms"] - full[section]["burn_in_ms"]
         sampled = reduced[section]["duration_ms"] - reduced[section]["burn_in_ms"]

@@ -1,13 +1,14 @@
 """Study configuration: validation and the values each job depends on.
 
-The configuration is checked against ``workflow/schemas/config.schema.yaml``
-(JSON Schema 2020-12), then against the cross-field rules a schema cannot
+The configuration is checked against the package's ``config.schema.yaml``
+(JSON Schema 2020-12, shipped as package data), then against the cross-field rules a schema cannot
 state. Every problem is reported with the key it concerns and what is allowed.
 """
 
 from __future__ import annotations
 
 import zlib
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +17,17 @@ from jsonschema import Draft202012Validator
 
 from .parameters import NeuronParameters, noise_label, resolve_parameters
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_RESOURCE = "config.schema.yaml"
 
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem."""
 
 
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    """The configuration schema as a dictionary."""
+def load_schema(path: str | Path | None = None) -> dict:
+    """The configuration schema as a dictionary: the package's own (package data) unless ``path`` is given."""
+    if path is None:
+        return yaml.safe_load(files(__package__).joinpath(SCHEMA_RESOURCE).read_text())
     with open(path) as handle:
         return yaml.safe_load(handle)
 
