@@ -76,3 +76,41 @@ def test_weight_temperature_is_one_at_reference_and_grows_with_noise():
     t_exc = weight_temperature(SBS, hotter, REFERENCE, excitatory=True)
     t_inh = weight_temperature(SBS, hotter, REFERENCE, excitatory=False)
     assert 1.5 < t_exc < 2.5 and 1.5 < t_inh < 2.5
+
+
+def test_tolerance_misses_name_the_miss_and_the_config_key():
+    from lif_tempering.temperature import tolerance_misses
+
+    assert tolerance_misses("compensated", 2.0, 2.009, 0.019, 0.005, 0.02) == []
+    (t_miss,) = tolerance_misses("compensated", 2.0, 2.024, 0.0, 0.005, 0.02)
+    assert t_miss == "|T_bias/T - 1| = 0.012 exceeds temperature_map.temperature_tolerance = 0.005"
+    (u0_miss,) = tolerance_misses("compensated", 2.0, 2.0, -0.03, 0.005, 0.02)
+    assert u0_miss == "|u0 - u0(T = 1)| / alpha(T = 1) = 0.03 exceeds temperature_map.u0_tolerance_alphas = 0.02"
+    # balanced noise lets u0 drift; a failed fit (NaN) never passes
+    assert tolerance_misses("balanced", 2.0, 2.0, -0.5, 0.005, 0.02) == []
+    assert len(tolerance_misses("balanced", 2.0, float("nan"), 0.0, 0.005, 0.02)) == 1
+
+
+def test_a_search_that_runs_out_of_iterations_stops_the_map():
+    """The 8 %-off 'simulator' misses T = 2.5 after one calibration: the map check names scheme, T and the miss."""
+    from lif_tempering.temperature import TemperatureMapNotConverged, require_converged
+
+    model = HCSActivationModel.anchored(SBS, REFERENCE)
+
+    def calibrate_at(rate_exc_hz, rate_inh_hz, expected):
+        u0, alpha = model.predict(rate_exc_hz, rate_inh_hz)
+        return ActivationPoint(rate_exc_hz, rate_inh_hz, u0, alpha * (1 + 0.08 * np.log(rate_exc_hz / 3000.0)))
+
+    (point,) = find_temperature_point(calibrate_at, SBS, REFERENCE, "compensated", 2.5, 0.01, 0.01, 1,
+                                      log=lambda line: None)
+    T_bias = point.alpha_mV / REFERENCE.alpha_mV
+    miss = abs(T_bias / 2.5 - 1)
+    assert miss > 0.01
+    with pytest.raises(TemperatureMapNotConverged) as error:
+        require_converged("compensated", [1.0, 2.5], [1.0, T_bias], [0.0, 0.0], [1, 1], 0.01, 0.01)
+    message = str(error.value)
+    assert message.startswith(f"temperature map, scheme compensated, T = 2.5: |T_bias/T - 1| = {miss:.3g} exceeds "
+                              "temperature_map.temperature_tolerance = 0.01 after 1 iterations\n")
+    assert "T = 1:" not in message and "temperature_map.max_iterations" in message
+    # the same point with a tolerance it meets passes
+    require_converged("compensated", [1.0, 2.5], [1.0, T_bias], [0.0, 0.0], [1, 1], 1.01 * miss, 0.01)

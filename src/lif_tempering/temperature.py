@@ -98,13 +98,55 @@ def solve_rates(model: HCSActivationModel, scheme: str, reference: ActivationPoi
     raise ValueError(f"unknown scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
 
 
+def tolerance_misses(scheme: str, temperature: float, T_bias: float, u0_shift_alphas: float,
+                     temperature_tolerance: float, u0_tolerance_alphas: float) -> list[str]:
+    """How a map point misses its tolerances (empty when it meets them), naming the config keys.
+
+    ``T_bias = alpha / alpha(T = 1)`` must lie within ``temperature_tolerance`` of
+    ``temperature`` (relative); ``compensated`` also needs
+    ``|u0 - u0(T = 1)| / alpha(T = 1) = |u0_shift_alphas| <= u0_tolerance_alphas``.
+    """
+    misses = []
+    t_miss = abs(T_bias / temperature - 1.0)
+    if not t_miss <= temperature_tolerance:
+        misses.append(f"|T_bias/T - 1| = {t_miss:.3g} exceeds temperature_map.temperature_tolerance = "
+                      f"{temperature_tolerance:g}")
+    if scheme == "compensated" and not abs(u0_shift_alphas) <= u0_tolerance_alphas:
+        misses.append(f"|u0 - u0(T = 1)| / alpha(T = 1) = {abs(u0_shift_alphas):.3g} exceeds "
+                      f"temperature_map.u0_tolerance_alphas = {u0_tolerance_alphas:g}")
+    return misses
+
+
 def converged(point: ActivationPoint, reference: ActivationPoint, scheme: str, temperature: float,
               temperature_tolerance: float, u0_tolerance_alphas: float) -> bool:
     """Whether a simulated point realises ``temperature`` (and, compensated, keeps u0)."""
-    t_ok = abs(point.alpha_mV / reference.alpha_mV / temperature - 1.0) <= temperature_tolerance
-    if scheme == "balanced":
-        return t_ok
-    return t_ok and abs(point.u0_mV - reference.u0_mV) <= u0_tolerance_alphas * reference.alpha_mV
+    return not tolerance_misses(scheme, temperature, point.alpha_mV / reference.alpha_mV,
+                                (point.u0_mV - reference.u0_mV) / reference.alpha_mV, temperature_tolerance,
+                                u0_tolerance_alphas)
+
+
+class TemperatureMapNotConverged(RuntimeError):
+    """A temperature-map point missed its tolerances: the map must not be used."""
+
+
+def require_converged(scheme: str, temperatures, T_bias, u0_shift_alphas, n_iterations,
+                      temperature_tolerance: float, u0_tolerance_alphas: float) -> None:
+    """Raise :class:`TemperatureMapNotConverged` naming every point of ``scheme`` that misses its tolerances.
+
+    Arrays over the map's target temperatures: realised ``T_bias``, ``u0_shift_alphas``
+    and the number of simulated calibrations each search made.
+    """
+    problems = []
+    for temperature, t_bias, shift, iterations in zip(temperatures, T_bias, u0_shift_alphas, n_iterations):
+        misses = tolerance_misses(scheme, float(temperature), float(t_bias), float(shift), temperature_tolerance,
+                                  u0_tolerance_alphas)
+        if misses:
+            problems.append(f"temperature map, scheme {scheme}, T = {float(temperature):g}: {'; '.join(misses)} "
+                            f"after {int(iterations)} iterations")
+    if problems:
+        raise TemperatureMapNotConverged(
+            "\n".join(problems) + "\nraise temperature_map.max_iterations or loosen "
+            "temperature_map.temperature_tolerance / temperature_map.u0_tolerance_alphas")
 
 
 def find_temperature_point(calibrate_at, p: NeuronParameters, reference: ActivationPoint, scheme: str,

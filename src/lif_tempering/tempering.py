@@ -12,8 +12,8 @@ are the ground-state readout instants (SCIENCE.md section 8):
 Other shapes (a square wave, a recorded oscillation) fit the same
 :class:`TemperatureSchedule`: any function of time in ms giving ``T >= 1``.
 
-A :class:`TemperatureMap` (one noise scheme of the workflow's temperature map,
-``results/calibration/temperature_map.nc``) turns ``T(t)`` into excitatory and
+A :class:`TemperatureMap` (one noise scheme's temperature map of the workflow,
+``results/calibration/temperature_map_{scheme}.nc``) turns ``T(t)`` into excitatory and
 inhibitory background rates (:func:`rate_schedule_hz`): ``compensated`` (u0
 kept at its ``T = 1`` value, the default) or ``balanced``. The LIF network is
 translated once, at ``T = 1`` (leak potentials and weights from the ``T = 1``
@@ -142,9 +142,12 @@ class TemperatureMap:
 
 
 def temperature_map(ds: xr.Dataset, scheme: str = "compensated") -> TemperatureMap:
-    """The ``scheme`` row of a temperature-map dataset (dims scheme x temperature)."""
+    """The ``scheme`` row of a temperature-map dataset (dims scheme x temperature; one scheme per workflow file)."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
+    if scheme not in ds["scheme"].values:
+        raise ValueError(f"the temperature map holds scheme(s) {', '.join(map(str, ds['scheme'].values))}, "
+                         f"not {scheme!r}")
     row = ds.sel(scheme=scheme)
     values = {name: np.asarray(row[name].values, dtype=np.float64)
               for name in ("rate_exc_hz", "rate_inh_hz", "u0_mV", "alpha_mV", "T_bias", "T_weight")}

@@ -19,6 +19,8 @@ NEURON_WITHOUT_RATES = {k: v for k, v in NEURON.items() if k not in ("rate_exc_h
 ALL_NOISE = canonical({**NOISE, REFERENCE_NOISE: REFERENCE_RATES})
 MEMBRANE = canonical(config["membrane"])
 CALIBRATION = canonical(config["calibration"])
+#: One noise scheme's temperature map (rule ``temperature_map``).
+TEMPERATURE_MAP = "results/calibration/temperature_map_{scheme}.nc"
 TEMPERATURE_SEARCH = canonical(
     {k: v for k, v in config["temperature_map"].items() if k not in ("schemes", "n_temperatures", "t_max")}
 )

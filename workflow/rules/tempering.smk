@@ -29,7 +29,6 @@ RUN_SETTINGS = {
 }
 READOUT = canonical({k: TEMPERING[k] for k in ("ground_state_tolerance", "readout")})
 BOOTSTRAP = canonical(TEMPERING["bootstrap"])
-TEMPERATURE_MAP = "results/calibration/temperature_map.nc"
 RUN = "results/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.nc"
 MAIN_TEMPERED = schedule_label("tempered", TEMPERING["frequency_hz"], TEMPERING["t_max"])
 
@@ -44,7 +43,7 @@ wildcard_constraints:
 def sampling_inputs(wildcards):
     inputs = {"rbm": f"results/rbm/{wildcards.dataset}/seed{wildcards.training_seed}/rbm.nc"}
     if wildcards.sampler == "lif":
-        inputs["temperature_map"] = TEMPERATURE_MAP
+        inputs["temperature_map"] = TEMPERATURE_MAP.format(scheme=TEMPERING["scheme"])
     return inputs
 
 
