@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Side-by-side benchmark: lif-tempering (Brian2 cpp_standalone) against NEST 3.10.
 
-Every task is simulated by both simulators with the same physics (SCIENCE.md
-sections 2, 4, 5): conductance-based LIF neurons of the sbs tutorial set, exact
+Every task is simulated by both simulators with the same physics (docs/model.md,
+docs/calibration.md, docs/translation.md): conductance-based LIF neurons of the sbs tutorial set, exact
 Poisson background (3 kHz excitatory and inhibitory, 1 nS), dt = 0.1 ms, and
 for the networks "renewing" synapses (Tsodyks-Markram with U = 1, tau_rec =
 tau_syn) carrying the weights of :func:`lif_tempering.translation.bm_to_lif`.
@@ -77,7 +77,7 @@ from lif_tempering.temperature import ActivationPoint  # noqa: E402
 from lif_tempering.translation import bm_to_lif  # noqa: E402
 
 PARAMS: NeuronParameters = PARAMETER_SETS["sbs_tutorial"]
-#: Activation function of the sbs tutorial set at 3 kHz / 3 kHz (SCIENCE.md section 4);
+#: Activation function of the sbs tutorial set at 3 kHz / 3 kHz (docs/calibration.md);
 #: used to translate every Boltzmann machine (the same values for both simulators).
 CALIBRATION = ActivationPoint(rate_exc_hz=3000.0, rate_inh_hz=3000.0, u0_mV=-50.624, alpha_mV=0.795)
 DT_MS = 0.1
@@ -113,7 +113,7 @@ class Task:
 
 
 def tasks_for(quick: bool) -> list[Task]:
-    """The four tasks of issue 6; ``quick`` shortens the simulated durations."""
+    """The four benchmark tasks (benchmarks/README.md); ``quick`` shortens the simulated durations."""
     if quick:
         return [
             Task("calibration", "calibration", 200, 5_000.0, 200.0),

@@ -327,10 +327,10 @@ def test_renewing_network_samples_the_target_distribution(renewing_runs):
         # far below the distribution without couplings (ratio measured 6-20)
         assert row["kl"] < row["kl_uncoupled"] / 3
         # the couplings are realised with the right sign pattern and about the right size;
-        # LIF couplings act too strong (W_eff / W ~= 1.4 measured, SCIENCE.md section 5)
+        # LIF couplings act too strong (W_eff / W ~= 1.4 measured, docs/translation.md)
         assert row["corr"] > 0.95
         assert 1.0 < row["gain"] < 1.8
-    # systematic floor 0.02-0.04 (SCIENCE.md section 10) plus ~0.005 estimation bias at 50 s
+    # systematic floor 0.02-0.04 (docs/translation.md) plus ~0.005 estimation bias at 50 s
     assert np.median([row["kl"] for row in rows]) < 0.05
 
 
@@ -349,7 +349,7 @@ def test_exponential_synapses_overcouple(renewing_runs, exponential_run):
     renewing = analyse(renewing_runs["target"], machines())
     exponential = analyse(exponential_run, machines())
     print("exponential", exponential)
-    # SCIENCE.md sections 5 and 10: W_eff / W ~= 1.96 vs 1.42, D_KL ~10x larger
+    # docs/translation.md: W_eff / W ~= 1.96 vs 1.42, D_KL ~10x larger
     assert np.median([e["kl"] for e in exponential]) > 2 * np.median([r["kl"] for r in renewing])
     assert np.median([e["gain"] for e in exponential]) > np.median([r["gain"] for r in renewing]) + 0.2
 

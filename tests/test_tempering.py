@@ -101,7 +101,7 @@ def test_realised_background_follows_the_sinusoidal_schedule(brian_cache):
     With tau_syn effectively infinite, g / w is the cumulative number of background
     events of a neuron. It is recorded at the end of every ``bin_ms``; a record at
     t holds the draws of all steps up to t, i.e. events in [0, t + dt). Counts of
-    each neuron and bin are Poisson with the integrated rate (SCIENCE.md: exact
+    each neuron and bin are Poisson with the integrated rate (docs/model.md: exact
     Poisson), so sum (n - Lambda)^2 / Lambda over all cells is chi-square with one
     degree of freedom per cell (this tests the variance too), and the counts pooled
     per phase bin follow the sinusoid.

@@ -1,4 +1,4 @@
-"""Tests of the Boltzmann machine <-> LIF translation (SCIENCE.md section 5)."""
+"""Tests of the Boltzmann machine <-> LIF translation (docs/translation.md)."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from lif_tempering.theory import free_membrane_moments, rectangle_psp_integral, 
 from lif_tempering.translation import LIFNetworkValues, bm_to_lif, lif_to_bm, weight_factors
 
 P = PARAMETER_SETS["sbs_tutorial"]
-#: Nominal calibration of the sbs tutorial set at 3 kHz balanced noise (SCIENCE.md section 4);
+#: Nominal calibration of the sbs tutorial set at 3 kHz balanced noise (docs/calibration.md);
 #: the translation is pure algebra, so measured values are not needed here.
 CAL = ActivationPoint(rate_exc_hz=3000.0, rate_inh_hz=3000.0, u0_mV=-50.62, alpha_mV=0.795)
 

@@ -9,14 +9,14 @@ chains or LIF networks, all in one run), each for ``duration_ms`` of network tim
 of which the first ``burn_in_ms`` are discarded. The *sampling time* of a machine
 is the network time after burn-in summed over its chains: a histogram at sampling
 time ``t`` pools the first ``t / copies`` ms of every chain. One Gibbs sweep counts
-as ``tau_ref`` of network time (SCIENCE.md section 9); LIF states are read every
+as ``tau_ref`` of network time (docs/tempering.md); LIF states are read every
 ``sample_dt_ms``.
 
 Effective couplings. Fitting a Boltzmann machine to a sampled distribution
 (:func:`~lif_tempering.boltzmann.fit_effective_bm`) gives the couplings the
 sampler realised; the least-squares slope of ``W_eff`` on ``W``
 (:func:`~lif_tempering.boltzmann.coupling_gain`) is their gain. LIF couplings act
-about 1.4x too strong with renewing synapses (SCIENCE.md section 5): the coupling
+about 1.4x too strong with renewing synapses (docs/translation.md): the coupling
 calibration measures this gain and the default LIF sampler divides the
 translated weights by it.
 """

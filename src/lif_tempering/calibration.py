@@ -1,6 +1,6 @@
 """Activation-function calibration: logistic fit of p_on against E_l.
 
-p_on(E_l) = 1 / (1 + exp(-(E_l - u0) / alpha)), SCIENCE.md section 4. The fit
+p_on(E_l) = 1 / (1 + exp(-(E_l - u0) / alpha)), docs/calibration.md. The fit
 uses the points with p_low < p_on < p_high (unweighted least squares).
 """
 

@@ -1,4 +1,4 @@
-"""Mixing analysis of free and tempered sampling runs (SCIENCE.md section 9, issue 4 item 3).
+"""Mixing analysis of free and tempered sampling runs (docs/mixing.md).
 
 Input: runs as written by :mod:`lif_tempering.tempering` (:func:`~lif_tempering.tempering.run_dataset`:
 int8 states ``z`` (time, unit; visible units first) with ``time_ms``,
@@ -10,7 +10,7 @@ int8 states ``z`` (time, unit; visible units first) with ``time_ms``,
 the binarised images (:func:`lif_tempering.rbm.train_classifier`). The classifier
 sees either the visible state itself (``readout="visible"``) or, by default,
 ``p(v = 1 | h)`` of the sample's hidden state at ``T = 1``
-(``readout="mean_field"``, as in the abstract prototype of SCIENCE.md section 9):
+(``readout="mean_field"``, see docs/mixing.md):
 the mean field averages out single-pixel noise, which is sampling noise, not a
 change of mode. The sample's label is the most probable class, its confidence
 that class's probability.

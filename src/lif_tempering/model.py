@@ -6,7 +6,7 @@ recompiling.
 
 The background is an exact Poisson process per neuron and receptor, counted per
 time step (at kHz rates a Bernoulli approximation, at most one event per step,
-under-disperses the input: SCIENCE.md section 2). It is drawn event by event: each
+under-disperses the input: docs/model.md). It is drawn event by event: each
 neuron and receptor keeps its survival budget ``budget_exc``, ``budget_inh`` in
 (0, 1], i.e. exp(-E) for the remaining Exp(1) time (in units of expected events)
 until its next event. A step with rate r multiplies the budget by the per-step

@@ -7,7 +7,7 @@ A network is compiled once per *structure* (number of neurons, which ordered pai
 seed) to the compiled binary. Networks of the same structure therefore share
 one binary, e.g. every 5-unit BM with full connectivity.
 
-Synapse types (SCIENCE.md section 5), each synapse with a weight ``weight`` and a
+Synapse types (docs/translation.md), each synapse with a weight ``weight`` and a
 receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
 
 - ``renewing`` (default): Tsodyks-Markram with utilisation ``U`` (1) and
@@ -23,7 +23,7 @@ receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
   instead of piling up PSPs.
 - ``exponential``: each spike adds ``weight``.
 
-Readout (SCIENCE.md section 8): neuron k is in state z_k = 1 while refractory,
+Readout (docs/translation.md): neuron k is in state z_k = 1 while refractory,
 i.e. for t in [t_s, t_s + tau_ref) after each spike t_s. The spikes are recorded
 with a SpikeMonitor and turned into states on a sample grid by a cumulative sum
 of +1 at each spike and -1 at spike + tau_ref, all in integer time steps.

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 @dataclass(frozen=True)
 class NeuronParameters:
-    """One LIF neuron with its Poisson background (SCIENCE.md section 2)."""
+    """One LIF neuron with its Poisson background (docs/model.md)."""
 
     C_m_nF: float
     tau_m_ms: float
@@ -43,7 +43,7 @@ class NeuronParameters:
 
 PARAMETER_NAMES = tuple(f.name for f in fields(NeuronParameters))
 
-#: Named parameter sets of SCIENCE.md section 2.
+#: Named parameter sets (docs/model.md).
 PARAMETER_SETS: dict[str, NeuronParameters] = {
     "sbs_tutorial": NeuronParameters(
         C_m_nF=0.2, tau_m_ms=1.0, E_l_mV=-50.0, V_th_mV=-50.0, V_reset_mV=-50.001,

@@ -1,6 +1,6 @@
 """Noise as temperature: background rates that realise a target temperature.
 
-T(nu) = alpha(nu) / alpha(nu_ref) (SCIENCE.md section 6). Two schemes:
+T(nu) = alpha(nu) / alpha(nu_ref) (docs/temperature.md). Two schemes:
 
 - ``balanced``: excitatory and inhibitory rates scaled together (their ratio
   kept from the reference); u0 may drift.
@@ -189,7 +189,7 @@ def weight_temperature(p: NeuronParameters, point: ActivationPoint, reference: A
 
     A weight translated at the reference (w = W f_ref) acts at another noise
     configuration as W f_ref / f; T_weight = f / f_ref, with the weight factor f
-    of SCIENCE.md section 5 evaluated at E_l = u0 (bias zero). Equal to T_bias
+    of docs/translation.md evaluated at E_l = u0 (bias zero). Equal to T_bias
     when the PSP integral does not change with the noise.
     """
     def psp_integral_per_alpha(q: ActivationPoint):

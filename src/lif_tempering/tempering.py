@@ -2,7 +2,7 @@
 
 A *temperature schedule* gives the target temperature ``T(t)`` of the network at
 every instant and the phase of the oscillation whose ``T = 1`` instants (phase 0)
-are the ground-state readout instants (SCIENCE.md section 8):
+are the ground-state readout instants (docs/tempering.md):
 
 - ``free``: ``T = 1`` throughout; it carries the frequency of the tempered run it
   is compared with, so that both are read at the same instants;
@@ -209,7 +209,7 @@ class LIFTemperingSampler:
     Compiles one cpp_standalone binary with scheduled background rates for the
     given duration; every :meth:`sample` passes an RBM, a schedule and a seed.
     The network is translated at ``T = 1`` with ``tmap.reference`` and
-    ``coupling_scale`` (SCIENCE.md section 5); the background follows
+    ``coupling_scale`` (docs/translation.md); the background follows
     :func:`rate_schedule_hz`. Samples are read every ``sample_dt_ms`` from
     ``burn_in_ms`` on. Each distinct rate schedule leaves two float64 files of
     ``duration_ms / dt_ms`` values in the project's ``static_arrays`` folder

@@ -1,6 +1,6 @@
 """The tempering study's jobs: sampling runs of trained RBMs, their mixing analysis, summary and parameter scan.
 
-Each function is one unit of work of the workflow (issue 4; SCIENCE.md sections 8, 9):
+Each function is one unit of work of the workflow (docs/tempering.md, docs/mixing.md):
 
 - :func:`lif_run` and :func:`gibbs_run`: one sampling run of one trained RBM
   (:func:`lif_tempering.rbm_study.train_rbm_dataset`) under one schedule and seed,

@@ -1,6 +1,6 @@
 """High-conductance-state (HCS) theory of the free membrane potential.
 
-Formulas of SCIENCE.md sections 3 and 5. Units: nF, ms, mV, uS, Hz; a rate
+Formulas of docs/model.md and docs/translation.md (Petrovici et al. 2016). Units: nF, ms, mV, uS, Hz; a rate
 times a time in ms is converted with a factor 1e-3.
 """
 
@@ -79,7 +79,7 @@ def rectangle_psp_integral(p: NeuronParameters, E_l_mV, rate_exc_hz=None, rate_i
     """Integral over [0, tau_ref] of the PSP of a unit weight (1 uS), in mV ms.
 
     The conductance-based PSP at the HCS mean potential of a neuron with leak
-    potential ``E_l_mV`` (SCIENCE.md section 5), for the excitatory or the
+    potential ``E_l_mV`` (docs/translation.md), for the excitatory or the
     inhibitory receptor (sign removed: the inhibitory integral is positive).
     """
     m = free_membrane_moments(p, E_l_mV, rate_exc_hz, rate_inh_hz)
@@ -90,7 +90,7 @@ def rectangle_psp_integral(p: NeuronParameters, E_l_mV, rate_exc_hz=None, rate_i
 
 
 def weight_factor_uS(p: NeuronParameters, alpha_mV, E_l_mV, rate_exc_hz=None, rate_inh_hz=None, excitatory=True):
-    """Conductance (uS) per unit Boltzmann weight, f of SCIENCE.md section 5.
+    """Conductance (uS) per unit Boltzmann weight, f of docs/translation.md.
 
     Chosen so that the PSP integral over tau_ref, seen through the E_l
     sensitivity g_l / g_tot, equals a rectangle of height ``alpha_mV`` x tau_ref.

@@ -1,4 +1,4 @@
-"""Translation between Boltzmann machines and LIF network parameters (SCIENCE.md section 5).
+"""Translation between Boltzmann machines and LIF network parameters (docs/translation.md).
 
 Boltzmann convention: ``p(z) ~ exp(1/2 z^T W z + b^T z)`` with ``W`` symmetric and
 zero on the diagonal (see :mod:`.boltzmann`).
@@ -19,7 +19,7 @@ as two non-negative matrices, ``w_exc_uS`` and ``w_inh_uS``; at most one of them
 is non-zero for any pair. Because ``f`` depends on the target's ``E_l`` the
 biological matrices are in general asymmetric even though ``W`` is symmetric.
 
-``coupling_scale`` is the global coupling correction of SCIENCE.md section 5
+``coupling_scale`` is the global coupling correction of docs/translation.md
 (LIF couplings act stronger than targeted; a factor of ~0.75-0.8 compensates
 most of it); 1.0 is the plain translation.
 """
