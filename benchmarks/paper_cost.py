@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from lif_tempering.config import data_directory
 from lif_tempering.io import write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,14 +102,14 @@ def workload(config: dict) -> dict:
             "rbm_epochs": config["rbm"]["epochs"]}
 
 
-def snakemake(configfile: Path, workdir: Path, cores: int, dry_run: bool, mnist_dir: str) -> str:
+def snakemake(configfile: Path, workdir: Path, cores: int, dry_run: bool, data_dir: str) -> str:
     """Run Snakemake on the repository's workflow in ``workdir``; returns its output.
 
     A dry run lists every job of the DAG (``--forceall``), also when some are done,
     so that a finished work folder can be evaluated again.
     """
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--cores", str(cores), "--configfile", str(configfile), "--config", f"mnist_dir={mnist_dir}"]
+               "--cores", str(cores), "--configfile", str(configfile), "--config", f"data_dir={data_dir}"]
     if dry_run:
         command += ["-n", "--forceall"]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
@@ -169,8 +170,8 @@ def main(argv=None) -> None:
     parser.add_argument("--reductions", type=float, nargs=2, default=[40.0, 20.0],
                         help="two duration reduction factors")
     parser.add_argument("--cores", type=int, default=2, help="cores for the reduced runs")
-    parser.add_argument("--mnist-dir", default=str((REPO / ".." / "shared" / "data" / "mnist").resolve()),
-                        help="folder with the MNIST IDX files (absolute)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the data set's IDX files (default: the config's data_dir in the repository)")
     parser.add_argument("--workdir", default=None, help="keep the reduced runs here (default: a temporary folder)")
     parser.add_argument("--out", default=None, help="NetCDF file for the table")
     args = parser.parse_args(argv)
@@ -180,7 +181,8 @@ def main(argv=None) -> None:
     root.mkdir(parents=True, exist_ok=True)
     full_file = root / "full.yaml"
     full_file.write_text(yaml.safe_dump(full))
-    full_jobs = scheduled_jobs(snakemake(full_file, root / "full", args.cores, True, args.mnist_dir))
+    data_dir = str(Path(args.data_dir).resolve() if args.data_dir else (REPO / data_directory(full)).resolve())
+    full_jobs = scheduled_jobs(snakemake(full_file, root / "full", args.cores, True, data_dir))
     counts: dict[str, int] = {}
     threads: dict[str, int] = {}
     for job in full_jobs:
@@ -192,9 +194,9 @@ def main(argv=None) -> None:
         workdir = root / f"reduced_{reduction:g}"
         configfile = root / f"reduced_{reduction:g}.yaml"
         configfile.write_text(yaml.safe_dump(reduced_config(full, reduction)))
-        jobs = scheduled_jobs(snakemake(configfile, workdir, args.cores, True, args.mnist_dir))
+        jobs = scheduled_jobs(snakemake(configfile, workdir, args.cores, True, data_dir))
         print(f"reduction {reduction:g}: {len(jobs)} jobs", flush=True)
-        snakemake(configfile, workdir, args.cores, False, args.mnist_dir)
+        snakemake(configfile, workdir, args.cores, False, data_dir)
         for rule, seconds in measured_seconds(jobs, workdir).items():
             means.setdefault(rule, []).append(float(np.median(seconds)))
 

@@ -175,7 +175,7 @@ def test_layer_activity_is_consistent_for_rbm_samples(small_rbm):
 def test_load_images_selects_the_data_set():
     data = load_images("digits", {"threshold": 8, "test_fraction": 0.2}, None, split_seed=3)
     assert data.image_shape == (8, 8) and data.train_images.shape == (1437, 64)
-    with pytest.raises(ValueError, match="allowed: digits, mnist"):
+    with pytest.raises(ValueError, match="allowed: digits, mnist, fashion_mnist"):
         load_images("fashion", {}, None, 0)
 
 
@@ -198,7 +198,7 @@ def test_boltzmann_cross_field_rules():
     assert "lif_sampling.burn_in_ms" in str(error.value) and "validation.first_dkl_time_ms" in str(error.value)
     bad = copy.deepcopy(config)
     bad["dataset"] = "cifar"
-    with pytest.raises(ConfigError, match="dataset: 'cifar' is not allowed; allowed: digits, mnist"):
+    with pytest.raises(ConfigError, match="dataset: 'cifar' is not allowed; allowed: digits, mnist, fashion_mnist"):
         validate_config(bad)
 
 

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 from workflow_helpers import assert_described, load_test_config, run_workflow
 
-from lif_tempering.datasets import MNIST_FILES
+from lif_tempering.datasets import IDX_FILES
 from lif_tempering.io import read_dataset
 
 pytestmark = pytest.mark.slow
@@ -114,7 +114,7 @@ def fake_mnist(directory: Path) -> None:
         arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, labels
     directory.mkdir()
     sums = []
-    for key, name in MNIST_FILES.items():
+    for key, name in IDX_FILES.items():
         raw = idx_bytes(arrays[key])
         (directory / f"{name}.gz").write_bytes(gzip.compress(raw))
         sums.append(f"{hashlib.sha256(raw).hexdigest()}  {name}\n")
@@ -125,17 +125,17 @@ def test_mnist_from_the_configured_folder_and_checksum_failure(study, tmp_path):
     mnist_dir = tmp_path / "mnist"
     fake_mnist(mnist_dir)
     config = load_test_config()
-    config["mnist_dir"] = str(mnist_dir)
+    config["data_dir"] = f"{tmp_path}/{{dataset}}"
     target = "results/rbm/mnist/seed0/rbm.nc"
     run_workflow(study, config, [target])
     rbm = read_dataset(study / target)
     assert rbm["W"].shape == (196, 16) and rbm.attrs["image_width"] == 14 and rbm.attrs["n_train_images"] == 40
     # A corrupted file: a clear error naming it, and no RBM written.
     (study / target).unlink()
-    name = MNIST_FILES["test_labels"]
+    name = IDX_FILES["test_labels"]
     (mnist_dir / f"{name}.gz").write_bytes(gzip.compress(idx_bytes(np.array([3, 2, 1], dtype=np.uint8))))
     with pytest.raises(Exception):
         run_workflow(study, config, [target])
     assert not (study / target).exists()
     log = (study / "results/logs/rbm/mnist/seed0/train.log").read_text()
-    assert "ChecksumError" in log and f"{name}.gz: SHA-256 of the decompressed bytes" in log
+    assert "ChecksumError" in log and f"{name}.gz: SHA-256 of the uncompressed IDX bytes" in log

@@ -125,3 +125,31 @@ def test_tempering_schema_ranges():
     config["parameter_scan"]["frequencies_hz"] = [0.0, 2.0]
     _expect_error(config, "tempering.samplers[1]", "'nest'", "tempering.t_max", "> 1",
                   "parameter_scan.frequencies_hz[0]", "> 0")
+
+
+def test_schema_is_package_data():
+    from importlib.resources import files
+
+    from lif_tempering.config import SCHEMA_RESOURCE, load_schema
+
+    resource = files("lif_tempering").joinpath(SCHEMA_RESOURCE)
+    assert resource.is_file()
+    assert load_schema() == yaml.safe_load(resource.read_text())
+    assert {"dataset", "data_dir"} <= set(load_schema()["required"])
+
+
+def test_data_dir_names_the_data_set_and_rejects_other_placeholders():
+    from lif_tempering.config import data_directory
+
+    config = default_config()
+    config["dataset"] = "fashion_mnist"
+    validate_config(config)
+    assert data_directory(config) == Path("resources/fashion_mnist")
+    assert data_directory(config, "mnist") == Path("resources/mnist")
+    config["data_dir"] = "/data/idx"
+    assert data_directory(config, "mnist") == Path("/data/idx")
+    config["data_dir"] = "data/{name}"
+    _expect_error(config, "data_dir", "'data/{name}'")
+    config["data_dir"] = "resources/{dataset}"
+    config["dataset"] = "cifar"
+    _expect_error(config, "dataset", "allowed: digits, mnist, fashion_mnist")

@@ -1,26 +1,46 @@
-"""Tests of the digits and MNIST loaders, IDX parsing and checksum handling."""
+"""Tests of the digits, MNIST and Fashion-MNIST loaders, IDX parsing, checksums and download."""
 
 import gzip
 import hashlib
+import os
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lif_tempering import datasets
 from lif_tempering.datasets import (
-    MNIST_FILES,
+    CANONICAL_DIGESTS,
+    IDX_FILES,
+    SUMS_FILE,
     ChecksumError,
-    download_mnist,
+    download_dataset,
     load_digits_binary,
-    load_mnist_binary,
+    load_idx_binary,
     read_idx,
-    read_sha256sums,
-    verify_mnist,
+    verify_dataset,
 )
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+REPO = Path(__file__).resolve().parents[1]
 MNIST_TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+@pytest.fixture
+def real_mnist_dir() -> Path:
+    """The real MNIST files: $LIF_TEMPERING_MNIST_DIR, else shared/data/mnist beside the repository.
+
+    Missing files skip the test, except on CI (``CI=true``), where they fail it.
+    """
+    directory = Path(os.environ.get("LIF_TEMPERING_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist"))
+    if not all((directory / f"{name}.gz").is_file() for name in IDX_FILES.values()):
+        message = f"no MNIST IDX files in {directory} (set LIF_TEMPERING_MNIST_DIR)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return directory
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -31,8 +51,8 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
 
 
-def write_fake_mnist(directory: Path, seed: int = 0) -> dict[str, str]:
-    """Small MNIST-like IDX files (5 train, 3 test 28x28 images), gzipped; returns their sums."""
+def write_fake_idx(directory: Path, compress: bool = True, seed: int = 0) -> dict[str, Path]:
+    """Small MNIST-like IDX files (5 train, 3 test 28x28 images), without SHA256SUMS; returns {name: path}."""
     rng = np.random.default_rng(seed)
     arrays = {
         "train_images": rng.integers(0, 256, size=(5, 28, 28), dtype=np.uint8),
@@ -41,13 +61,17 @@ def write_fake_mnist(directory: Path, seed: int = 0) -> dict[str, str]:
         "test_labels": np.array([9, 2, 6], dtype=np.uint8),
     }
     directory.mkdir(parents=True, exist_ok=True)
-    sums = {}
-    for key, name in MNIST_FILES.items():
+    paths = {}
+    for key, name in IDX_FILES.items():
         raw = idx_bytes(arrays[key])
-        (directory / f"{name}.gz").write_bytes(gzip.compress(raw))
-        sums[name] = hashlib.sha256(raw).hexdigest()
-    (directory / "SHA256SUMS").write_text("".join(f"{digest}  {name}\n" for name, digest in sums.items()))
-    return sums
+        paths[name] = directory / (f"{name}.gz" if compress else name)
+        paths[name].write_bytes(gzip.compress(raw, mtime=0) if compress else raw)
+    return paths
+
+
+def sha256sum(directory: Path, pattern: str) -> None:
+    """``sha256sum <pattern> > SHA256SUMS`` in ``directory``, with the standard tool."""
+    subprocess.run(f"sha256sum {pattern} > {SUMS_FILE}", shell=True, cwd=directory, check=True)
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -75,63 +99,133 @@ def test_idx_bad_magic_and_size(tmp_path):
         read_idx(truncated)
 
 
-def test_verify_uses_decompressed_bytes_and_names_the_bad_file(tmp_path):
-    sums = write_fake_mnist(tmp_path)
-    assert verify_mnist(tmp_path) == sums
-    assert read_sha256sums(tmp_path / "SHA256SUMS") == sums
-    name = MNIST_FILES["test_labels"]
-    corrupted = idx_bytes(np.array([9, 2, 7], dtype=np.uint8))
-    (tmp_path / f"{name}.gz").write_bytes(gzip.compress(corrupted))
-    found = hashlib.sha256(corrupted).hexdigest()
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="needs coreutils' sha256sum")
+@pytest.mark.parametrize("compress", [True, False])
+def test_sums_made_by_sha256sum_are_accepted_and_take_precedence(tmp_path, compress):
+    paths = write_fake_idx(tmp_path, compress=compress)
+    sha256sum(tmp_path, "*.gz" if compress else "*-ubyte")
+    # The synthetic files are not MNIST: only the folder's own sums let them through.
+    assert verify_dataset(tmp_path, "mnist") == paths
+    data = load_idx_binary(tmp_path, "mnist", threshold=100)
+    np.testing.assert_array_equal(data.train_labels, [3, 1, 4, 1, 5])
+    (tmp_path / SUMS_FILE).unlink()
+    with pytest.raises(ChecksumError, match="canonical mnist digests"):
+        verify_dataset(tmp_path, "mnist")
+
+
+def test_sums_of_uncompressed_bytes_accepted_for_gzipped_files(tmp_path):
+    """A line naming ``<name>`` is the digest of the IDX bytes, also when ``<name>.gz`` is stored."""
+    paths = write_fake_idx(tmp_path)
+    lines = [f"{hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()}  {name}\n" for name, path in paths.items()]
+    (tmp_path / SUMS_FILE).write_text("".join(lines))
+    assert verify_dataset(tmp_path, "fashion_mnist") == paths
+
+
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="needs coreutils' sha256sum")
+def test_corrupted_file_is_refused_with_both_digests_and_the_command(tmp_path):
+    paths = write_fake_idx(tmp_path)
+    sha256sum(tmp_path, "*.gz")
+    corrupted = paths[IDX_FILES["test_labels"]]
+    expected = hashlib.sha256(corrupted.read_bytes()).hexdigest()
+    corrupted.write_bytes(gzip.compress(idx_bytes(np.array([9, 2, 7], dtype=np.uint8))))
+    found = hashlib.sha256(corrupted.read_bytes()).hexdigest()
     with pytest.raises(ChecksumError) as error:
-        verify_mnist(tmp_path)
+        load_idx_binary(tmp_path, "mnist")
     message = str(error.value)
-    assert f"{name}.gz" in message and sums[name] in message and found in message
-    with pytest.raises(ChecksumError):
-        load_mnist_binary(tmp_path)
+    command = (f"cd {tmp_path} && sha256sum t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz "
+               f"train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz > {SUMS_FILE}")
+    assert str(corrupted) in message and expected in message and found in message and command in message
+    # The command given records the folder's files as they are: then they load.
+    subprocess.run(command, shell=True, check=True)
+    np.testing.assert_array_equal(load_idx_binary(tmp_path, "mnist").test_labels, [9, 2, 7])
 
 
-def test_load_mnist_binary_thresholds_after_block_mean(tmp_path):
-    write_fake_mnist(tmp_path)
-    raw_train = read_idx(tmp_path / f"{MNIST_FILES['train_images']}.gz")
-    full = load_mnist_binary(tmp_path, threshold=100)
+def test_canonical_digests_keep_their_algorithm(tmp_path, monkeypatch):
+    table = CANONICAL_DIGESTS["fashion_mnist"]
+    assert sorted(table) == sorted(f"{name}.gz" for name in IDX_FILES.values())
+    assert all(d.algorithm == "md5" and len(d.hex) == 32 for d in table.values())
+    assert sorted(CANONICAL_DIGESTS["mnist"]) == sorted(IDX_FILES.values())
+    assert all(d.algorithm == "sha256" and len(d.hex) == 64 for d in CANONICAL_DIGESTS["mnist"].values())
+    # Synthetic files stand in for Fashion-MNIST: their MD5 as the canonical digests.
+    paths = write_fake_idx(tmp_path)
+    fake = {f"{name}.gz": datasets.Digest("md5", hashlib.md5(path.read_bytes()).hexdigest())
+            for name, path in paths.items()}
+    monkeypatch.setitem(CANONICAL_DIGESTS, "fashion_mnist", fake)
+    assert load_idx_binary(tmp_path, "fashion_mnist").image_shape == (28, 28)
+    with pytest.raises(ChecksumError, match="SHA-256 of the uncompressed IDX bytes is [0-9a-f]{64}, expected"):
+        verify_dataset(tmp_path, "mnist")
+    changed = paths[IDX_FILES["train_labels"]]
+    changed.write_bytes(gzip.compress(idx_bytes(np.array([3, 1, 4, 1, 6], dtype=np.uint8))))
+    with pytest.raises(ChecksumError) as error:
+        verify_dataset(tmp_path, "fashion_mnist")
+    message = str(error.value)
+    assert str(changed) in message and "MD5 of the file as stored" in message and fake[changed.name].hex in message
+    assert hashlib.md5(changed.read_bytes()).hexdigest() in message
+    # Uncompressed Fashion-MNIST has no canonical digest: the folder needs its own SHA256SUMS.
+    plain = write_fake_idx(tmp_path / "plain", compress=False)
+    with pytest.raises(ChecksumError, match="no digest for train-images-idx3-ubyte .*sha256sum"):
+        verify_dataset(tmp_path / "plain", "fashion_mnist")
+    assert load_idx_binary(tmp_path / "plain", "fashion_mnist", verify=False).train_images.shape == (5, 784)
+    assert all(path.is_file() for path in plain.values())
+
+
+def test_load_idx_binary_thresholds_after_block_mean(tmp_path):
+    write_fake_idx(tmp_path)
+    raw_train = read_idx(tmp_path / f"{IDX_FILES['train_images']}.gz")
+    full = load_idx_binary(tmp_path, "mnist", threshold=100, verify=False)
     assert full.train_images.shape == (5, 784) and full.train_images.dtype == np.int8
     assert full.image_shape == (28, 28)
     np.testing.assert_array_equal(full.train_images, (raw_train > 100).reshape(5, -1))
     np.testing.assert_array_equal(full.train_labels, [3, 1, 4, 1, 5])
     np.testing.assert_array_equal(full.test_labels, [9, 2, 6])
-    quarter = load_mnist_binary(tmp_path, threshold=100, downsample=4)
+    quarter = load_idx_binary(tmp_path, "mnist", threshold=100, downsample=4, verify=False)
     assert quarter.image_shape == (7, 7) and quarter.test_images.shape == (3, 49)
     block = raw_train[2, 8:12, 4:8].astype(float).mean()  # image 2, block row 2, column 1
     assert quarter.train_images[2].reshape(7, 7)[2, 1] == int(block > 100)
     block_means = raw_train.reshape(5, 7, 4, 7, 4).mean(axis=(2, 4))
     np.testing.assert_array_equal(quarter.train_images, (block_means > 100).reshape(5, -1))
     with pytest.raises(ValueError, match="does not divide"):
-        load_mnist_binary(tmp_path, downsample=3)
+        load_idx_binary(tmp_path, "mnist", downsample=3, verify=False)
 
 
-def test_download_verifies_before_writing(tmp_path):
+def test_download_verifies_before_writing_and_never_overwrites(tmp_path, monkeypatch):
     source = tmp_path / "mirror"
-    sums = write_fake_mnist(source)
+    served = write_fake_idx(source)
+    fake = {f"{name}.gz": datasets.Digest("md5", hashlib.md5(path.read_bytes()).hexdigest())
+            for name, path in served.items()}
+    monkeypatch.setitem(CANONICAL_DIGESTS, "fashion_mnist", fake)
+    mirrors = [(tmp_path / "offline").as_uri() + "/", source.as_uri() + "/"]  # the first mirror fails
     target = tmp_path / "downloaded"
-    paths = download_mnist(target, base_url=source.as_uri() + "/", sha256sums=sums)
-    assert sorted(path.name for path in target.iterdir()) == sorted(
-        ["SHA256SUMS"] + [f"{name}.gz" for name in MNIST_FILES.values()])
-    assert verify_mnist(target) == sums
-    assert all(path.is_file() for path in paths.values())
+    paths = download_dataset("fashion_mnist", target, mirrors=mirrors)
+    assert sorted(path.name for path in target.iterdir()) == sorted([SUMS_FILE] + [f"{n}.gz" for n in IDX_FILES.values()])
+    assert all(path.read_bytes() == served[name].read_bytes() for name, path in paths.items())
+    if shutil.which("sha256sum"):  # the written sums are those of the files as stored
+        subprocess.run(["sha256sum", "--check", "--quiet", SUMS_FILE], cwd=target, check=True)
 
-    # The last file fails: the three already downloaded and verified are not kept either.
-    wrong = dict(sums, **{MNIST_FILES["test_labels"]: "0" * 64})
+    # The last file fails on every mirror: the three already verified are not kept either.
+    wrong = dict(fake, **{f"{IDX_FILES['test_labels']}.gz": datasets.Digest("md5", "0" * 32)})
+    monkeypatch.setitem(CANONICAL_DIGESTS, "fashion_mnist", wrong)
     empty_target = tmp_path / "not_written"
-    with pytest.raises(ChecksumError, match="t10k-labels-idx1-ubyte.gz: SHA-256"):
-        download_mnist(empty_target, base_url=source.as_uri() + "/", sha256sums=wrong)
+    with pytest.raises(OSError, match="t10k-labels-idx1-ubyte.gz: no mirror served the canonical file"):
+        download_dataset("fashion_mnist", empty_target, mirrors=mirrors)
     assert list(empty_target.iterdir()) == []
 
+    # A file present that is not the canonical one is refused and left untouched.
+    monkeypatch.setitem(CANONICAL_DIGESTS, "fashion_mnist", fake)
+    mine = write_fake_idx(tmp_path / "mine", seed=1)
+    before = {name: path.read_bytes() for name, path in mine.items()}
+    with pytest.raises(ChecksumError, match="left as it is"):
+        download_dataset("fashion_mnist", tmp_path / "mine", mirrors=mirrors)
+    assert {name: path.read_bytes() for name, path in mine.items()} == before
+    assert not (tmp_path / "mine" / SUMS_FILE).exists()
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason=f"no MNIST files at {SHARED_MNIST}")
-def test_shipped_mnist_verifies_and_has_the_documented_labels():
-    verify_mnist(SHARED_MNIST)
-    data = load_mnist_binary(SHARED_MNIST, downsample=2)
+
+def test_real_mnist_verifies_against_canonical_digests_and_has_the_documented_labels(real_mnist_dir, tmp_path):
+    verify_dataset(real_mnist_dir, "mnist")
+    for name in IDX_FILES.values():  # without the folder's SHA256SUMS: the canonical digests
+        (tmp_path / f"{name}.gz").symlink_to(real_mnist_dir / f"{name}.gz")
+    verify_dataset(tmp_path, "mnist")
+    data = load_idx_binary(real_mnist_dir, "mnist", downsample=2)
     assert data.train_images.shape == (60000, 196) and data.test_images.shape == (10000, 196)
     assert data.image_shape == (14, 14)
     assert set(np.unique(data.train_images)) == {0, 1}

@@ -227,16 +227,26 @@ def runtime_minutes(neuron_seconds: float, runs: int = 1, floor_min: int = 10, s
 #: 16 s per epoch of MNIST 784 x 500 (60,000 images), 7e-10, on a quiet 2-core machine.
 WALL_S_PER_RBM_IMAGE_UNIT_PAIR = 1.0e-9
 #: Training images of each data set (digits: 1797 images less the test fraction).
-TRAINING_IMAGES = {"digits": 1797, "mnist": 60000}
-MNIST_SIDE = 28
+TRAINING_IMAGES = {"digits": 1797, "mnist": 60000, "fashion_mnist": 60000}
+#: Image side (pixels) of MNIST and Fashion-MNIST, and of the 8x8 digits.
+IDX_IMAGE_SIDE = 28
 DIGITS_SIDE = 8
 
 
 def visible_units(config: dict, dataset: str) -> int:
     """Visible units of the RBM on ``dataset`` (pixels after downsampling)."""
-    if dataset == "mnist":
-        return (MNIST_SIDE // config["datasets"]["mnist"]["downsample"]) ** 2
-    return DIGITS_SIDE**2
+    if dataset == "digits":
+        return DIGITS_SIDE**2
+    return (IDX_IMAGE_SIDE // config["datasets"][dataset]["downsample"]) ** 2
+
+
+def data_directory(config: dict, dataset: str | None = None) -> Path:
+    """Folder of the IDX files of ``dataset`` (default: the configured one).
+
+    ``data_dir`` with ``{dataset}`` replaced by the data set's name, relative to the
+    working directory unless absolute (default ``resources/{dataset}``).
+    """
+    return Path(config["data_dir"].replace("{dataset}", dataset or config["dataset"]))
 
 
 def rbm_training_runtime_minutes(config: dict, dataset: str, safety: float = 3.0) -> int:

@@ -1,12 +1,21 @@
-"""Binary image data sets: scikit-learn's 8x8 digits and MNIST (IDX files).
+"""Binary image data sets: scikit-learn's 8x8 digits, MNIST and Fashion-MNIST (IDX files).
 
 Images become binary vectors (pixel > threshold), one row per image, in row-major
-pixel order; labels are the digits 0..9. Both loaders return a
-:class:`BinaryImages`.
+pixel order; labels are the classes 0..9. All loaders return a :class:`BinaryImages`.
 
-MNIST is read from a directory holding the four IDX files (gzip-compressed or not)
-and a ``SHA256SUMS`` file that lists the SHA-256 of the *decompressed* IDX bytes, so
-that files compressed by different tools verify alike.
+MNIST (LeCun et al. 1998) and Fashion-MNIST (Xiao, Rasul & Vollgraf 2017,
+arXiv:1708.07747) are read from a folder holding their four IDX files, each stored
+gzipped (``<name>.gz``, preferred when both exist) or uncompressed (``<name>``).
+Before use every file is checked against a digest:
+
+1. if the folder has a ``SHA256SUMS`` file, against it (it takes precedence). Its
+   lines are ``<hex SHA-256>  <file name>`` as written by ``sha256sum *.gz >
+   SHA256SUMS``. A line naming ``<name>.gz`` is the digest of the gzipped file as
+   stored; a line naming ``<name>`` is the digest of the uncompressed IDX bytes (the
+   file ``<name>`` itself, or the decompressed ``<name>.gz``).
+2. otherwise against the data set's canonical digests in :data:`CANONICAL_DIGESTS`,
+   each with its algorithm: for MNIST the SHA-256 of the uncompressed IDX bytes, for
+   Fashion-MNIST the MD5 of the ``.gz`` files published with the data set.
 """
 
 from __future__ import annotations
@@ -15,36 +24,68 @@ import gzip
 import hashlib
 import math
 import os
+import shlex
 import struct
 import tempfile
+import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-MNIST_FILES = {
+#: Data sets of the generative task; all but ``digits`` are IDX files read from a folder.
+DATASETS = ("digits", "mnist", "fashion_mnist")
+IDX_DATASETS = ("mnist", "fashion_mnist")
+#: The four IDX files of MNIST and Fashion-MNIST (same names, same layout: 28x28 images, labels 0..9).
+IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-# SHA-256 of the decompressed canonical MNIST files (same as the shipped SHA256SUMS).
-MNIST_SHA256 = {
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+SUMS_FILE = "SHA256SUMS"
+ALGORITHM_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
+
+
+class Digest(NamedTuple):
+    """An expected digest: ``algorithm`` (a :mod:`hashlib` name) and its ``hex`` value."""
+
+    algorithm: str
+    hex: str
+
+
+#: Canonical digests by data set, keyed like a ``SHA256SUMS`` line (``<name>``: of the
+#: uncompressed IDX bytes, ``<name>.gz``: of the gzipped file as published).
+CANONICAL_DIGESTS = {
+    "mnist": {
+        "t10k-images-idx3-ubyte": Digest("sha256", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        "t10k-labels-idx1-ubyte": Digest("sha256", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+        "train-images-idx3-ubyte": Digest("sha256", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        "train-labels-idx1-ubyte": Digest("sha256", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    },
+    # MD5 sums published in the zalandoresearch/fashion-mnist README (also used by torchvision).
+    "fashion_mnist": {
+        "train-images-idx3-ubyte.gz": Digest("md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        "train-labels-idx1-ubyte.gz": Digest("md5", "25c81989df183df01b3e8a0aad5dffbe"),
+        "t10k-images-idx3-ubyte.gz": Digest("md5", "bef4ecab320f06d8554ea6380940ec79"),
+        "t10k-labels-idx1-ubyte.gz": Digest("md5", "bb300cfdad3c16e7a12a480ee83cd310"),
+    },
 }
-MNIST_BASE_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+#: Canonical download locations, tried in turn; ``<mirror><name>.gz`` is each file.
+MIRRORS = {
+    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+    "fashion_mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                      "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+}
 _CHUNK_BYTES = 1 << 20
 
 
 class ChecksumError(ValueError):
-    """A file's decompressed bytes do not have the expected SHA-256."""
+    """A data file does not have its expected digest, or no digest is known for it."""
 
 
 @dataclass(frozen=True)
@@ -81,13 +122,9 @@ def load_digits_binary(threshold: float = 8, test_fraction: float = 0.2, seed=0)
     return BinaryImages(images[train], labels[train], images[test], labels[test], (8, 8))
 
 
-def _decompressed_bytes(path: Path) -> bytes:
-    """Contents of ``path``, gunzipped when it starts with the gzip magic bytes."""
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == GZIP_MAGIC
-    opener = gzip.open if compressed else open
-    with opener(path, "rb") as handle:
-        return handle.read()
+def _idx_bytes(stored: bytes) -> bytes:
+    """The IDX bytes of a file's stored content, gunzipped when it starts with the gzip magic bytes."""
+    return gzip.decompress(stored) if stored[:2] == GZIP_MAGIC else stored
 
 
 def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
@@ -118,66 +155,110 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Array in an IDX file, gzip-compressed or not (detected from the content)."""
     path = Path(path)
-    return parse_idx(_decompressed_bytes(path), str(path))
+    return parse_idx(_idx_bytes(path.read_bytes()), str(path))
 
 
 def read_sha256sums(path: str | os.PathLike) -> dict[str, str]:
-    """``{file name: hex digest}`` from a ``sha256sum``-style file (``<hash>  <name>`` lines)."""
+    """``{file name: hex digest}`` from a ``sha256sum``-style file (``<hash>  <name>`` lines).
+
+    Names are reduced to the file name (``./x.gz`` and ``x.gz`` alike); binary-mode
+    markers (``*x.gz``) are dropped.
+    """
     sums = {}
     for line in Path(path).read_text().splitlines():
         if line.strip():
             digest, name = line.split(maxsplit=1)
-            sums[name.strip().lstrip("*")] = digest.lower()
+            sums[Path(name.strip().lstrip("*")).name] = digest.lower()
     return sums
 
 
-def sha256_decompressed(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of the decompressed bytes of ``path`` (of the raw bytes if not gzip)."""
-    path = Path(path)
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == GZIP_MAGIC
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes as stored (what ``sha256sum`` prints)."""
     digest = hashlib.sha256()
-    with (gzip.open if compressed else open)(path, "rb") as handle:
+    with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _check_digest(source, expected: str, found: str) -> None:
-    """Raise :class:`ChecksumError` naming ``source`` (a path or URL) if the digests differ."""
-    if found != expected:
-        raise ChecksumError(f"{source}: SHA-256 of the decompressed bytes is {found}, expected {expected}")
-
-
-def _expected_sums(directory: Path, sha256sums) -> dict[str, str]:
-    if sha256sums is None:
-        sha256sums = directory / "SHA256SUMS"
-    if isinstance(sha256sums, Mapping):
-        return dict(sha256sums)
-    return read_sha256sums(sha256sums)
-
-
-def _locate(directory: Path, name: str) -> Path:
+def locate_idx_file(directory: str | os.PathLike, name: str) -> Path:
+    """``directory/<name>.gz`` if present, else ``directory/<name>``; :class:`FileNotFoundError` if neither."""
+    directory = Path(directory)
     for candidate in (directory / f"{name}.gz", directory / name):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"neither {name}.gz nor {name} in {directory}")
 
 
-def verify_mnist(directory: str | os.PathLike, sha256sums=None) -> dict[str, str]:
-    """Check every file listed in ``sha256sums`` against its decompressed SHA-256.
+def idx_files(directory: str | os.PathLike) -> dict[str, Path]:
+    """``{name: path}`` of the four IDX files in ``directory`` (see :func:`locate_idx_file`)."""
+    return {name: locate_idx_file(directory, name) for name in IDX_FILES.values()}
 
-    ``sha256sums``: path of a ``SHA256SUMS`` file (default ``directory/SHA256SUMS``)
-    or a ``{name: digest}`` mapping. Each listed ``name`` is looked up as
-    ``name.gz`` or ``name`` in ``directory``. Returns the verified ``{name: digest}``;
-    raises :class:`ChecksumError` naming the file, expected and found digest.
+
+def expected_digests(directory: str | os.PathLike, dataset: str) -> tuple[dict[str, Digest], str]:
+    """The digests the IDX files in ``directory`` are checked against, and where they come from.
+
+    The folder's ``SHA256SUMS`` if it has one (it takes precedence), else the
+    canonical digests of ``dataset`` (:data:`CANONICAL_DIGESTS`).
+    """
+    sums = Path(directory) / SUMS_FILE
+    if sums.is_file():
+        return {name: Digest("sha256", digest) for name, digest in read_sha256sums(sums).items()}, str(sums)
+    if dataset not in CANONICAL_DIGESTS:
+        raise ValueError(f"unknown IDX data set {dataset!r}; allowed: {', '.join(CANONICAL_DIGESTS)}")
+    return dict(CANONICAL_DIGESTS[dataset]), f"the canonical {dataset} digests"
+
+
+def sums_command(directory: str | os.PathLike, stored_names) -> str:
+    """The shell command that writes ``SHA256SUMS`` for the files ``stored_names`` in ``directory``."""
+    return f"cd {shlex.quote(str(directory))} && sha256sum {' '.join(sorted(stored_names))} > {SUMS_FILE}"
+
+
+def _checked_idx_bytes(label: str, stored_name: str, stored: bytes, expected: dict[str, Digest], source: str,
+                       hint: str) -> bytes:
+    """The IDX bytes of a file stored as ``stored_name`` with content ``stored``, after checking its digest.
+
+    The digest listed for ``stored_name`` is of the bytes as stored; one listed for
+    the name without ``.gz`` is of the uncompressed IDX bytes. Raises
+    :class:`ChecksumError` naming ``label`` (a path or URL), both digests, their
+    ``source`` and ``hint`` (what to do).
+    """
+    base = stored_name.removesuffix(".gz")
+    idx = _idx_bytes(stored)
+    if stored_name in expected:
+        key, content, what = stored_name, stored, "the file as stored"
+    elif base in expected:
+        key, content, what = base, idx, "the uncompressed IDX bytes"
+    else:
+        listed = ", ".join(sorted(expected)) or "nothing"
+        raise ChecksumError(f"{label}: no digest for {stored_name} or {base} in {source} (it lists {listed}). {hint}")
+    digest = expected[key]
+    found = hashlib.new(digest.algorithm, content, usedforsecurity=False).hexdigest()
+    if found != digest.hex.lower():
+        algorithm = ALGORITHM_NAMES.get(digest.algorithm, digest.algorithm)
+        raise ChecksumError(f"{label}: {algorithm} of {what} is {found}, expected {digest.hex} "
+                            f"({source}, entry {key}). {hint}")
+    return idx
+
+
+def _trust_hint(directory: Path, files: dict[str, Path]) -> str:
+    return (f"If you trust the files in {directory} as they are, record their digests with: "
+            f"{sums_command(directory, [path.name for path in files.values()])}")
+
+
+def verify_dataset(directory: str | os.PathLike, dataset: str) -> dict[str, Path]:
+    """Check the four IDX files of ``dataset`` in ``directory``; returns ``{name: path}``.
+
+    Digests: see :func:`expected_digests` and the module docstring. Raises
+    :class:`ChecksumError` naming the file, the expected and the found digest and
+    the ``sha256sum`` command that records the folder's own digests.
     """
     directory = Path(directory)
-    expected = _expected_sums(directory, sha256sums)
-    for name, digest in expected.items():
-        path = _locate(directory, name)
-        _check_digest(path, digest, sha256_decompressed(path))
-    return expected
+    files = idx_files(directory)
+    expected, source = expected_digests(directory, dataset)
+    for path in files.values():
+        _checked_idx_bytes(str(path), path.name, path.read_bytes(), expected, source, _trust_hint(directory, files))
+    return files
 
 
 def _block_sum(images: np.ndarray, factor: int) -> np.ndarray:
@@ -189,31 +270,30 @@ def _block_sum(images: np.ndarray, factor: int) -> np.ndarray:
     return blocks.sum(axis=(2, 4), dtype=np.int64)
 
 
-def load_mnist_binary(directory: str | os.PathLike, threshold: float = 127, downsample: int = 1,
-                      verify: bool = True, sha256sums=None) -> BinaryImages:
-    """MNIST with the official split (60,000 train, 10,000 test), binarised.
+def load_idx_binary(directory: str | os.PathLike, dataset: str, threshold: float = 127, downsample: int = 1,
+                    verify: bool = True) -> BinaryImages:
+    """MNIST or Fashion-MNIST (``dataset``) with the official split (60,000 train, 10,000 test), binarised.
 
     Images (values 0..255) are first averaged over ``downsample`` x ``downsample``
-    blocks (1: 28x28, 2: 14x14, 4: 7x7; the factor must divide the image size), then binarised as value > ``threshold``.
-    With ``verify`` each file's decompressed bytes are checked against
-    ``sha256sums`` (default ``directory/SHA256SUMS`` if present, else the canonical
-    sums in :data:`MNIST_SHA256`) before use.
+    blocks (1: 28x28, 2: 14x14, 4: 7x7; the factor must divide the image size), then
+    binarised as value > ``threshold``. With ``verify`` each file is checked as
+    :func:`verify_dataset` does before use.
     """
     directory = Path(directory)
-    if sha256sums is None and not (directory / "SHA256SUMS").is_file():
-        sha256sums = MNIST_SHA256
-    expected = _expected_sums(directory, sha256sums) if verify else {}
+    files = idx_files(directory)
+    if verify:
+        expected, source = expected_digests(directory, dataset)
     arrays = {}
-    for key, name in MNIST_FILES.items():
-        path = _locate(directory, name)
-        raw = _decompressed_bytes(path)
-        if verify:
-            _check_digest(path, expected[name], hashlib.sha256(raw).hexdigest())
+    for key, name in IDX_FILES.items():
+        path = files[name]
+        stored = path.read_bytes()
+        raw = (_checked_idx_bytes(str(path), path.name, stored, expected, source, _trust_hint(directory, files))
+               if verify else _idx_bytes(stored))
         arrays[key] = parse_idx(raw, str(path))
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"MNIST {split}: images {images.shape} and labels {labels.shape} do not match")
+            raise ValueError(f"{dataset} {split}: images {images.shape} and labels {labels.shape} do not match")
     binary = {}
     for split in ("train", "test"):
         block_sums = _block_sum(arrays[f"{split}_images"], downsample)
@@ -224,45 +304,70 @@ def load_mnist_binary(directory: str | os.PathLike, threshold: float = 127, down
                         binary["test"], arrays["test_labels"].astype(np.int64), image_shape)
 
 
-def download_mnist(directory: str | os.PathLike, base_url: str = MNIST_BASE_URL,
-                   sha256sums=None, timeout_s: float = 60.0) -> dict[str, Path]:
-    """Download the four gzipped MNIST files into ``directory`` and verify them.
-
-    Each ``<base_url><name>.gz`` is streamed to a hidden temporary file in
-    ``directory``; only when *all* files' decompressed SHA-256 match ``sha256sums``
-    (a mapping or SHA256SUMS path; default :data:`MNIST_SHA256`) are they renamed to
-    ``<name>.gz`` and a ``SHA256SUMS`` file written. On any failure (network,
-    :class:`ChecksumError`) the temporary files are removed and nothing is written.
-    Files already present and verified are kept as they are.
-    Returns ``{name: path}`` of the four files.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    expected = _expected_sums(directory, MNIST_SHA256 if sha256sums is None else sha256sums)
-    targets = {name: directory / f"{name}.gz" for name in MNIST_FILES.values()}
-    pending: list[tuple[Path, Path]] = []  # (temporary file, final path), renamed only at the end
-    try:
-        for name, target in targets.items():
-            if target.is_file() and sha256_decompressed(target) == expected[name]:
-                continue
-            url = f"{base_url}{name}.gz"
-            tmp = _temporary_file(directory, target.name)
-            pending.append((tmp, target))
+def _fetch(name: str, mirrors, tmp: Path, canonical: dict[str, Digest], source: str, timeout_s: float) -> None:
+    """Download ``<mirror><name>.gz`` into ``tmp`` from the first mirror that serves the canonical file."""
+    failures = []
+    for mirror in mirrors:
+        url = f"{mirror}{name}.gz"
+        try:
             with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
                 while chunk := response.read(_CHUNK_BYTES):
                     out.write(chunk)
-            _check_digest(url, expected[name], sha256_decompressed(tmp))
-        sums_file = _temporary_file(directory, "SHA256SUMS")
-        pending.append((sums_file, directory / "SHA256SUMS"))
-        sums_file.write_text("".join(f"{expected[name]}  {name}\n" for name in sorted(targets)))
-        while pending:  # data files first, SHA256SUMS last
+            _checked_idx_bytes(url, f"{name}.gz", tmp.read_bytes(), canonical, source, "Trying the next mirror.")
+            return
+        except (OSError, urllib.error.URLError, ChecksumError) as error:
+            failures.append(f"{url}: {error}")
+    raise OSError(f"{name}.gz: no mirror served the canonical file:\n  " + "\n  ".join(failures))
+
+
+def download_dataset(dataset: str, directory: str | os.PathLike, mirrors=None, timeout_s: float = 60.0) -> dict[str, Path]:
+    """Download the four gzipped IDX files of ``dataset`` into ``directory`` and verify them.
+
+    Each ``<mirror><name>.gz`` (``mirrors`` tried in turn, default :data:`MIRRORS`)
+    is streamed to a hidden temporary file in ``directory`` and checked against the
+    canonical digest (:data:`CANONICAL_DIGESTS`); only when all files are verified
+    are they renamed to ``<name>.gz``. On any failure the temporary files are removed
+    and nothing is written. Files already present (gzipped or not) are kept when they
+    match the canonical digests; otherwise :class:`ChecksumError` is raised and they
+    are left untouched (nothing is ever overwritten). A ``SHA256SUMS`` of the files as
+    stored is written when the folder has none; finally the folder is verified as
+    the loader will verify it (:func:`verify_dataset`). Returns ``{name: path}``.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    canonical, source = dict(CANONICAL_DIGESTS[dataset]), f"the canonical {dataset} digests"
+    mirrors = MIRRORS[dataset] if mirrors is None else tuple(mirrors)
+    paths: dict[str, Path] = {}
+    pending: list[tuple[Path, Path]] = []  # (temporary file, final path), renamed only at the end
+    try:
+        for name in IDX_FILES.values():
+            try:
+                present = locate_idx_file(directory, name)
+            except FileNotFoundError:
+                target = directory / f"{name}.gz"
+                tmp = _temporary_file(directory, target.name)
+                pending.append((tmp, target))
+                _fetch(name, mirrors, tmp, canonical, source, timeout_s)
+                paths[name] = target
+            else:
+                hint = f"The file is left as it is; move it away to download the canonical {dataset} file."
+                _checked_idx_bytes(str(present), present.name, present.read_bytes(), canonical, source, hint)
+                paths[name] = present
+        while pending:
             tmp, target = pending[0]
             os.replace(tmp, target)
             pending.pop(0)
+        if not (directory / SUMS_FILE).is_file():
+            sums = _temporary_file(directory, SUMS_FILE)
+            pending.append((sums, directory / SUMS_FILE))
+            sums.write_text("".join(f"{file_sha256(path)}  {path.name}\n" for path in sorted(paths.values())))
+            os.replace(sums, directory / SUMS_FILE)
+            pending.pop()
     finally:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)
-    return targets
+    verify_dataset(directory, dataset)
+    return paths
 
 
 def _temporary_file(directory: Path, name: str) -> Path:

@@ -19,7 +19,7 @@ import xarray as xr
 from scipy.special import expit
 
 from .boltzmann import rbm_as_bm
-from .datasets import BinaryImages, load_digits_binary, load_mnist_binary
+from .datasets import DATASETS, IDX_DATASETS, BinaryImages, load_digits_binary, load_idx_binary
 from .mixing import SoftmaxClassifier
 from .parameters import NeuronParameters
 from .rbm import (
@@ -36,7 +36,6 @@ from .temperature import ActivationPoint
 if TYPE_CHECKING:
     from .network import SamplingResult
 
-DATASETS = ("digits", "mnist")
 #: Keys of :func:`layer_activity`.
 LAYER_ACTIVITY = ("mean_visible", "mean_hidden", "mean_visible_given_hidden", "mean_hidden_given_visible")
 
@@ -45,17 +44,17 @@ def _var(dims, values, units, long_name):
     return (dims, np.asarray(values), {"units": units, "long_name": long_name})
 
 
-def load_images(dataset: str, settings: dict, mnist_dir: str | os.PathLike, split_seed: int) -> BinaryImages:
-    """The binarised images of ``dataset`` (``digits`` or ``mnist``).
+def load_images(dataset: str, settings: dict, data_dir: str | os.PathLike, split_seed: int) -> BinaryImages:
+    """The binarised images of ``dataset`` (``digits``, ``mnist`` or ``fashion_mnist``).
 
     ``settings``: the data set's config, ``threshold`` and ``test_fraction`` (digits,
-    split drawn with ``split_seed``) or ``threshold`` and ``downsample`` (MNIST, read
-    and checksum-verified from ``mnist_dir``, official split).
+    split drawn with ``split_seed``) or ``threshold`` and ``downsample`` (MNIST and
+    Fashion-MNIST, read and checksum-verified from ``data_dir``, official split).
     """
     if dataset == "digits":
         return load_digits_binary(settings["threshold"], settings["test_fraction"], split_seed)
-    if dataset == "mnist":
-        return load_mnist_binary(mnist_dir, settings["threshold"], settings["downsample"])
+    if dataset in IDX_DATASETS:
+        return load_idx_binary(data_dir, dataset, settings["threshold"], settings["downsample"])
     raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
 
 

@@ -1,12 +1,10 @@
 """Boltzmann machines on LIF networks: validation on small machines, coupling calibration, RBMs."""
 
-from pathlib import Path
-
 from snakemake.exceptions import WorkflowError
 
 from lif_tempering.boltzmann_study import LIF_VARIANTS, SAMPLERS
-from lif_tempering.config import rbm_training_runtime_minutes, runtime_minutes, visible_units
-from lif_tempering.datasets import MNIST_FILES
+from lif_tempering.config import data_directory, rbm_training_runtime_minutes, runtime_minutes, visible_units
+from lif_tempering.datasets import DATASETS, IDX_DATASETS, SUMS_FILE, idx_files
 
 REFERENCE_CALIBRATION = f"results/calibration/activation/{REFERENCE_NOISE}.nc"
 VALIDATION = canonical(config["validation"])
@@ -17,7 +15,6 @@ CALIBRATION_MACHINE_SEEDS = [
 RBM_TRAINING = canonical({k: v for k, v in config["rbm"].items() if k != "n_training_seeds"})
 TRAINING_SEEDS = list(range(config["rbm"]["n_training_seeds"]))
 LIF_SAMPLING = canonical(config["lif_sampling"])
-MNIST_DIR = config["mnist_dir"]
 COUPLING = "results/validation/coupling.nc"
 #: Simulated neuron-seconds of one validation run per machine (all copies).
 VALIDATION_NEURON_SECONDS = (
@@ -32,7 +29,7 @@ def rbm_neuron_seconds(dataset, duration_ms):
 
 wildcard_constraints:
     lif_variant="|".join(LIF_VARIANTS),
-    dataset="digits|mnist",
+    dataset="|".join(DATASETS),
     training_seed=r"[0-9]+",
 
 
@@ -153,41 +150,39 @@ rule validation_figures:
 # --------------------------------------------------------------------------- data sets and RBMs
 
 
-def mnist_file(name):
-    """The IDX file ``name`` in mnist_dir: uncompressed if present, else gzipped."""
-    plain = Path(MNIST_DIR) / name
-    return str(plain) if plain.is_file() else f"{MNIST_DIR}/{name}.gz"
-
-
 def dataset_files(wildcards):
-    """The files a data set is read from (none for the embedded digits)."""
-    if wildcards.dataset != "mnist":
+    """The files a data set is read from in data_dir (none for the embedded digits)."""
+    if wildcards.dataset not in IDX_DATASETS:
         return []
-    files = [mnist_file(name) for name in MNIST_FILES.values()]
-    missing = [path for path in files if not Path(path).is_file()]
-    if missing:
-        raise WorkflowError(f"MNIST files missing: {', '.join(missing)}. Set mnist_dir to the folder holding them, "
-                            "or run `snakemake download_mnist` (internet access needed) to fetch them there.")
-    sums = Path(MNIST_DIR) / "SHA256SUMS"
+    directory = data_directory(config, wildcards.dataset)
+    try:
+        files = [str(path) for path in idx_files(directory).values()]
+    except FileNotFoundError as error:
+        raise WorkflowError(f"{wildcards.dataset} files missing: {error}. Set data_dir to the folder holding them, or "
+                            f"run `snakemake --cores 1 download_data --config dataset={wildcards.dataset}` "
+                            "(internet access needed) to fetch them there.") from None
+    sums = directory / SUMS_FILE
     return files + ([str(sums)] if sums.is_file() else [])
 
 
 # The data files are deliberately not outputs of any rule: Snakemake deletes a
-# job's existing outputs before running it, and the data folder is shared.
-rule download_mnist:
+# job's existing outputs before running it (and on failure), and the data folder
+# may hold a user's own copy. The rule records what it verified under results/.
+rule download_data:
     output:
-        "results/data/mnist_download.txt",
+        f"results/data/{config['dataset']}_download.txt",
     params:
-        mnist_dir=MNIST_DIR,
+        dataset=config["dataset"],
+        data_dir=str(data_directory(config)),
     benchmark:
-        "results/benchmarks/download_mnist.tsv",
+        f"results/benchmarks/download_{config['dataset']}.tsv",
     log:
-        "results/logs/download_mnist.log",
+        f"results/logs/download_{config['dataset']}.log",
     threads: 1
     resources:
         runtime=20,
     script:
-        "../scripts/download_mnist.py"
+        "../scripts/download_data.py"
 
 
 rule train_rbm:

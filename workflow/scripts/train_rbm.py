@@ -10,8 +10,8 @@ params = snakemake.params
 dataset = snakemake.wildcards.dataset
 limit_threads(snakemake.threads)
 with job_log(snakemake.log[0]):
-    mnist_dir = Path(snakemake.input[0]).parent if snakemake.input else None
-    data = load_images(dataset, params.data, mnist_dir, params.split_seed)
+    data_dir = Path(snakemake.input[0]).parent if snakemake.input else None
+    data = load_images(dataset, params.data, data_dir, params.split_seed)
     print(f"{dataset}: {len(data.train_images)} training, {len(data.test_images)} test images of "
           f"{data.image_shape[0]}x{data.image_shape[1]} pixels", flush=True)
     ds = train_rbm_dataset(data, params.rbm, params.seed, dataset, int(snakemake.wildcards.training_seed),
