@@ -27,6 +27,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/boltzmann.smk"
 include: "workflow/rules/tempering.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -35,3 +36,4 @@ rule all:
         rules.calibration_study.input,
         rules.boltzmann_study.input,
         rules.tempering_study.input,
+        rules.headline.output,

@@ -1,0 +1,218 @@
+"""Headline results of a study: the numbers the report opens with.
+
+:func:`headline_table` gathers, in one long table, the settings the run was made with, the mixing
+of free against tempered sampling (the summary of :func:`lif_tempering.tempering_study.mixing_summary`:
+means over runs with their bootstrap intervals and the tempered/free ratios, per sampler), and the
+single-neuron calibration behind it (the T = 1 activation fit, free-membrane statistics against
+high-conductance-state theory, the temperature map of the tempering scheme).
+:func:`headline_html` renders it as an HTML fragment (one table per section), the CSV of the table
+keeps the numbers.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+#: Columns of the headline table: ``column`` is the sampler, the scheme or empty; ``value`` a number
+#: or, in the settings section, the configured value; ``stderr`` a fit's standard error; ``ci_low`` and
+#: ``ci_high`` a bootstrap interval.
+COLUMNS = ("section", "quantity", "column", "value", "stderr", "ci_low", "ci_high", "unit")
+
+SETTINGS = "Settings"
+TEMPERING = "Free against tempered sampling"
+NEURON = "Single neuron at T = 1"
+
+#: Rows of the tempering section: quantity, summary variable (``{name}_mean`` or ``{name}``), schedule.
+MIXING_ROWS = (
+    ("switch rate, free", "switch_rate_hz", "free"),
+    ("switch rate, tempered", "switch_rate_hz", "tempered"),
+    ("switch ratio, tempered / free", "switch_ratio", None),
+    ("ground-state confidence, free", "ground_confidence", "free"),
+    ("ground-state confidence, tempered", "ground_confidence", "tempered"),
+    ("ground-state confidence ratio, tempered / free", "ground_confidence_ratio", None),
+    ("coverage time of all classes, free", "coverage_time_s", "free"),
+    ("coverage time of all classes, tempered", "coverage_time_s", "tempered"),
+)
+#: Rows shown only when the summary holds the variable.
+OPTIONAL_MIXING_ROWS = (
+    ("runs that never visited every class, free", "coverage_censored_fraction", "free"),
+    ("runs that never visited every class, tempered", "coverage_censored_fraction", "tempered"),
+)
+#: Settings that must agree with the summary's attributes: settings key -> summary attribute.
+SUMMARY_SETTINGS = {"dataset": "dataset", "tempering.t_max": "readout_t_max",
+                    "tempering.frequency_hz": "readout_frequency_hz",
+                    "tempering.ground_state_tolerance": "ground_state_tolerance"}
+#: The settings key naming the tempering scheme (the temperature map's row).
+SCHEME_KEY = "tempering.scheme"
+#: Unit of a settings key by the suffix of its name.
+UNIT_SUFFIXES = {"_hz": "Hz", "_ms": "ms", "_s": "s", "_mV": "mV"}
+
+
+def unit_of(name: str) -> str:
+    """Unit named by the suffix of a key (``duration_ms`` -> ``ms``), empty without one."""
+    return next((unit for suffix, unit in UNIT_SUFFIXES.items() if name.endswith(suffix)), "")
+
+
+def _row(section, quantity, column="", value=np.nan, stderr=np.nan, ci_low=np.nan, ci_high=np.nan, unit=""):
+    return dict(zip(COLUMNS, (section, quantity, column, value, stderr, ci_low, ci_high, unit)))
+
+
+def _float(da: xr.DataArray) -> float:
+    return float(np.asarray(da.values, dtype=np.float64))
+
+
+def _mixing_row(summary: xr.Dataset, quantity: str, name: str, schedule: str | None, sampler: str) -> dict:
+    base = f"{name}_mean" if f"{name}_mean" in summary else name
+    select = {"sampler": sampler} if schedule is None else {"sampler": sampler, "schedule": schedule}
+    interval = [_float(summary[f"{name}_{end}"].sel(select)) if f"{name}_{end}" in summary else np.nan
+                for end in ("ci_low", "ci_high")]
+    return _row(TEMPERING, quantity, sampler, _float(summary[base].sel(select)), np.nan, *interval,
+                summary[base].attrs.get("units", ""))
+
+
+def mixing_rows(summary: xr.Dataset) -> list[dict]:
+    """Per sampler: switch rates, switch ratio, ground-state confidence, coverage time (means and intervals)."""
+    rows = []
+    for quantity, name, schedule in MIXING_ROWS + OPTIONAL_MIXING_ROWS:
+        if (quantity, name, schedule) in OPTIONAL_MIXING_ROWS and name not in summary:
+            continue
+        rows += [_mixing_row(summary, quantity, name, schedule, str(s)) for s in summary["sampler"].values]
+    return rows
+
+
+def settings_rows(summary: xr.Dataset, settings: dict) -> list[dict]:
+    """The configured values, checked against the summary's attributes, and the runs pooled per cell."""
+    for key, attr in SUMMARY_SETTINGS.items():
+        if key in settings and attr in summary.attrs:
+            configured, stored = settings[key], summary.attrs[attr]
+            same = configured == stored if isinstance(configured, str) else np.isclose(configured, stored)
+            if not same:
+                raise ValueError(f"settings {key} = {configured!r}, but the summary was made with {stored!r}")
+    rows = [_row(SETTINGS, key, "", ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value,
+                 unit=unit_of(key)) for key, value in settings.items()]
+    n_training, n_seeds = summary.sizes["training_seed"], summary.sizes["seed"]
+    rows.append(_row(SETTINGS, "runs per sampler and schedule (trained RBMs x seeds)", "",
+                     f"{n_training} x {n_seeds}"))
+    return rows
+
+
+def neuron_rows(reference: xr.Dataset, membrane: xr.Dataset) -> list[dict]:
+    """T = 1 activation fit (with the high-conductance-state estimate of alpha) and the free-membrane check.
+
+    ``reference``: calibration at the T = 1 rates; ``membrane``: the membrane study along ``noise``.
+    """
+    rows = [_row(NEURON, f"background rate, {kind}", "", _float(reference[f"rate_{kind}_hz"]), unit="Hz")
+            for kind in ("exc", "inh")]
+    rows += [
+        _row(NEURON, "activation width alpha", "", _float(reference.alpha_mV), _float(reference.alpha_stderr_mV),
+             unit="mV"),
+        _row(NEURON, "activation width alpha, high-conductance-state estimate", "",
+             _float(reference.alpha_theory_mV), unit="mV"),
+        _row(NEURON, "inflection point u0", "", _float(reference.u0_mV), _float(reference.u0_stderr_mV), unit="mV"),
+        _row(NEURON, "largest |p_on - logistic fit|", "", _float(reference.max_abs_residual), unit="1"),
+    ]
+    n_noise = membrane.sizes["noise"]
+    std_ratio = (membrane.std_sim_mV / membrane.std_theory_mV).values
+    mean_shift = (membrane.mean_sim_mV - membrane.mean_theory_mV).values
+    rows += [
+        _row(NEURON, f"free-membrane std, simulation / theory (range over {n_noise} noise rates)", "",
+             float(np.median(std_ratio)), ci_low=float(std_ratio.min()), ci_high=float(std_ratio.max()), unit="1"),
+        _row(NEURON, f"free-membrane mean, simulation - theory (largest of {n_noise} noise rates)", "",
+             float(mean_shift[np.argmax(np.abs(mean_shift))]), unit="mV"),
+    ]
+    return rows
+
+
+def temperature_map_rows(temperature_map: xr.Dataset, scheme: str) -> list[dict]:
+    """Convergence of the map of ``scheme`` and the rates it gives at its highest temperature."""
+    tmap = temperature_map.sel(scheme=scheme) if "scheme" in temperature_map.dims else temperature_map
+    section = f"Temperature map ({scheme})"
+    temperatures = tmap["temperature"].values.astype(np.float64)
+    met = int(np.sum(tmap.tolerances_met.values))
+    T_error = np.abs(tmap.T_bias.values / temperatures - 1.0)
+    top = tmap.isel(temperature=int(np.argmax(temperatures)))
+    T_top = float(temperatures.max())
+    return [
+        _row(section, f"map points meeting the tolerances (of {temperatures.size})", scheme, met, unit="1"),
+        _row(section, "largest |T_bias / T - 1|", scheme, float(T_error.max()), unit="1"),
+        _row(section, "largest |u0 - u0(T = 1)| / alpha(T = 1)", scheme,
+             float(np.abs(tmap.u0_shift_alphas.values).max()), unit="1"),
+        _row(section, f"T_bias reached at T = {T_top:g}", scheme, _float(top.T_bias), unit="1"),
+        *[_row(section, f"background rate at T = {T_top:g}, {kind}", scheme, _float(top[f"rate_{kind}_hz"]),
+               unit="Hz") for kind in ("exc", "inh")],
+    ]
+
+
+def headline_table(summary: xr.Dataset, reference: xr.Dataset, membrane: xr.Dataset, temperature_map: xr.Dataset,
+                   settings: dict) -> pd.DataFrame:
+    """The headline table (:data:`COLUMNS`): settings, tempering, single neuron, temperature map.
+
+    ``settings``: the configured values the run was made with, by configuration key (``dataset``,
+    ``tempering.t_max``, ...); :data:`SCHEME_KEY` selects the temperature map's row. A setting that
+    disagrees with the summary's attributes (:data:`SUMMARY_SETTINGS`) raises ``ValueError``.
+    """
+    rows = settings_rows(summary, settings) + mixing_rows(summary) + neuron_rows(reference, membrane)
+    rows += temperature_map_rows(temperature_map, settings[SCHEME_KEY])
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def format_value(row) -> str:
+    """A cell's text: ``v``, ``v ± stderr`` or ``v [ci_low, ci_high]`` (3 significant digits)."""
+    value = row["value"]
+    if isinstance(value, str):
+        return value
+    text = str(int(value)) if isinstance(value, (int, np.integer)) else _number(value)
+    if not math.isnan(_as_float(row["stderr"])):
+        text += f" ± {_number(row['stderr'])}"
+    if _has_spread(row):
+        text += f" [{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
+    return text
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _has_spread(row) -> bool:
+    return not (math.isnan(_as_float(row["ci_low"])) and math.isnan(_as_float(row["ci_high"])))
+
+
+def _number(value) -> str:
+    value = _as_float(value)
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    return f"{value:.3g}"
+
+
+def headline_html(table: pd.DataFrame, title: str = "Headline results", note: str = "") -> str:
+    """HTML fragment: a heading, ``note`` and one table per section (columns: quantity, each column, unit)."""
+    cell = 'style="border-bottom: 1px solid #ccc; padding: 2px 8px; text-align: {align}"'
+    parts = [f"<h2>{html.escape(title)}</h2>"]
+    if note:
+        parts.append(f"<p>{html.escape(note)}</p>")
+    for section, rows in table.groupby("section", sort=False):
+        columns = list(dict.fromkeys(rows["column"]))
+        header = ["quantity", *columns, "unit"] if columns != [""] else ["quantity", "value", "unit"]
+        lines = ['<table style="border-collapse: collapse; margin-bottom: 1em">',
+                 f'<caption style="text-align: left; font-weight: bold">{html.escape(section)}</caption>',
+                 "<tr>" + "".join(f"<th {cell.format(align='left')}>{html.escape(h)}</th>" for h in header) + "</tr>"]
+        for quantity, group in rows.groupby("quantity", sort=False):
+            texts = {row["column"]: format_value(row) for _, row in group.iterrows()}
+            values = [texts.get(column, "") for column in columns]
+            unit = group["unit"].iloc[0]
+            lines.append("<tr>" + f"<td {cell.format(align='left')}>{html.escape(quantity)}</td>"
+                         + "".join(f"<td {cell.format(align='right')}>{html.escape(v)}</td>" for v in values)
+                         + f"<td {cell.format(align='left')}>{html.escape(unit)}</td></tr>")
+        lines.append("</table>")
+        parts.append("\n".join(lines))
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,186 @@
+"""The headline table of the report's first page, and the report captions."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+from docutils.core import publish_parts
+from jinja2 import Environment, StrictUndefined
+from snakemake.utils import update_config
+from workflow_helpers import ROOT
+
+from lif_tempering.headline import MIXING_ROWS, format_value, headline_html, headline_table
+from lif_tempering.io import read_dataset, write_dataset
+from lif_tempering.mixing import RATIOS, SUMMARY_METRICS
+
+SAMPLERS = ["lif", "gibbs"]
+SETTINGS = {"dataset": "digits", "tempering.samplers": SAMPLERS, "tempering.scheme": "compensated",
+            "tempering.t_max": 1.5, "tempering.frequency_hz": 10.0, "tempering.ground_state_tolerance": 0.05,
+            "tempering.duration_ms": 2100}
+
+
+def _per_schedule(values, units, long_name):
+    return (("sampler", "schedule"), np.asarray(values, dtype=float), {"units": units, "long_name": long_name})
+
+
+def _per_sampler(values, units, long_name):
+    return (("sampler",), np.asarray(values, dtype=float), {"units": units, "long_name": long_name})
+
+
+@pytest.fixture()
+def summary(tmp_path):
+    """A summary.nc with the variable names of mixing.summarize: 2 samplers, 3 trained RBMs x 4 seeds."""
+    data = {"switch_rate_hz_mean": _per_schedule([[0.5, 1.25], [2.0, 3.0]], "Hz", "switch rate: mean"),
+            "switch_rate_hz_ci_low": _per_schedule([[0.4, 1.0], [1.5, 2.5]], "Hz", "switch rate: low"),
+            "switch_rate_hz_ci_high": _per_schedule([[0.6, 1.5], [2.5, 3.5]], "Hz", "switch rate: high"),
+            "switch_ratio": _per_sampler([2.5, 1.5], "1", "ratio"),
+            "switch_ratio_ci_low": _per_sampler([1.8, 1.1], "1", "ratio: low"),
+            "switch_ratio_ci_high": _per_sampler([3.2, 1.9], "1", "ratio: high"),
+            "ground_confidence_ratio": _per_sampler([0.9, 1.0], "1", "ratio"),
+            "coverage_censored_fraction": _per_schedule([[0.25, 0.0], [0.0, 0.0]], "1", "censored")}
+    for name, value in (("ground_confidence", 0.8), ("coverage_time_s", 1.7)):
+        for end, shift in (("mean", 0.0), ("ci_low", -0.1), ("ci_high", 0.1)):
+            units = "s" if name == "coverage_time_s" else "1"
+            data[f"{name}_{end}"] = _per_schedule(np.full((2, 2), value + shift), units, f"{name}: {end}")
+    ds = xr.Dataset(data, coords={"sampler": SAMPLERS, "schedule": ["free", "tempered"], "training_seed": [0, 1, 2],
+                                  "seed": [0, 1, 2, 3]},
+                    attrs={"dataset": "digits", "readout_t_max": 1.5, "readout_frequency_hz": 10.0,
+                           "ground_state_tolerance": 0.05})
+    path = tmp_path / "summary.nc"
+    write_dataset(ds, path)
+    return read_dataset(path)
+
+
+@pytest.fixture()
+def calibration():
+    """T = 1 calibration, a membrane sweep of 3 noise rates and a 2-scheme x 3-temperature map."""
+    reference = xr.Dataset({"rate_exc_hz": 3000.0, "rate_inh_hz": 3000.0, "alpha_mV": 1.25, "alpha_stderr_mV": 0.02,
+                            "alpha_theory_mV": 1.3, "u0_mV": -52.5, "u0_stderr_mV": 0.01, "max_abs_residual": 0.03})
+    membrane = xr.Dataset({"std_sim_mV": ("noise", [1.0, 2.1, 2.7]), "std_theory_mV": ("noise", [1.0, 2.0, 3.0]),
+                           "mean_sim_mV": ("noise", [-55.0, -55.3, -54.9]),
+                           "mean_theory_mV": ("noise", [-55.0, -55.0, -55.0])},
+                          coords={"noise": ["a", "b", "c"]})
+    shape = ("scheme", "temperature")
+    tmap = xr.Dataset({"T_bias": (shape, [[1.0, 1.5, 2.1], [1.0, 1.44, 1.98]]),
+                       "tolerances_met": (shape, np.array([[1, 1, 0], [1, 1, 1]], dtype=np.int8)),
+                       "u0_shift_alphas": (shape, [[0.0, 0.5, -1.2], [0.0, -0.02, 0.01]]),
+                       "rate_exc_hz": (shape, [[3000.0, 5000.0, 8000.0], [3000.0, 4000.0, 6000.0]]),
+                       "rate_inh_hz": (shape, [[3000.0, 5000.0, 8000.0], [3000.0, 4500.0, 7000.0]])},
+                      coords={"scheme": ["balanced", "compensated"], "temperature": [1.0, 1.5, 2.0]})
+    return reference, membrane, tmap
+
+
+def _value(table, quantity, column=""):
+    rows = table[(table["quantity"] == quantity) & (table["column"] == column)]
+    assert len(rows) == 1, (quantity, column)
+    return rows.iloc[0]
+
+
+def test_mixing_rows_are_variables_of_the_summary():
+    assert all(name in SUMMARY_METRICS or name in RATIOS for _, name, _ in MIXING_ROWS)
+
+
+def test_headline_table_holds_the_summary_numbers(summary, calibration):
+    table = headline_table(summary, *calibration, SETTINGS)
+    row = _value(table, "switch rate, tempered", "lif")
+    assert (row["value"], row["ci_low"], row["ci_high"], row["unit"]) == (1.25, 1.0, 1.5, "Hz")
+    row = _value(table, "switch rate, free", "gibbs")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == (2.0, 1.5, 2.5)
+    row = _value(table, "switch ratio, tempered / free", "lif")
+    assert (row["value"], row["ci_low"], row["ci_high"], row["unit"]) == (2.5, 1.8, 3.2, "1")
+    assert _value(table, "ground-state confidence ratio, tempered / free", "gibbs")["value"] == 1.0
+    row = _value(table, "coverage time of all classes, tempered", "lif")
+    assert (row["value"], row["unit"]) == (1.7, "s")
+    assert row["ci_low"] == pytest.approx(1.6) and row["ci_high"] == pytest.approx(1.8)
+    assert _value(table, "runs that never visited every class, free", "lif")["value"] == 0.25
+    assert _value(table, "runs per sampler and schedule (trained RBMs x seeds)")["value"] == "3 x 4"
+    assert _value(table, "tempering.samplers")["value"] == "lif, gibbs"
+    assert _value(table, "tempering.duration_ms")["unit"] == "ms"
+
+
+def test_headline_table_holds_the_calibration_numbers(summary, calibration):
+    table = headline_table(summary, *calibration, SETTINGS)
+    row = _value(table, "activation width alpha")
+    assert (row["value"], row["stderr"], row["unit"]) == (1.25, 0.02, "mV")
+    row = _value(table, "free-membrane std, simulation / theory (range over 3 noise rates)")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx((1.0, 0.9, 1.05))
+    assert _value(table, "free-membrane mean, simulation - theory (largest of 3 noise rates)")["value"] \
+        == pytest.approx(-0.3)
+    # The map's compensated row: all 3 points met the tolerances; |1.44 / 1.5 - 1| = 0.04 is the largest error.
+    assert _value(table, "map points meeting the tolerances (of 3)", "compensated")["value"] == 3
+    assert _value(table, "largest |T_bias / T - 1|", "compensated")["value"] == pytest.approx(0.04)
+    assert _value(table, "largest |u0 - u0(T = 1)| / alpha(T = 1)", "compensated")["value"] == pytest.approx(0.02)
+    assert _value(table, "background rate at T = 2, inh", "compensated")["value"] == 7000.0
+    balanced = headline_table(summary, *calibration, {**SETTINGS, "tempering.scheme": "balanced"})
+    assert _value(balanced, "map points meeting the tolerances (of 3)", "balanced")["value"] == 2
+    one_scheme = calibration[2].sel(scheme="compensated", drop=True)
+    single = headline_table(summary, *calibration[:2], one_scheme, SETTINGS)
+    pd.testing.assert_frame_equal(single, headline_table(summary, *calibration, SETTINGS))
+
+
+def test_settings_that_disagree_with_the_summary_are_refused(summary, calibration):
+    with pytest.raises(ValueError, match="tempering.t_max"):
+        headline_table(summary, *calibration, {**SETTINGS, "tempering.t_max": 2.0})
+    with pytest.raises(ValueError, match="dataset"):
+        headline_table(summary, *calibration, {**SETTINGS, "dataset": "mnist"})
+
+
+def test_html_and_csv_show_the_numbers(summary, calibration, tmp_path):
+    table = headline_table(summary, *calibration, SETTINGS)
+    html = headline_html(table, note="means over runs")
+    assert "<td style=\"border-bottom: 1px solid #ccc; padding: 2px 8px; text-align: right\">2.5 [1.8, 3.2]</td>" \
+        in html
+    assert "1.25 ± 0.02" in html and "means over runs" in html
+    assert html.count("<table") == table["section"].nunique()
+    assert format_value({"value": np.inf, "stderr": np.nan, "ci_low": np.nan, "ci_high": np.nan, "unit": "s"}) == "∞"
+    table.to_csv(tmp_path / "headline.csv", index=False)
+    back = pd.read_csv(tmp_path / "headline.csv")
+    ratio = back[(back["quantity"] == "switch ratio, tempered / free") & (back["column"] == "gibbs")].iloc[0]
+    assert (float(ratio["value"]), ratio["ci_low"], ratio["ci_high"]) == (1.5, 1.1, 1.9)
+
+
+# --------------------------------------------------------------------------- captions
+
+CAPTION = re.compile(r'caption="\.\./report/([\w.]+\.rst)"')
+CONFIG_REFERENCE = re.compile(r"snakemake\.(config|params|wildcards)\b|\bc\[")
+
+
+def report_captions():
+    """The caption files named by report() in the rules."""
+    names = {name for rules in (ROOT / "workflow" / "rules").glob("*.smk") for name in CAPTION.findall(rules.read_text())}
+    return sorted(ROOT / "workflow" / "report" / name for name in names)
+
+
+def study_configs():
+    """config.yaml alone and with each other configuration file merged on top (as --configfile does)."""
+    base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    configs = {"config.yaml": base}
+    for path in sorted((ROOT / "config").glob("*.yaml")):
+        if path.name != "config.yaml":
+            merged = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+            update_config(merged, yaml.safe_load(path.read_text()))
+            configs[path.name] = merged
+    return configs
+
+
+def test_every_figure_caption_names_config_values():
+    captions = report_captions()
+    assert len(captions) >= 14
+    for caption in captions:
+        assert CONFIG_REFERENCE.search(caption.read_text()), f"{caption.name} names no config value"
+
+
+@pytest.mark.parametrize("name", sorted(study_configs()))
+def test_captions_render_with_every_study_config(name):
+    class Snakemake:
+        config = study_configs()[name]
+        wildcards = {"dataset": config["dataset"], "training_seed": "0"}
+
+    env = Environment(trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)  # as Snakemake's report
+    for caption in [*report_captions(), ROOT / "workflow" / "report" / "workflow.rst"]:
+        text = env.from_string(caption.read_text()).render(snakemake=Snakemake, files=[], categories={})
+        html = publish_parts(text, writer="html", settings_overrides={"halt_level": 2})["body"]
+        assert "{{" not in html and "{%" not in html

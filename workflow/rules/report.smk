@@ -1,0 +1,49 @@
+"""The report's first page: the headline numbers of the run and the settings they were made with."""
+
+#: Configured values named in the headline table, by configuration key.
+HEADLINE_SETTINGS = {
+    "dataset": DATASET,
+    "neuron.parameter_set": config["neuron"]["parameter_set"],
+    "rbm.n_hidden": config["rbm"]["n_hidden"],
+    "rbm.epochs": config["rbm"]["epochs"],
+    "tempering.samplers": TEMPERING["samplers"],
+    "tempering.scheme": TEMPERING["scheme"],
+    "tempering.t_max": TEMPERING["t_max"],
+    "tempering.frequency_hz": TEMPERING["frequency_hz"],
+    "tempering.ground_state_tolerance": TEMPERING["ground_state_tolerance"],
+    "tempering.readout": TEMPERING["readout"],
+    "tempering.duration_ms": TEMPERING["duration_ms"],
+    "tempering.burn_in_ms": TEMPERING["burn_in_ms"],
+    "tempering.bootstrap.n_resamples": TEMPERING["bootstrap"]["n_resamples"],
+    "tempering.bootstrap.confidence": TEMPERING["bootstrap"]["confidence"],
+}
+
+
+rule headline:
+    input:
+        summary=rules.mixing_summary.output[0],
+        reference=REFERENCE_CALIBRATION,
+        membrane=rules.membrane_summary.output[0],
+        temperature_map=TEMPERATURE_MAP.format(scheme=TEMPERING["scheme"]),
+    output:
+        html=report(
+            "results/headline/headline.html",
+            caption="../report/headline.rst",
+            category="At a glance",
+            labels={"table": "headline results", "format": "HTML"},
+        ),
+        csv=report(
+            "results/headline/headline.csv",
+            caption="../report/headline.rst",
+            category="At a glance",
+            labels={"table": "headline results", "format": "CSV"},
+        ),
+    params:
+        settings=HEADLINE_SETTINGS,
+    benchmark:
+        "results/benchmarks/headline.tsv",
+    log:
+        "results/logs/headline.log",
+    threads: 1
+    script:
+        "../scripts/headline.py"
