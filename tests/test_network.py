@@ -151,10 +151,12 @@ def simulate_conductances(synapse, spike_times_ms, utilization=1.0, receptor_exc
 
 
 def tsodyks_markram_reference(spike_times_ms, t_ms, w, U, tau_rec, tau_syn, renewing=True):
-    """Analytic conductance: sum of exponentials with Tsodyks-Markram jumps (numpy).
+    """Analytic conductance held over each step: step averages of exponentials with Tsodyks-Markram jumps.
 
     A spike processed at step t_k changes g at the end of that step, so its exponential
-    starts at t_k + dt.
+    starts at t_k + dt; the membrane sees in the step [t, t + dt) (recorded at t) the
+    average of ``jump * exp(-(s - onset) / tau_syn)`` over the step, the integral
+    jump tau_syn (exp(-(t - onset) / tau_syn) - exp(-(t + dt - onset) / tau_syn)) divided by dt.
     """
     R, last, g = 1.0, None, np.zeros_like(t_ms)
     for t_k in spike_times_ms:
@@ -168,7 +170,8 @@ def tsodyks_markram_reference(spike_times_ms, t_ms, w, U, tau_rec, tau_syn, rene
         last = t_k
         onset = t_k + DT_MS
         after = t_ms >= onset - 1e-9
-        g[after] += jump * np.exp(-(t_ms[after] - onset) / tau_syn)
+        elapsed = t_ms[after] - onset
+        g[after] += jump * tau_syn / DT_MS * (np.exp(-elapsed / tau_syn) - np.exp(-(elapsed + DT_MS) / tau_syn))
     return g
 
 
@@ -186,8 +189,9 @@ def test_synaptic_conductance_follows_tsodyks_markram(runtime_device, synapse, u
     assert not g_inh.any()
     peaks = g_exc[np.searchsorted(t, np.array(SPIKES_MS) + DT_MS - 1e-9)]
     if synapse == "renewing" and utilization == 1.0:
-        # U = 1, tau_rec = tau_syn: every spike renews the conductance to exactly w
-        np.testing.assert_allclose(peaks, w, rtol=1e-9)
+        # U = 1, tau_rec = tau_syn: every spike renews the conductance to exactly w, whose
+        # average over the first step is w tau_syn (1 - exp(-dt / tau_syn)) / dt
+        np.testing.assert_allclose(peaks, w * P.tau_syn_ms / DT_MS * (1 - np.exp(-DT_MS / P.tau_syn_ms)), rtol=1e-9)
     elif synapse == "exponential":
         assert peaks[3] > 1.5 * w  # 1.5 ms after the previous spike the PSPs pile up
 

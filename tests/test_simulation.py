@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import StateMonitor, uS
+from brian2 import StateMonitor, ms, uS
 
 from lif_tempering.model import NO_SPIKING_THRESHOLD_MV, make_lif_group, per_neuron_values
 from lif_tempering.parameters import resolve_parameters
@@ -45,6 +45,46 @@ def test_background_input_has_poisson_counts_per_step(brian_cache):
     two_or_more = np.mean(counts >= 2)
     poisson_two_or_more = 1 - np.exp(-expected_mean) * (1 + expected_mean)
     assert abs(two_or_more - poisson_two_or_more) < 5 * np.sqrt(poisson_two_or_more / n)
+
+
+def test_background_conductance_matches_campbell(brian_cache):
+    """Mean w nu tau_syn and variance w^2 nu tau_syn / 2 of the background conductance (Campbell's theorem).
+
+    The conductance is recorded at the start of a step, the value with which the membrane
+    integrates it. Adding each event at full weight and decaying it once per step would give a
+    mean dt / (tau_syn (1 - exp(-dt / tau_syn))) - 1 = +0.50 % and a variance
+    2 dt / (tau_syn (1 - exp(-2 dt / tau_syn))) - 1 = +1.0 % too high at dt 0.1 ms, tau_syn 10 ms.
+    1000 neurons x 2 receptors x 10 s at 20 kHz: per (neuron, receptor) the mean is known to
+    1 / sqrt(nu T) = 0.22 %, the variance to sqrt(2 tau_syn / T) ~ 4.5 %, so over the 2000 independent
+    series the standard errors are ~0.005 % and ~0.1 % (computed below from their spread); 4 standard
+    errors (~0.02 % and ~0.4 %) resolve the old biases with room to spare.
+    """
+    n_neurons, duration_ms, burn_in_ms, record_ms, dt_ms, rate_hz = 1000, 10200.0, 200.0, 5.0, 0.1, 20000.0
+
+    def build(dt):
+        group = make_lif_group(n_neurons, name="conductance_probe")
+        monitor = StateMonitor(group, ["g_exc", "g_inh"], record=True, dt=record_ms * ms, when="start",
+                               name="conductance_monitor")
+        return [group, monitor], {"group": group, "monitor": monitor}
+
+    project = StandaloneProject({"kind": "conductance_probe", "n": n_neurons}, build, duration_ms, dt_ms, brian_cache)
+    p = SBS.with_values(rate_exc_hz=rate_hz, rate_inh_hz=rate_hz, V_th_mV=NO_SPIKING_THRESHOLD_MV)
+    group, monitor = project.handles["group"], project.handles["monitor"]
+    project.run({getattr(group, k): v for k, v in per_neuron_values(p, n_neurons, dt_ms=dt_ms).items()}, seed=5)
+    keep = np.asarray(monitor.t / ms) >= burn_in_ms  # 20 tau_syn after the start at g = 0
+    series = [np.asarray(monitor.g_exc / uS)[:, keep] / p.w_exc_uS, np.asarray(monitor.g_inh / uS)[:, keep] / p.w_inh_uS]
+    project.close()
+    g = np.concatenate(series)  # conductance / weight, (series, time)
+    expected_mean = rate_hz * 1e-3 * p.tau_syn_ms
+    expected_variance = rate_hz * 1e-3 * p.tau_syn_ms / 2
+    means = g.mean(axis=1)
+    # About the grand mean: a series' own mean would take its variance, 2 tau_syn / T = 0.2 % of the total.
+    variances = ((g - means.mean()) ** 2).mean(axis=1)
+    se_mean = means.std(ddof=1) / np.sqrt(means.size) / expected_mean
+    se_variance = variances.std(ddof=1) / np.sqrt(variances.size) / expected_variance
+    assert 4 * se_mean < 0.002 and 4 * se_variance < 0.005  # the test resolves the biases it is meant to catch
+    assert abs(means.mean() / expected_mean - 1) < 4 * se_mean
+    assert abs(variances.mean() / expected_variance - 1) < 4 * se_variance
 
 
 @pytest.mark.parametrize("rate_hz", [3000.0, 20000.0])

@@ -22,10 +22,20 @@ because Brian2's ``rand()`` (two Mersenne-twister calls) costs more than the
 rest of the background.
 
 The synaptic conductances are not integrated as ODEs but updated in the same pass,
-``g = g * syn_decay + w * events`` with the per-neuron ``syn_decay = exp(-dt /
-tau_syn)``, after the membrane update: the membrane integrates a step with the
-conductances at the step's start (as exponential Euler does), and the events of
-a step act from the next one.
+``g = g * syn_decay + syn_weight_scale * w * events`` with the per-neuron
+``syn_decay = exp(-dt / tau_syn)`` and ``syn_weight_scale = tau_syn (1 - exp(-dt /
+tau_syn)) / dt``, after the membrane update: the membrane integrates a step with the
+conductance held at its value from the step's start (as exponential Euler does), and
+the events of a step act from the next one. The scale makes that held value the
+step average of the exponential synapse, w exp(-s / tau_syn) for s from the start
+of the step after the event: one event's conductance integral is w tau_syn exactly
+(dt sum_k syn_weight_scale w syn_decay**k), so the background's mean conductance
+is Campbell's w nu tau_syn and its variance w^2 nu tau_syn / 2 up to a factor
+2 tanh(dt / (2 tau_syn)) / (dt / tau_syn) = 1 - 8e-6 at dt = 0.1 ms, tau_syn = 10
+ms (at full weight both would be too high, by dt / (2 tau_syn) = 0.5 % and
+dt / tau_syn = 1 %). Recurrent synapses (:mod:`.network`) scale their events the
+same way, so that a PSP's conductance integral is the w tau_syn of the translation's
+weight factor (:func:`~lif_tempering.theory.rectangle_psp_integral`).
 
 The background is either constant per neuron (growth factors of per-neuron rates,
 the default) or follows a schedule in time shared by all neurons of
@@ -51,6 +61,7 @@ dv/dt = (g_l * (E_l - v) + g_exc * (E_exc - v) + g_inh * (E_inh - v)) / C_m : vo
 g_exc : siemens
 g_inh : siemens
 syn_decay : 1
+syn_weight_scale : 1
 budget_exc : 1
 budget_inh : 1
 C_m : farad
@@ -94,8 +105,8 @@ budget_exc = packed_exc - budget_packing * events_exc
 packed_inh = poisson_budget(budget_inh, growth_inh)
 events_inh = int(packed_inh / budget_packing)
 budget_inh = packed_inh - budget_packing * events_inh
-g_exc = g_exc * syn_decay + w_exc * events_exc
-g_inh = g_inh * syn_decay + w_inh * events_inh
+g_exc = g_exc * syn_decay + syn_weight_scale * w_exc * events_exc
+g_inh = g_inh * syn_decay + syn_weight_scale * w_inh * events_inh
 """
 
 #: Budget value meaning "not drawn yet": the step draws it first.
@@ -273,6 +284,16 @@ def run_reset_before_synapses(group) -> None:
     resetter.when, resetter.order = "thresholds", 1
 
 
+def synaptic_weight_scale(tau_syn_ms, dt_ms: float) -> np.ndarray:
+    """Factor tau_syn (1 - exp(-dt / tau_syn)) / dt (1) on a conductance increment held for a step.
+
+    The conductance the membrane sees in the k-th step after an event (k = 0, 1, ...) is
+    then the step average of w exp(-s / tau_syn), s from the start of step 0.
+    """
+    x = dt_ms / np.asarray(tau_syn_ms, dtype=float)
+    return -np.expm1(-x) / x
+
+
 def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc_hz=None,
                       rate_inh_hz=None, V_th_mV=None, count_start_ms: float = 0.0, *, dt_ms: float) -> dict:
     """Per-neuron values of every model variable, as Brian2 quantities, for time step ``dt_ms``.
@@ -295,6 +316,7 @@ def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc
         "tau_ref": full(None, p.tau_ref_ms) * ms,
         "tau_syn": full(None, p.tau_syn_ms) * ms,
         "syn_decay": np.exp(-dt_ms / full(None, p.tau_syn_ms)),
+        "syn_weight_scale": synaptic_weight_scale(full(None, p.tau_syn_ms), dt_ms),
         "budget_exc": full(UNDRAWN_BUDGET, None),
         "budget_inh": full(UNDRAWN_BUDGET, None),
         "E_exc": full(None, p.E_exc_mV) * mV,

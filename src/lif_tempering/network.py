@@ -23,6 +23,12 @@ receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
   instead of piling up PSPs.
 - ``exponential``: each spike adds ``weight``.
 
+Like the background's, every synaptic increment is scaled by the target's
+``syn_weight_scale`` (:mod:`.model`): the conductance held over each step after a spike
+is the step average of ``weight * exp(-s / tau_syn)``, so a PSP's conductance integral
+is ``weight * tau_syn``, the one the translation's weight factor assumes
+(:func:`~lif_tempering.theory.rectangle_psp_integral`), not 0.5 % more.
+
 Readout (docs/translation.md): neuron k is in state z_k = 1 while refractory,
 i.e. for t in [t_s, t_s + tau_ref) after each spike t_s. The spikes are recorded
 with a SpikeMonitor and turned into states on a sample grid by a cumulative sum
@@ -68,8 +74,8 @@ SYNAPSE_CODE = {
             receptor_exc : 1
         """,
         "on_pre": """
-            g_exc_post += weight * release_pre * receptor_exc
-            g_inh_post += weight * release_pre * (1 - receptor_exc)
+            g_exc_post += syn_weight_scale_post * weight * release_pre * receptor_exc
+            g_inh_post += syn_weight_scale_post * weight * release_pre * (1 - receptor_exc)
         """,
     },
     "exponential": {
@@ -78,8 +84,8 @@ SYNAPSE_CODE = {
             receptor_exc : 1
         """,
         "on_pre": """
-            g_exc_post += weight * receptor_exc
-            g_inh_post += weight * (1 - receptor_exc)
+            g_exc_post += syn_weight_scale_post * weight * receptor_exc
+            g_inh_post += syn_weight_scale_post * weight * (1 - receptor_exc)
         """,
     },
 }
