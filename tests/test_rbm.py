@@ -148,3 +148,22 @@ def test_classifier_on_binary_digits():
     data = load_digits_binary(threshold=8, test_fraction=0.2, seed=0)
     classifier = train_classifier(data.train_images, data.train_labels, seed=0)
     assert classification_accuracy(classifier, data.test_images, data.test_labels) >= 0.90
+
+
+def test_bounded_training_projects_onto_the_bounds():
+    data = load_digits_binary(8, 0.2, 0).train_images[:300]
+    settings = dict(n_hidden=12, epochs=3, batch_size=50, learning_rate=0.2, seed=5)
+    free = train_rbm(data, **settings)
+    bounded = train_rbm(data, **settings, bias_range=(-1.0, 0.5), weight_abs_max=0.2)
+    for name in ("b_v", "b_h"):
+        assert bounded[name].min() >= -1.0 and bounded[name].max() <= 0.5
+    assert np.abs(bounded["W"]).max() <= 0.2
+    # the free RBM leaves these bounds, so the projection is active: parameters sit on the bounds
+    assert free["b_v"].min() < -1.0 and np.abs(free["W"]).max() > 0.2
+    assert np.sum(bounded["b_v"] == -1.0) > 0 and np.sum(np.abs(bounded["W"]) == 0.2) > 0
+    # bounds wider than every parameter are inactive: the same training, number for number
+    wide = train_rbm(data, **settings, bias_range=(-100.0, 100.0), weight_abs_max=100.0)
+    for name in ("W", "b_v", "b_h"):
+        np.testing.assert_array_equal(wide[name], free[name])
+    with pytest.raises(ValueError, match="bias_range must contain 0"):
+        train_rbm(data, **settings, bias_range=(0.5, 1.0))

@@ -4,13 +4,29 @@ import numpy as np
 import pytest
 from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, mV, start_scope, uS
 
-from lif_tempering.boltzmann import random_bm
+from lif_tempering.boltzmann import random_bm, rbm_as_bm
 from lif_tempering.model import make_lif_group, per_neuron_values
-from lif_tempering.network import make_synapses
+from lif_tempering.network import BoltzmannSampler, make_synapses
 from lif_tempering.parameters import PARAMETER_SETS
+from lif_tempering.rbm import train_rbm
+from lif_tempering.rbm_study import rbm_parameter_bounds
 from lif_tempering.temperature import ActivationPoint
-from lif_tempering.theory import free_membrane_moments, rectangle_psp_integral, weight_factor_uS
-from lif_tempering.translation import LIFNetworkValues, bm_to_lif, lif_to_bm, weight_factors
+from lif_tempering.theory import (
+    free_membrane_moments,
+    hcs_activation_estimate,
+    rectangle_psp_integral,
+    representable_bias_range,
+    weight_factor_uS,
+)
+from lif_tempering.translation import (
+    CLIP_WEIGHT_FACTOR_GAIN,
+    SATURATION_INPUT,
+    LIFNetworkValues,
+    bm_to_lif,
+    leak_to_bias,
+    lif_to_bm,
+    weight_factors,
+)
 
 P = PARAMETER_SETS["sbs_tutorial"]
 #: Nominal calibration of the sbs tutorial set at 3 kHz balanced noise (docs/calibration.md);
@@ -149,3 +165,119 @@ def test_lif_network_values_round_trip_type():
     values = bm_to_lif(np.zeros((2, 2)), np.zeros(2), P, CAL)
     assert isinstance(values, LIFNetworkValues) and values.n_units == 2
     assert not values.w_exc_uS.any() and not values.w_inh_uS.any()
+
+
+# --------------------------------------------------------------------------- representable range
+
+@pytest.mark.parametrize("name", sorted(PARAMETER_SETS))
+@pytest.mark.parametrize("gain", [1.5, 2.0, 5.0])
+def test_bias_range_edges_are_where_the_weight_factors_grow_by_the_gain(name, gain):
+    p = PARAMETER_SETS[name]
+    u0, alpha = hcs_activation_estimate(p)
+    b_min, b_max = representable_bias_range(p, u0, alpha, max_weight_factor_gain=gain)
+    assert b_min < 0 < b_max
+
+    def factor(b, excitatory):
+        return float(weight_factor_uS(p, alpha, u0 + alpha * b, excitatory=excitatory))
+
+    # independent check through the weight factor itself: the excitatory factor reaches gain x its
+    # zero-bias value at b_max, the inhibitory one at b_min; the other receptor's factor shrinks there
+    assert factor(b_max, True) / factor(0.0, True) == pytest.approx(gain, rel=1e-9)
+    assert factor(b_min, False) / factor(0.0, False) == pytest.approx(gain, rel=1e-9)
+    assert factor(b_max, False) < factor(0.0, False) and factor(b_min, True) < factor(0.0, True)
+
+
+@pytest.mark.parametrize("name", sorted(PARAMETER_SETS))
+def test_hard_bias_range_puts_the_mean_membrane_potential_on_the_reversal_potentials(name):
+    p = PARAMETER_SETS[name]
+    u0, alpha = hcs_activation_estimate(p)
+    b_min, b_max = representable_bias_range(p, u0, alpha)
+    assert float(free_membrane_moments(p, u0 + alpha * b_min).mean_mV) == pytest.approx(p.E_inh_mV, abs=1e-9)
+    assert float(free_membrane_moments(p, u0 + alpha * b_max).mean_mV) == pytest.approx(p.E_exc_mV, abs=1e-9)
+    # just inside, the factors are positive; just outside, weight_factors refuses
+    inside = u0 + alpha * np.array([b_min, b_max]) * (1 - 1e-6)
+    assert all(np.all(f > 0) for f in weight_factors(p, ActivationPoint(p.rate_exc_hz, p.rate_inh_hz, u0, alpha), inside))
+    with pytest.raises(ValueError, match="outside \\(E_I, E_E\\)"):
+        weight_factors(p, ActivationPoint(p.rate_exc_hz, p.rate_inh_hz, u0, alpha), [u0 + alpha * b_max * 1.001])
+
+
+def test_theory_estimate_of_the_activation_is_close_to_the_calibration():
+    u0, alpha = hcs_activation_estimate(P)
+    # calibrated -50.62 mV, 0.795 mV (CAL): the auto training bounds may rest on the estimate
+    assert u0 == pytest.approx(CAL.u0_mV, abs=0.25 * CAL.alpha_mV + 0.5)
+    assert alpha == pytest.approx(CAL.alpha_mV, rel=0.06)
+
+
+def test_unrepresentable_bias_is_refused_naming_unit_value_range_and_config_key():
+    W_rbm = np.full((3, 2), -10.0)  # hidden unit 1: bias 84, its input falls to 54; clipped it would reach 11 < 20
+    W, b = rbm_as_bm(W_rbm, np.zeros(3), np.array([0.3, 84.0]))
+    low, high = representable_bias_range(P, CAL.u0_mV, CAL.alpha_mV)
+    assert high < 84.0
+    with pytest.raises(ValueError) as error:
+        bm_to_lif(W, b, P, CAL, n_visible=3)
+    message = str(error.value)
+    for fragment in ("hidden unit 1 (network unit 4)", "bias 84.000", f"({low:.3f}, {high:.3f})",
+                     "rbm.parameter_bounds", "total input between 54.00 and 84.00"):
+        assert fragment in message
+    assert "visible unit" not in message and "hidden unit 0" not in message
+
+
+def test_saturated_unit_is_clipped_with_a_warning():
+    W_rbm = np.full((3, 2), 0.5)  # the hidden unit with bias 90 stays >= 20 for every visible state
+    W, b = rbm_as_bm(W_rbm, np.zeros(3), np.array([0.3, 90.0]))
+    with pytest.warns(RuntimeWarning, match="1 saturated units .* hidden unit 1"):
+        values = bm_to_lif(W, b, P, CAL, n_visible=3)
+    clip_high = representable_bias_range(P, CAL.u0_mV, CAL.alpha_mV, max_weight_factor_gain=CLIP_WEIGHT_FACTOR_GAIN)[1]
+    assert values.n_clipped_units == 1
+    np.testing.assert_allclose(leak_to_bias(values.E_l_mV, CAL), [0, 0, 0, 0.3, clip_high], atol=1e-12)
+    assert clip_high + W_rbm[:, 1].clip(None, 0).sum() >= SATURATION_INPUT
+    assert bm_to_lif(*random_bm(4, 0), P, CAL).n_clipped_units == 0
+
+
+def garment_images(n_images, seed, side=14):
+    """Fashion-like binary images: a bright garment (rectangle of random size) lit in every image's centre."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:side, :side]
+    half_width, half_height = rng.integers(2, 7, n_images), rng.integers(4, 7, n_images)
+    centre = (side - 1) / 2
+    lit = ((np.abs(cols[None] - centre) < half_width[:, None, None])
+           & (np.abs(rows[None] - centre) < half_height[:, None, None]))
+    return lit.reshape(n_images, side * side).astype(np.float64)
+
+
+def test_bounded_training_gives_a_lif_network_that_samples_where_unbounded_is_refused(brian_cache):
+    """Fashion-like data drive unbounded training to biases outside the range (petrovici_thesis set).
+
+    32 pixels are lit in every image; a fast constant learning rate (0.5, 30 epochs, seed 0)
+    gives biases of -36..23 and weights to -64; hidden unit 31 (bias -35.7) lies beyond the
+    set's representable (-20.1, 27.5) and is not saturated once clipped.
+    """
+    p = PARAMETER_SETS["petrovici_thesis"]
+    u0, alpha = hcs_activation_estimate(p)
+    calibration = ActivationPoint(p.rate_exc_hz, p.rate_inh_hz, u0, alpha)
+    data = garment_images(1000, seed=0)
+    settings = {"parameter_bounds": "auto", "max_weight_factor_gain": 2.0}
+    bounds = rbm_parameter_bounds(settings, p)
+    training = dict(n_hidden=32, epochs=30, learning_rate=0.5, seed=0)
+    free = train_rbm(data, **training)
+    with pytest.raises(ValueError, match="rbm.parameter_bounds") as error:
+        bm_to_lif(*rbm_as_bm(free["W"], free["b_v"], free["b_h"]), p, calibration, n_visible=196)
+    assert "1 of 228 units" in str(error.value) and "hidden unit 31 (network unit 227): bias -35.72" in str(error.value)
+
+    bounded = train_rbm(data, **training, bias_range=(bounds["bias_min"], bounds["bias_max"]),
+                        weight_abs_max=bounds["weight_abs_max"])
+    W, b_v, b_h = bounded["W"], bounded["b_v"], bounded["b_h"]
+    assert np.abs(W).max() <= bounds["weight_abs_max"]
+    values = bm_to_lif(*rbm_as_bm(W, b_v, b_h), p, calibration, n_visible=196)
+    assert values.n_clipped_units == 0
+
+    sampler = BoltzmannSampler(196 + 32, 1100.0, brian_cache, pattern="bipartite", n_visible=196, burn_in_ms=100.0)
+    result = sampler.sample(rbm_as_bm(W, b_v, b_h), p, calibration, seed=3)
+    sampler.close()
+    z = result.samples[:, 0].astype(np.float64)
+    assert result.params["n_clipped_units"] == 0
+    # the network samples: units change state, and the garment pixels lit in every image are on
+    # far more often than the pixels dark in every image (1000 samples, correlated over ~tau_ref)
+    always_lit, never_lit = data.min(axis=0) == 1, data.max(axis=0) == 0
+    assert 0 < z.mean() < 1
+    assert z[:, :196][:, always_lit].mean() > z[:, :196][:, never_lit].mean() + 0.5

@@ -428,13 +428,15 @@ class BoltzmannSampler:
         ``calibration``; the run's rates are the calibration's, or, for a sampler
         built with ``scheduled_rates``, the given schedules (one value per time
         step, see :meth:`LIFSamplingNetwork.run`): the same network under other noise.
+        ``params["n_clipped_units"]``: saturated units whose bias :func:`bm_to_lif` clipped.
         """
         bms = _as_bm_list(bms, self.n_networks)
         translated = []
         for W, b in bms:
             if np.shape(b) != (self.n_units,):
                 raise ValueError(f"each machine needs {self.n_units} units, got b of shape {np.shape(b)}")
-            translated.append(bm_to_lif(W, b, p, calibration, coupling_scale))
+            translated.append(bm_to_lif(W, b, p, calibration, coupling_scale,
+                                        n_visible=self.n_visible if self.pattern == "bipartite" else None))
         E_l = np.concatenate([v.E_l_mV for v in translated])
         w_exc = block_diag(*[v.w_exc_uS for v in translated])
         w_inh = block_diag(*[v.w_inh_uS for v in translated])
@@ -447,7 +449,8 @@ class BoltzmannSampler:
         samples = result.samples.reshape(result.samples.shape[0], self.n_networks, self.n_units)
         params = dict(result.params, n_units=self.n_units, n_networks=self.n_networks, pattern=self.pattern,
                       n_visible=self.n_visible, coupling_scale=float(coupling_scale),
-                      u0_mV=float(calibration.u0_mV), alpha_mV=float(calibration.alpha_mV))
+                      u0_mV=float(calibration.u0_mV), alpha_mV=float(calibration.alpha_mV),
+                      n_clipped_units=sum(v.n_clipped_units for v in translated))
         return SamplingResult(samples, result.times_ms, result.spike_times_ms, result.spike_units, params)
 
     def close(self) -> None:

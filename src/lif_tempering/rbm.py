@@ -88,9 +88,27 @@ def _pseudo_log_likelihood(v, W, b_v, b_h, rng: np.random.Generator) -> float:
     return float(v.shape[1] * np.mean(-_softplus(-free_energy_gap)))
 
 
+def _projection(bias_range, weight_abs_max) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+    """In-place clipping of ``(W, b_v, b_h)`` to the bounds (``None``: that bound is off)."""
+    if bias_range is not None and not bias_range[0] < 0 < bias_range[1]:
+        raise ValueError(f"bias_range must contain 0, got {bias_range}")
+    if weight_abs_max is not None and not weight_abs_max > 0:
+        raise ValueError(f"weight_abs_max must be positive, got {weight_abs_max}")
+
+    def project(W, b_v, b_h):
+        if bias_range is not None:
+            np.clip(b_v, *bias_range, out=b_v)
+            np.clip(b_h, *bias_range, out=b_h)
+        if weight_abs_max is not None:
+            np.clip(W, -weight_abs_max, weight_abs_max, out=W)
+
+    return project
+
+
 def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_rate=(0.05, 0.005),
               momentum: float = 0.9, weight_decay: float = 1e-4, method: str = "pcd", k: int = 1,
               seed=0, n_persistent_chains: int | None = None, init_scale: float = 0.01,
+              bias_range: tuple[float, float] | None = None, weight_abs_max: float | None = None,
               log: Callable[[str], None] | None = None) -> dict:
     """Train an RBM on binary ``data`` (N, n_v) by stochastic gradient ascent on the log-likelihood.
 
@@ -103,6 +121,12 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     geometrically over the epochs. Initialisation: ``W ~ N(0, init_scale^2)``,
     ``b_v`` = :func:`base_rate_visible_bias`, ``b_h = 0``. ``seed``: int or Generator.
     ``log``: called with one progress line per epoch.
+
+    ``bias_range`` ``(b_min, b_max)`` and ``weight_abs_max``: projected gradient ascent,
+    every bias is clipped into the range and every weight into
+    ``[-weight_abs_max, weight_abs_max]`` at initialisation and after each update, so
+    that the RBM stays inside what a LIF network can represent
+    (:func:`lif_tempering.rbm_study.rbm_parameter_bounds`); ``None``: unbounded.
 
     Returns a dict with ``W`` (n_v, n_hidden), ``b_v``, ``b_h`` and per-epoch curves
     (arrays of length ``epochs``): ``learning_rate``; ``reconstruction_error``, the mean
@@ -121,6 +145,8 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     W = train_rng.normal(0.0, init_scale, size=(n_visible, n_hidden))
     b_v = base_rate_visible_bias(data)
     b_h = np.zeros(n_hidden)
+    project = _projection(bias_range, weight_abs_max)
+    project(W, b_v, b_h)
     velocity_W, velocity_b_v, velocity_b_h = np.zeros_like(W), np.zeros_like(b_v), np.zeros_like(b_h)
     if method == "pcd":
         persistent_v = data[train_rng.integers(0, n_images, size=n_persistent_chains or batch_size)]
@@ -145,6 +171,7 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
             W += velocity_W
             b_v += velocity_b_v
             b_h += velocity_b_h
+            project(W, b_v, b_h)
         reconstruction = visible_probability(hidden_probability(data, W, b_h), W, b_v)
         curves["reconstruction_error"][epoch] = np.mean((data - reconstruction) ** 2)
         curves["pseudo_log_likelihood"][epoch] = _pseudo_log_likelihood(data, W, b_v, b_h, monitor_rng)

@@ -32,6 +32,7 @@ from .rbm import (
     train_rbm,
 )
 from .temperature import ActivationPoint
+from .theory import hcs_activation_estimate, representable_bias_range
 
 if TYPE_CHECKING:
     from .network import SamplingResult
@@ -58,6 +59,50 @@ def load_images(dataset: str, settings: dict, data_dir: str | os.PathLike, split
     raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
 
 
+def rbm_parameter_bounds(settings: dict, p: NeuronParameters) -> dict:
+    """The training bounds of the ``rbm`` config, resolved for the neuron parameters ``p``.
+
+    ``settings["parameter_bounds"]``: ``"auto"``, ``"none"`` or explicit
+    ``{bias_min, bias_max, weight_abs_max}``. ``auto`` derives them from HCS theory at
+    the reference noise of ``p`` (:func:`~lif_tempering.theory.hcs_activation_estimate`
+    stands in for the simulated calibration, so that training does not wait for it):
+    the biases of :func:`~lif_tempering.theory.representable_bias_range` with
+    ``settings["max_weight_factor_gain"]``, and ``weight_abs_max`` = the smaller of
+    ``-bias_min`` and ``bias_max``, because a weight acts on its target like a bias
+    change of the same size while the presynaptic neuron is refractory (the PSP is
+    matched to a rectangle of height ``alpha W`` over ``tau_ref``). The margin
+    (default gain 2: the membrane keeps half its driving force) covers the few-percent
+    difference between the theory estimate and the calibration the translation uses.
+
+    Returns ``{bias_min, bias_max, weight_abs_max}`` (``None`` each for ``none``) and
+    ``representable_bias_min`` / ``representable_bias_max``, the hard range (weight
+    factors positive and finite) of the same theory estimate, against which a trained
+    RBM is checked.
+    """
+    u0_mV, alpha_mV = hcs_activation_estimate(p)
+    hard_min, hard_max = representable_bias_range(p, u0_mV, alpha_mV)
+    choice = settings["parameter_bounds"]
+    if choice == "none":
+        bounds = dict(bias_min=None, bias_max=None, weight_abs_max=None)
+    elif choice == "auto":
+        bias_min, bias_max = representable_bias_range(p, u0_mV, alpha_mV,
+                                                      max_weight_factor_gain=settings["max_weight_factor_gain"])
+        bounds = dict(bias_min=bias_min, bias_max=bias_max, weight_abs_max=min(-bias_min, bias_max))
+    else:
+        bounds = {key: float(choice[key]) for key in ("bias_min", "bias_max", "weight_abs_max")}
+        if not bounds["bias_min"] < 0 < bounds["bias_max"]:
+            raise ValueError(f"rbm.parameter_bounds: need bias_min < 0 < bias_max, got {choice}")
+    return dict(bounds, representable_bias_min=hard_min, representable_bias_max=hard_max)
+
+
+def _outside_range(b_v, b_h, bounds: dict | None) -> int:
+    """Number of biases outside the representable range of ``bounds`` (0 without one)."""
+    if not bounds:
+        return 0
+    b = np.concatenate([b_v, b_h])
+    return int(np.sum((b <= bounds["representable_bias_min"]) | (b >= bounds["representable_bias_max"])))
+
+
 def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: str, training_seed: int,
                       log=print) -> xr.Dataset:
     """Train and evaluate one RBM on ``data``; the result as a dataset (see module docstring).
@@ -65,19 +110,29 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
     ``settings``: the ``rbm`` config (n_hidden, epochs, batch_size, method,
     gibbs_steps_per_update, n_persistent_chains, learning_rate_start,
     learning_rate_end, momentum, weight_decay, init_scale, ais, classifier_c,
-    gibbs_samples). ``seed`` seeds training, AIS and the Gibbs samples (separate
+    gibbs_samples) and optionally ``bounds`` (:func:`rbm_parameter_bounds`; absent:
+    unbounded). ``seed`` seeds training, AIS and the Gibbs samples (separate
     streams); ``dataset`` and ``training_seed`` (the index of the RBM) are recorded
     as attributes. ``log`` receives one progress line per epoch and a summary.
     """
     train_seed, ais_seed, sample_seed = np.random.SeedSequence(int(seed)).spawn(3)
     train, test = data.train_images, data.test_images
+    bounds = settings.get("bounds")
+    bias_range = None if not bounds or bounds["bias_min"] is None else (bounds["bias_min"], bounds["bias_max"])
+    weight_abs_max = bounds["weight_abs_max"] if bounds else None
     trained = train_rbm(
         train, settings["n_hidden"], settings["epochs"], batch_size=settings["batch_size"],
         learning_rate=(settings["learning_rate_start"], settings["learning_rate_end"]),
         momentum=settings["momentum"], weight_decay=settings["weight_decay"], method=settings["method"],
         k=settings["gibbs_steps_per_update"], seed=np.random.default_rng(train_seed),
-        n_persistent_chains=settings["n_persistent_chains"], init_scale=settings["init_scale"], log=log)
+        n_persistent_chains=settings["n_persistent_chains"], init_scale=settings["init_scale"],
+        bias_range=bias_range, weight_abs_max=weight_abs_max, log=log)
     W, b_v, b_h = trained["W"], trained["b_v"], trained["b_h"]
+    n_outside = _outside_range(b_v, b_h, bounds)
+    if n_outside:
+        log(f"WARNING: {n_outside} biases lie outside the range a LIF neuron can represent "
+            f"({bounds['representable_bias_min']:.2f}, {bounds['representable_bias_max']:.2f}); the LIF jobs will "
+            "stop unless the units are saturated. Train with rbm.parameter_bounds: auto.")
     ais = settings["ais"]
     log_z, log_z_stderr = ais_log_partition(W, b_v, b_h, ais["n_betas"], ais["n_runs"],
                                             seed=np.random.default_rng(ais_seed),
@@ -147,8 +202,23 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
             "dataset": dataset,
             "training_seed": int(training_seed),
             "seed": int(seed),
+            **_bounds_attrs(bounds, W, b_v, b_h),
+            "n_biases_outside_representable_range": n_outside,
         },
     )
+
+
+def _bounds_attrs(bounds: dict | None, W, b_v, b_h) -> dict:
+    """NetCDF attributes of the training bounds ("none" where off) and how many parameters sit at them."""
+    bounds = bounds or {}
+    attrs = {key: "none" if bounds.get(key) is None else float(bounds[key])
+             for key in ("bias_min", "bias_max", "weight_abs_max", "representable_bias_min", "representable_bias_max")}
+    b = np.concatenate([b_v, b_h])
+    attrs["n_biases_at_bound"] = (0 if bounds.get("bias_min") is None
+                                  else int(np.sum((b == bounds["bias_min"]) | (b == bounds["bias_max"]))))
+    attrs["n_weights_at_bound"] = (0 if bounds.get("weight_abs_max") is None
+                                   else int(np.sum(np.abs(W) == bounds["weight_abs_max"])))
+    return attrs
 
 
 def rbm_parameters(rbm: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

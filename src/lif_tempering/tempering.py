@@ -252,7 +252,7 @@ class LIFTemperingSampler:
             "duration_ms": params["duration_ms"], "burn_in_ms": params["burn_in_ms"],
             "sample_dt_ms": params["sample_dt_ms"], "dt_ms": params["dt_ms"], "synapse": params["synapse"],
             "coupling_scale": self.coupling_scale, "noise_scheme": self.tmap.scheme,
-            "u0_mV": params["u0_mV"], "alpha_mV": params["alpha_mV"],
+            "u0_mV": params["u0_mV"], "alpha_mV": params["alpha_mV"], "n_clipped_units": params["n_clipped_units"],
             "rate_exc_hz_min": float(rate_exc.min()), "rate_exc_hz_max": float(rate_exc.max()),
             "rate_inh_hz_min": float(rate_inh.min()), "rate_inh_hz_max": float(rate_inh.max()),
             **(attrs or {}),

@@ -98,3 +98,39 @@ def weight_factor_uS(p: NeuronParameters, alpha_mV, E_l_mV, rate_exc_hz=None, ra
     m = free_membrane_moments(p, E_l_mV, rate_exc_hz, rate_inh_hz)
     integral = rectangle_psp_integral(p, E_l_mV, rate_exc_hz, rate_inh_hz, excitatory)
     return alpha_mV * (p.g_l_uS / m.g_tot_uS) * p.tau_ref_ms / integral
+
+
+def hcs_activation_estimate(p: NeuronParameters, rate_exc_hz=None, rate_inh_hz=None) -> tuple[float, float]:
+    """Theory estimate ``(u0_mV, alpha_mV)`` of the activation function, without a simulated calibration.
+
+    ``u0``: the leak potential at which the HCS mean free membrane potential equals
+    ``V_th``; ``alpha``: :func:`alpha_theory_mV` there. For the sbs tutorial set at
+    3 kHz this gives (-50.0, 0.83) mV against the calibrated (-50.62, 0.80) mV.
+    """
+    g_exc, g_inh = mean_conductances(p, rate_exc_hz, rate_inh_hz)
+    g_tot = p.g_l_uS + g_exc + g_inh
+    u0 = float((p.V_th_mV * g_tot - g_exc * p.E_exc_mV - g_inh * p.E_inh_mV) / p.g_l_uS)
+    return u0, float(alpha_theory_mV(p, u0, rate_exc_hz, rate_inh_hz))
+
+
+def representable_bias_range(p: NeuronParameters, u0_mV: float, alpha_mV: float, rate_exc_hz=None,
+                             rate_inh_hz=None, max_weight_factor_gain: float = np.inf) -> tuple[float, float]:
+    """Biases ``(b_min, b_max)`` a LIF neuron can represent with leak potential ``E_l = u0 + alpha b``.
+
+    The mean free membrane potential ``mu(b) = mu(0) + (g_l / g_tot) alpha b`` must stay
+    inside ``(E_I, E_E)``: the weight factor :func:`weight_factor_uS` of a target is
+    proportional to ``1 / (E_E - mu)`` (excitatory) and ``1 / (mu - E_I)`` (inhibitory),
+    and ``g_tot`` does not depend on ``E_l``. With ``max_weight_factor_gain`` = G both
+    factors stay at most G times their value at ``b = 0``, i.e. the membrane keeps at
+    least 1 / G of its driving force toward either reversal potential; ``G = inf``
+    (default) gives the open interval where the factors are positive and finite.
+    """
+    if not max_weight_factor_gain > 1:
+        raise ValueError(f"max_weight_factor_gain must exceed 1, got {max_weight_factor_gain}")
+    m = free_membrane_moments(p, u0_mV, rate_exc_hz, rate_inh_hz)
+    mu0, slope = float(m.mean_mV), float(p.g_l_uS / m.g_tot_uS * alpha_mV)
+    if not p.E_inh_mV < mu0 < p.E_exc_mV:
+        raise ValueError(f"the mean membrane potential at E_l = u0 ({mu0:.3f} mV) lies outside (E_I, E_E) = "
+                         f"({p.E_inh_mV:g}, {p.E_exc_mV:g}) mV: no bias is representable")
+    usable = 1.0 - 1.0 / max_weight_factor_gain
+    return -(mu0 - p.E_inh_mV) * usable / slope, (p.E_exc_mV - mu0) * usable / slope

@@ -22,17 +22,37 @@ biological matrices are in general asymmetric even though ``W`` is symmetric.
 ``coupling_scale`` is the global coupling correction of docs/translation.md
 (LIF couplings act stronger than targeted; a factor of ~0.75-0.8 compensates
 most of it); 1.0 is the plain translation.
+
+**Representable range.** ``f`` is positive and finite only while the target's mean
+membrane potential at its ``E_l`` lies inside ``(E_I, E_E)``, which bounds the biases
+(:func:`~lif_tempering.theory.representable_bias_range`). :func:`bm_to_lif` refuses
+a machine with a bias outside that range, naming the units, unless the unit is
+saturated (its total input keeps one sign beyond ``SATURATION_INPUT`` for every
+state of the others, so its state is constant anyway): then its bias is clipped into
+the range with a warning and counted in ``n_clipped_units``.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .parameters import NeuronParameters
 from .temperature import ActivationPoint
-from .theory import weight_factor_uS
+from .theory import representable_bias_range, weight_factor_uS
+
+#: Total input (units of k_B T) beyond which a unit counts as saturated: it leaves its
+#: constant state with probability below exp(-20) ~ 2e-9 per update.
+SATURATION_INPUT = 20.0
+#: A saturated unit's bias is clipped to the range where both weight factors stay
+#: within this factor of their zero-bias values (the membrane keeps half its driving force).
+CLIP_WEIGHT_FACTOR_GAIN = 2.0
+#: The config key that bounds the biases of trained RBMs.
+BOUNDS_CONFIG_KEY = "rbm.parameter_bounds"
+#: Units listed by name in the error message at most.
+_MAX_LISTED_UNITS = 10
 
 
 @dataclass(frozen=True)
@@ -41,7 +61,8 @@ class LIFNetworkValues:
 
     ``E_l_mV`` (n,) leak potential per neuron; ``w_exc_uS`` and ``w_inh_uS`` (n, n)
     non-negative conductance jumps indexed [pre, post]; ``rate_exc_hz`` and
-    ``rate_inh_hz`` the background rates the translation assumed.
+    ``rate_inh_hz`` the background rates the translation assumed; ``n_clipped_units``
+    the saturated units whose bias was clipped into the representable range.
     """
 
     E_l_mV: np.ndarray
@@ -49,6 +70,7 @@ class LIFNetworkValues:
     w_inh_uS: np.ndarray
     rate_exc_hz: float
     rate_inh_hz: float
+    n_clipped_units: int = 0
 
     @property
     def n_units(self) -> int:
@@ -75,6 +97,55 @@ def leak_to_bias(E_l_mV, calibration: ActivationPoint) -> np.ndarray:
     return (np.asarray(E_l_mV, dtype=np.float64) - calibration.u0_mV) / calibration.alpha_mV
 
 
+def _unit_name(k: int, n_visible: int | None) -> str:
+    if n_visible is None:
+        return f"unit {k}"
+    layer = f"visible unit {k}" if k < n_visible else f"hidden unit {k - n_visible}"
+    return f"{layer} (network unit {k})"
+
+
+def representable_biases(W, b, p: NeuronParameters, calibration: ActivationPoint,
+                         n_visible: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The biases the LIF network uses for the machine ``(W, b)``, and the indices of clipped units.
+
+    Biases inside the representable range of ``p`` and ``calibration`` are kept. A bias
+    outside it is clipped to the edge of the range with weight-factor gain
+    ``CLIP_WEIGHT_FACTOR_GAIN`` if the unit stays saturated there (total input
+    ``b_k + sum_j W_jk z_j`` at least ``SATURATION_INPUT`` for every state, or at most
+    its negative); otherwise a ValueError names the units (visible/hidden index if
+    ``n_visible`` is given, visible units first), their biases, the range and the
+    config key to change.
+    """
+    W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    rates = dict(rate_exc_hz=calibration.rate_exc_hz, rate_inh_hz=calibration.rate_inh_hz)
+    low, high = representable_bias_range(p, calibration.u0_mV, calibration.alpha_mV, **rates)
+    outside = (b <= low) | (b >= high)
+    if not outside.any():
+        return b, np.flatnonzero(outside)
+    clip_low, clip_high = representable_bias_range(p, calibration.u0_mV, calibration.alpha_mV, **rates,
+                                                   max_weight_factor_gain=CLIP_WEIGHT_FACTOR_GAIN)
+    clipped = np.clip(b, clip_low, clip_high)
+    min_input = clipped + np.clip(W, None, 0.0).sum(axis=0)
+    max_input = clipped + np.clip(W, 0.0, None).sum(axis=0)
+    saturated = (min_input >= SATURATION_INPUT) | (max_input <= -SATURATION_INPUT)
+    refused = np.flatnonzero(outside & ~saturated)
+    if refused.size:
+        listed = "; ".join(
+            f"{_unit_name(k, n_visible)}: bias {b[k]:.3f}, total input between {b[k] + min_input[k] - clipped[k]:.2f} "
+            f"and {b[k] + max_input[k] - clipped[k]:.2f}" for k in refused[:_MAX_LISTED_UNITS])
+        more = f"; and {refused.size - _MAX_LISTED_UNITS} more" if refused.size > _MAX_LISTED_UNITS else ""
+        raise ValueError(
+            f"{refused.size} of {b.size} units have a bias no LIF neuron can represent: {listed}{more}. "
+            f"The representable biases are ({low:.3f}, {high:.3f}) for these neuron parameters and this calibration "
+            f"(u0 = {calibration.u0_mV:.4f} mV, alpha = {calibration.alpha_mV:.4f} mV); outside, the mean membrane "
+            f"potential at E_l = u0 + alpha b leaves (E_I, E_E) = ({p.E_inh_mV:g}, {p.E_exc_mV:g}) mV and the weight "
+            f"factor is no longer positive and finite (units that are not saturated, |total input| < "
+            f"{SATURATION_INPUT:g} for some state, cannot be clipped). Retrain the RBM with {BOUNDS_CONFIG_KEY}: auto "
+            f"(bounds derived from the neuron parameters) or an explicit {BOUNDS_CONFIG_KEY} "
+            "{bias_min, bias_max, weight_abs_max} inside this range.")
+    return np.where(outside, clipped, b), np.flatnonzero(outside)
+
+
 def weight_factors(p: NeuronParameters, calibration: ActivationPoint, E_l_mV) -> tuple[np.ndarray, np.ndarray]:
     """Conductance per unit Boltzmann weight (uS) of each target neuron, (f_exc, f_inh).
 
@@ -86,22 +157,35 @@ def weight_factors(p: NeuronParameters, calibration: ActivationPoint, E_l_mV) ->
                   rate_inh_hz=calibration.rate_inh_hz)
     f_exc = np.asarray(weight_factor_uS(p, excitatory=True, **kwargs), dtype=np.float64)
     f_inh = np.asarray(weight_factor_uS(p, excitatory=False, **kwargs), dtype=np.float64)
-    if np.any(f_exc <= 0) or np.any(f_inh <= 0):
-        raise ValueError("non-positive weight factor: a target's mean membrane potential lies outside (E_I, E_E)")
+    bad = np.flatnonzero(np.broadcast_to((f_exc <= 0) | (f_inh <= 0), E_l.shape))
+    if bad.size:
+        raise ValueError(f"non-positive weight factor for units {bad[:_MAX_LISTED_UNITS].tolist()} "
+                         f"(E_l = {E_l[bad[:_MAX_LISTED_UNITS]].round(3).tolist()} mV): their mean membrane potential "
+                         f"lies outside (E_I, E_E) = ({p.E_inh_mV:g}, {p.E_exc_mV:g}) mV")
     return np.broadcast_to(f_exc, E_l.shape).copy(), np.broadcast_to(f_inh, E_l.shape).copy()
 
 
-def bm_to_lif(W, b, p: NeuronParameters, calibration: ActivationPoint,
-              coupling_scale: float = 1.0) -> LIFNetworkValues:
-    """LIF values (leak potentials, [pre, post] exc/inh weights) of the Boltzmann machine (W, b)."""
+def bm_to_lif(W, b, p: NeuronParameters, calibration: ActivationPoint, coupling_scale: float = 1.0,
+              n_visible: int | None = None) -> LIFNetworkValues:
+    """LIF values (leak potentials, [pre, post] exc/inh weights) of the Boltzmann machine (W, b).
+
+    Biases are first checked by :func:`representable_biases` (``n_visible``: name units
+    as visible/hidden in its messages); clipped saturated units are warned about.
+    """
     W, b = _check_weights(W, b)
     if not coupling_scale > 0:
         raise ValueError(f"coupling_scale must be positive, got {coupling_scale}")
+    b, clipped = representable_biases(W, b, p, calibration, n_visible)
+    if clipped.size:
+        warnings.warn(f"{clipped.size} saturated units with biases outside the representable range clipped into it: "
+                      + ", ".join(_unit_name(k, n_visible) for k in clipped[:_MAX_LISTED_UNITS]),
+                      RuntimeWarning, stacklevel=2)
     E_l = bias_to_leak(b, calibration)
     f_exc, f_inh = weight_factors(p, calibration, E_l)
     w_exc = coupling_scale * np.clip(W, 0.0, None) * f_exc[None, :]
     w_inh = coupling_scale * np.clip(-W, 0.0, None) * f_inh[None, :]
-    return LIFNetworkValues(E_l, w_exc, w_inh, float(calibration.rate_exc_hz), float(calibration.rate_inh_hz))
+    return LIFNetworkValues(E_l, w_exc, w_inh, float(calibration.rate_exc_hz), float(calibration.rate_inh_hz),
+                            int(clipped.size))
 
 
 def lif_to_bm(values: LIFNetworkValues, p: NeuronParameters, calibration: ActivationPoint,

@@ -3,6 +3,8 @@
 from snakemake.exceptions import WorkflowError
 
 from lif_tempering.boltzmann_study import LIF_VARIANTS, SAMPLERS
+from lif_tempering.parameters import NeuronParameters
+from lif_tempering.rbm_study import rbm_parameter_bounds
 from lif_tempering.config import data_directory, rbm_training_runtime_minutes, runtime_minutes, visible_units
 from lif_tempering.datasets import DATASETS, IDX_DATASETS, SUMS_FILE, idx_files
 
@@ -12,7 +14,8 @@ VALIDATION_MACHINE_SEEDS = [job_seed("validation_bm", k) for k in range(config["
 CALIBRATION_MACHINE_SEEDS = [
     job_seed("coupling_bm", k) for k in range(config["validation"]["n_calibration_machines"])
 ]
-RBM_TRAINING = canonical({k: v for k, v in config["rbm"].items() if k != "n_training_seeds"})
+RBM_TRAINING = canonical({**{k: v for k, v in config["rbm"].items() if k != "n_training_seeds"},
+                          "bounds": rbm_parameter_bounds(config["rbm"], NeuronParameters(**NEURON))})
 TRAINING_SEEDS = list(range(config["rbm"]["n_training_seeds"]))
 LIF_SAMPLING = canonical(config["lif_sampling"])
 COUPLING = "results/validation/coupling.nc"
