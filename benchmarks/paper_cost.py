@@ -89,6 +89,7 @@ def reduced_config(config: dict, reduction: float) -> dict:
     scan["frequencies_hz"] = [t["frequency_hz"]]
     scan["t_max_values"] = [t["t_max"]]
     scan["n_training_seeds"], scan["n_seeds"] = 1, 1
+    t["bootstrap"]["min_distinct_resamples"] = 1  # one run per grid point measures the cost, not the statistics
     return c
 
 

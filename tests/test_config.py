@@ -118,6 +118,16 @@ def test_tempering_cross_field_rules():
                   "parameter_scan.n_training_seeds")
 
 
+def test_scan_sizes_must_allow_enough_distinct_bootstrap_resamples():
+    """2 trained RBMs x 2 seeds give 19 distinct two-stage resamples; 2 x 3 would give 156."""
+    config = default_config()
+    config["parameter_scan"]["n_training_seeds"], config["parameter_scan"]["n_seeds"] = 2, 2
+    _expect_error(config, "parameter_scan.n_training_seeds x parameter_scan.n_seeds: 2 x 2 allow 19",
+                  "tempering.bootstrap.min_distinct_resamples = 100", "e.g. 2 x 3 (156)")
+    config["tempering"]["bootstrap"]["min_distinct_resamples"] = 19
+    validate_config(config)
+
+
 def test_tempering_schema_ranges():
     config = default_config()
     config["tempering"]["samplers"] = ["lif", "nest"]

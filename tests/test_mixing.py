@@ -10,6 +10,7 @@ from lif_tempering.mixing import (
     RATIOS,
     SUMMARY_METRICS,
     SoftmaxClassifier,
+    censored_tau_int,
     class_prior,
     classify,
     combine_runs,
@@ -138,11 +139,23 @@ def test_free_and_tempered_runs_are_read_at_the_same_instants():
     assert free.t_max.item() == 1.0
 
 
-def test_a_stuck_chain_never_switches_and_is_not_covered():
+def test_a_stuck_chain_never_switches_and_is_censored():
+    """No measurable tau_int: censored at the run length (n_windows periods), one effective sample."""
     result = analyse(constructed_run([1] * 12, flicker=True))
     assert float(result.switch_rate_hz) == 0.0
     assert np.isinf(float(result.coverage_time_s))
-    assert np.isnan(float(result.tau_int_label))  # no measurable autocorrelation time
+    run_length_s = int(result.n_windows) / FREQUENCY_HZ
+    assert bool(result.tau_int_censored)
+    assert float(result.tau_int_label) == pytest.approx(run_length_s)
+    assert float(result.ess_per_s) == pytest.approx(1.0 / float(result.duration_s))
+    switching = analyse(constructed_run(WINDOW_LABELS))
+    assert not bool(switching.tau_int_censored) and float(switching.tau_int_label) < run_length_s
+
+
+def test_censored_tau_int():
+    assert censored_tau_int(3.5, 40) == (3.5, False)
+    assert censored_tau_int(np.nan, 40) == (40.0, True)
+    assert censored_tau_int(55.0, 40) == (40.0, True)  # not resolved by the run
 
 
 def test_burn_in_is_excluded_from_rates_and_times():
@@ -222,6 +235,36 @@ def test_summary_units_ratios_and_intervals(combined):
     assert summary["class_kl_mean"].dims == ("sampler", "schedule", "kl_time_s")
     again = summarize(combined, seed=1, n_resamples=2000)
     xr.testing.assert_identical(summary, again)  # deterministic given the seed
+    assert "two-stage cluster bootstrap" in summary.attrs["bootstrap_method"]
+    assert summary.attrs["bootstrap_distinct_resamples"] == 156  # 2 training seeds x 3 seeds
+    for name in RATIOS:
+        by_rbm = summary[f"{name}_by_training_seed"]
+        assert by_rbm.dims == ("sampler", "training_seed") and by_rbm.attrs["units"] == "1"
+    np.testing.assert_allclose(summary["switch_ratio_by_training_seed"], 3.0)
+
+
+def test_a_stuck_chain_stays_in_the_summary_as_censored():
+    """One free lif run of six never switches: its tau_int enters the mean at the run length."""
+    rng = np.random.default_rng(2)
+    runs = [analyse(constructed_run([2] * 40 if (schedule, training_seed, seed) == ("free", 1, 11)
+                                    else switching_labels(40, 8, rng), schedule=schedule, seed=seed,
+                                    training_seed=training_seed))
+            for schedule in ("free", "tempered") for training_seed in (0, 1) for seed in (10, 11, 12)]
+    combined = combine_runs(runs)
+    summary = summarize(combined, seed=3, n_resamples=500)
+    free = summary.sel(sampler="lif", schedule="free")
+    stuck = combined.sel(sampler="lif", schedule="free", training_seed=1, seed=11)
+    assert bool(stuck.tau_int_censored)
+    assert float(stuck.tau_int_label) == pytest.approx(float(stuck.n_windows) / FREQUENCY_HZ)
+    tau = combined["tau_int_label"].sel(sampler="lif", schedule="free")
+    assert np.all(np.isfinite(tau))
+    assert float(free.tau_int_label_mean) == pytest.approx(float(tau.mean()))
+    assert "censored values enter at the run length" in summary["tau_int_label_mean"].attrs["long_name"]
+    assert float(free.tau_int_censored_fraction) == pytest.approx(1 / 6)
+    assert float(summary["tau_int_censored_fraction"].sel(sampler="lif", schedule="tempered")) == 0.0
+    ess = combined["ess_per_s"].sel(sampler="lif", schedule="free")
+    assert float(free.ess_per_s_mean) == pytest.approx(float(ess.mean()))
+    assert float(free.coverage_censored_fraction) >= 1 / 6
 
 
 def test_summary_ratio_interval_covers_a_known_ratio():

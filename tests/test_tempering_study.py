@@ -117,6 +117,10 @@ def test_summary_and_scan_of_constructed_groups():
     assert np.all(scan["switch_ratio"] > 5) and np.all(scan["switch_ratio_ci_low"] <= scan["switch_ratio"])
     np.testing.assert_allclose(scan["ground_confidence_ratio"], 1.0)
     assert np.all(scan["n_runs"] == 3)
+    assert scan["switch_ratio_by_training_seed"].dims == ("frequency_hz", "t_max", "training_seed")
+    np.testing.assert_allclose(scan["switch_ratio_by_training_seed"].sel(training_seed=0), scan["switch_ratio"])
+    assert scan.attrs["bootstrap_method"].startswith("two-stage cluster bootstrap")
+    assert scan.attrs["bootstrap_distinct_resamples"] == 10  # one trained RBM, 3 seeds: C(5, 3)
     for name in list(scan.data_vars) + list(scan.coords):
         assert scan[name].attrs["units"] and scan[name].attrs["long_name"], name
 

@@ -24,12 +24,9 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem."""
 
 
-def load_schema(path: str | Path | None = None) -> dict:
-    """The configuration schema as a dictionary: the package's own (package data) unless ``path`` is given."""
-    if path is None:
-        return yaml.safe_load(files(__package__).joinpath(SCHEMA_RESOURCE).read_text())
-    with open(path) as handle:
-        return yaml.safe_load(handle)
+def load_schema() -> dict:
+    """The configuration schema as a dictionary, read from the package data."""
+    return yaml.safe_load(files(__package__).joinpath(SCHEMA_RESOURCE).read_text())
 
 
 def _key(path) -> str:

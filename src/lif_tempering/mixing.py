@@ -34,16 +34,21 @@ window is classifier noise, not mixing. Per run (:func:`run_mixing`):
   times (Sokal window, :func:`lif_tempering.metrics.integrated_autocorrelation_time`)
   of the one-hot window labels (slowest class) and of the window-mean visible free
   energy ``F(v)`` at ``T = 1``, in seconds (windows x period). Reliable only for runs
-  of more than ~50 tau_int; ``nan`` when the series never changes (a chain stuck
-  in one class has no measurable tau_int);
+  of more than ~50 tau_int. A chain that never changes (stuck in one class) has no
+  measurable tau_int, only a lower bound: it is *censored* at the run length
+  (``n_windows`` windows; :func:`censored_tau_int`), and ``tau_int_censored`` (and
+  ``tau_int_free_energy_censored``) is set, so that stuck chains stay in the means
+  (as a never-completed coverage enters at the run's duration) instead of dropping out;
 - ``ess_per_s``: effective number of window labels, ``n_windows / tau_int_label``, per
-  simulated second, ``ess_per_wall_s`` per wall-clock second of the run;
-  ``ess_free_energy_per_s`` likewise from the free energy;
+  simulated second (one sample for a censored chain), ``ess_per_wall_s`` per
+  wall-clock second of the run; ``ess_free_energy_per_s`` likewise from the free energy;
 - ``ground_confidence``: mean classifier max-probability of the ground-state samples.
 
 Across runs, :func:`combine_runs` stacks them on ``sampler`` x ``schedule`` x
-``training_seed`` x ``seed`` and :func:`summarize` adds bootstrap confidence intervals
-over runs and the tempered/free ratios (``switch_ratio`` etc.).
+``training_seed`` x ``seed`` and :func:`summarize` adds two-stage (cluster) bootstrap
+confidence intervals, trained RBMs then seeds within each
+(:func:`lif_tempering.metrics.cluster_bootstrap_ci`), and the tempered/free ratios
+(``switch_ratio`` etc.), pooled and per trained RBM.
 """
 
 from __future__ import annotations
@@ -55,13 +60,14 @@ import xarray as xr
 from scipy.special import expit, softmax
 
 from .metrics import (
-    bootstrap_ci,
     class_histogram_kl,
+    cluster_bootstrap_ci,
+    cluster_ratio_bootstrap_ci,
+    count_two_stage_resamples,
     coverage_time,
     integrated_autocorrelation_time,
     majority_labels_per_window,
     one_hot,
-    ratio_bootstrap_ci,
     switch_rate_hz,
 )
 from .rbm import visible_free_energy
@@ -82,10 +88,20 @@ METRICS = {
     "ess_per_wall_s": ("Hz", "effective number of window labels per wall-clock second"),
     "ess_free_energy_per_s": ("Hz", "effective number of window free energies per simulated second"),
     "ground_confidence": ("1", "mean classifier max-probability of the ground-state samples"),
+    "tau_int_censored": ("1", "the window label never changed: tau_int_label is the run length, a lower bound"),
+    "tau_int_free_energy_censored": ("1", "the window free energy never changed: tau_int_free_energy_s is the run "
+                                          "length, a lower bound"),
     "n_windows": ("1", "number of ground-state windows read"),
     "duration_s": ("s", "simulated sampling time after burn-in"),
     "wall_time_s": ("s", "wall-clock time of the sampling run"),
 }
+
+#: Metrics whose censored runs (:data:`CENSORING`) enter the means at the run length.
+CENSORED_NOTE = "censored values enter at the run length (lower bound)"
+#: Censored metrics: metric -> the per-run flag that says the value is a lower bound.
+CENSORING = {"tau_int_label": "tau_int_censored", "ess_per_s": "tau_int_censored",
+             "ess_per_wall_s": "tau_int_censored", "tau_int_free_energy_s": "tau_int_free_energy_censored",
+             "ess_free_energy_per_s": "tau_int_free_energy_censored"}
 
 #: Metrics summarised over runs by :func:`summarize`.
 SUMMARY_METRICS = ("switch_rate_hz", "sample_switch_rate_hz", "coverage_time_s", "tau_int_label",
@@ -178,6 +194,19 @@ def _window_means(values: np.ndarray, window_ids: np.ndarray, windows: np.ndarra
 
 # --------------------------------------------------------------------------- one run
 
+def censored_tau_int(tau_samples: float, n_samples: int) -> tuple[float, bool]:
+    """``(tau_int, censored)`` in samples: ``tau_samples``, or ``n_samples`` (a lower bound) if unmeasurable.
+
+    A series that never changes has no estimate (``nan``) and one whose estimate
+    exceeds its length is not resolved by it: either way ``tau_int`` is only known
+    to be at least the run length, so it is censored there (``censored = True``)
+    and the effective sample size ``n_samples / tau_int`` is one.
+    """
+    if np.isfinite(tau_samples) and tau_samples <= n_samples:
+        return float(tau_samples), False
+    return float(n_samples), True
+
+
 def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, readout: str = "mean_field",
                kl_times_s=None, c: float = 5.0) -> xr.Dataset:
     """Mixing metrics of one run (see the module docstring), as a Dataset of scalars and ``class_kl``.
@@ -210,8 +239,10 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     window_times_s = np.clip(window_centres_s(windows, frequency_hz, phase0) - start_s, 0.0, None)
     free_energy = _window_means(visible_free_energy(z[:, :n_visible], W, b_v, b_h), window_ids, windows)
 
-    tau_label = integrated_autocorrelation_time(one_hot(majority, prior.size), c=c, combine="max")
-    tau_free_energy = integrated_autocorrelation_time(free_energy, c=c)
+    tau_label, label_censored = censored_tau_int(
+        integrated_autocorrelation_time(one_hot(majority, prior.size), c=c, combine="max"), windows.size)
+    tau_free_energy, free_energy_censored = censored_tau_int(integrated_autocorrelation_time(free_energy, c=c),
+                                                             windows.size)
     ess_label = windows.size / tau_label
     if kl_times_s is None:
         kl_times_s = np.arange(1, int(np.floor(duration_s / period_s)) + 1) * period_s
@@ -226,6 +257,8 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
         "ess_per_wall_s": ess_label / float(attrs["wall_time_s"]),
         "ess_free_energy_per_s": windows.size / tau_free_energy / duration_s,
         "ground_confidence": float(confidence[ground].mean()),
+        "tau_int_censored": label_censored,
+        "tau_int_free_energy_censored": free_energy_censored,
         "n_windows": windows.size,
         "duration_s": duration_s,
         "wall_time_s": float(attrs["wall_time_s"]),
@@ -275,43 +308,57 @@ def _expand(run: xr.Dataset, dims: tuple) -> xr.Dataset:
         {name: (dims, np.reshape(run[name].values, shape), run[name].attrs) for name in extra})
 
 
-def _cells(da: xr.DataArray) -> np.ndarray:
-    """Values of ``da`` flattened over its run dimensions (training seed x seed)."""
-    return np.asarray(da.values, dtype=np.float64).ravel()
+def _clusters(da: xr.DataArray) -> np.ndarray:
+    """Values of ``da`` as (sampler, schedule, training seed, seed): trained RBMs are the bootstrap's clusters,
+    seeds its units."""
+    return np.asarray(da.transpose(*RUN_DIMS).values, dtype=np.float64)
 
 
 def _interval(values: np.ndarray, rng, n_resamples: int, confidence: float) -> tuple[float, float, float]:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+    if not np.isfinite(values).any():
         return np.nan, np.nan, np.nan
-    return tuple(bootstrap_ci(values, n_resamples=n_resamples, confidence=confidence, seed=rng))
+    return tuple(cluster_bootstrap_ci(values, n_resamples=n_resamples, confidence=confidence, seed=rng))
 
 
 def _ratio(tempered: np.ndarray, free: np.ndarray, rng, n_resamples: int, confidence: float):
-    keep = np.isfinite(tempered) & np.isfinite(free)
-    if not keep.any():
+    if not (np.isfinite(tempered) & np.isfinite(free)).any():
         return np.nan, np.nan, np.nan
-    return tuple(ratio_bootstrap_ci(tempered[keep], free[keep], n_resamples=n_resamples, confidence=confidence,
-                                    seed=rng, paired=True))
+    return tuple(cluster_ratio_bootstrap_ci(tempered, free, n_resamples=n_resamples, confidence=confidence,
+                                            seed=rng))
+
+
+def bootstrap_method(n_training_seeds: int, n_seeds: int, n_resamples: int, seed: int, confidence: float) -> str:
+    """The ``bootstrap_method`` attribute: how the intervals of :func:`summarize` were computed."""
+    return (f"two-stage cluster bootstrap: training seeds (trained RBMs) with replacement, then seeds within each "
+            f"drawn RBM with replacement (tempered/free pairs resampled together); percentile interval at "
+            f"confidence {confidence:g}; {n_resamples} resamples; seed {seed}; {n_training_seeds} training seeds x "
+            f"{n_seeds} seeds: {count_two_stage_resamples(n_training_seeds, n_seeds):.4g} distinct resamples")
 
 
 def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence: float = 0.95) -> xr.Dataset:
     """Bootstrap summary over runs of :func:`combine_runs` (dims sampler, schedule, training_seed, seed).
 
-    Adds, per sampler and schedule, ``{metric}_mean``, ``{metric}_ci_low``,
-    ``{metric}_ci_high`` for :data:`SUMMARY_METRICS` (percentile bootstrap of the mean
-    over all runs, training seeds and seeds pooled; runs with ``nan`` left out;
-    ``coverage_time_s`` counts a run that never visited every class at its sampling
-    duration, a lower bound, and ``coverage_censored_fraction`` says how many did),
-    and per sampler the tempered/free ratios of means :data:`RATIOS` (``switch_ratio``
-    etc.) with ``_ci_low``/``_ci_high``: the (training seed, seed) cells are resampled
-    jointly in both schedules (paired: a cell's free and tempered runs sample the same
-    trained RBM). With several training seeds, ``switch_ratio_by_training_seed`` and
-    its interval give the ratio of each trained RBM separately (seeds resampled).
-    ``class_kl_mean`` is the mean over runs. Deterministic given ``seed``.
+    Every interval is a two-stage (cluster) percentile bootstrap
+    (:func:`lif_tempering.metrics.cluster_bootstrap_ci`): training seeds (trained
+    RBMs, which differ more than runs of one RBM) are resampled with replacement,
+    then seeds within each drawn RBM; the method is stated in the attribute
+    ``bootstrap_method``. Adds, per sampler and schedule, ``{metric}_mean``,
+    ``{metric}_ci_low``, ``{metric}_ci_high`` for :data:`SUMMARY_METRICS` (the mean
+    over all runs; runs with ``nan`` left out). Censored runs stay in: a coverage that
+    was never completed enters at the sampling duration, a stuck chain's tau_int at
+    the run length and its ESS accordingly (:func:`censored_tau_int`), all lower
+    bounds (upper for the ESS), and ``coverage_censored_fraction``,
+    ``tau_int_censored_fraction`` and ``tau_int_free_energy_censored_fraction`` say
+    how many runs were censored. Per sampler, the tempered/free ratios of means
+    :data:`RATIOS` (``switch_ratio`` etc.) with ``_ci_low``/``_ci_high``: the
+    (training seed, seed) pairs of free and tempered runs (which sample the same
+    trained RBM) are resampled together and each resample's ratio is taken over the
+    same pairs; ``{ratio}_by_training_seed`` gives the ratio of each trained RBM
+    separately (its seeds resampled). ``class_kl_mean`` is the mean over runs.
+    Deterministic given ``seed``.
     """
     rng = np.random.default_rng(seed)
-    out = runs.copy()
+    out = {}
     samplers, schedules = runs["sampler"].values, runs["schedule"].values
     duration = runs["duration_s"]
     for metric in SUMMARY_METRICS:
@@ -319,46 +366,55 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
         if metric == "coverage_time_s":
             values = xr.where(np.isinf(values), duration, values)
         table = np.full((3, samplers.size, schedules.size), np.nan)
-        for i, sampler in enumerate(samplers):
-            for j, schedule in enumerate(schedules):
-                cell = values.sel(sampler=sampler, schedule=schedule)
-                table[:, i, j] = _interval(_cells(cell), rng, n_resamples, confidence)
+        cells = _clusters(values)
+        for i in range(samplers.size):
+            for j in range(schedules.size):
+                table[:, i, j] = _interval(cells[i, j], rng, n_resamples, confidence)
         units, long_name = METRICS[metric]
+        censored = metric == "coverage_time_s" or metric in CENSORING
         for k, suffix in enumerate(("mean", "ci_low", "ci_high")):
             what = "mean over runs" if suffix == "mean" else f"{suffix.replace('ci_', '')} end of the bootstrap CI"
             out[f"{metric}_{suffix}"] = (("sampler", "schedule"), table[k],
-                                         {"units": units, "long_name": f"{long_name}: {what}",
-                                          "confidence": confidence})
-    censored = np.isinf(runs["coverage_time_s"]).where(np.isfinite(runs["duration_s"]))
-    out["coverage_censored_fraction"] = censored.mean(("training_seed", "seed")).assign_attrs(
-        units="1", long_name="fraction of runs in which some class was never visited")
+                                         {"units": units, "confidence": confidence,
+                                          "long_name": f"{long_name}: {what}" + (f"; {CENSORED_NOTE}" if censored
+                                                                                  else "")})
+    runs_present = np.isfinite(runs["duration_s"])
+    out["coverage_censored_fraction"] = np.isinf(runs["coverage_time_s"]).where(runs_present).mean(
+        ("training_seed", "seed")).assign_attrs(
+        units="1", long_name="fraction of runs in which some class was never visited (coverage censored)")
+    for flag in ("tau_int_censored", "tau_int_free_energy_censored"):
+        out[f"{flag}_fraction"] = runs[flag].astype(np.float64).where(runs_present).mean(
+            ("training_seed", "seed")).assign_attrs(units="1", long_name=f"fraction of runs with {flag}: "
+                                                                          f"{METRICS[flag][1]}")
     out["class_kl_mean"] = runs["class_kl"].mean(("training_seed", "seed")).assign_attrs(
         units="nat", long_name="D_KL of the window-label histogram to the class prior, mean over runs")
+    training_seeds = runs["training_seed"].values
     for name, metric in RATIOS.items():
         table = np.full((3, samplers.size), np.nan)
-        for i, sampler in enumerate(samplers):
-            tempered = _cells(runs[metric].sel(sampler=sampler, schedule="tempered"))
-            free = _cells(runs[metric].sel(sampler=sampler, schedule="free"))
+        by_rbm = np.full((3, samplers.size, training_seeds.size), np.nan)
+        cells = _clusters(runs[metric].sel(schedule=["tempered", "free"]))
+        for i in range(samplers.size):
+            tempered, free = cells[i]
             table[:, i] = _ratio(tempered, free, rng, n_resamples, confidence)
+            for j in range(training_seeds.size):
+                by_rbm[:, i, j] = _ratio(tempered[j:j + 1], free[j:j + 1], rng, n_resamples, confidence)
         _add_ratio(out, name, metric, ("sampler",), table, confidence)
-    if runs.sizes["training_seed"] > 1:
-        training_seeds = runs["training_seed"].values
-        table = np.full((3, samplers.size, training_seeds.size), np.nan)
-        for i, sampler in enumerate(samplers):
-            for j, training_seed in enumerate(training_seeds):
-                cell = runs["switch_rate_hz"].sel(sampler=sampler, training_seed=training_seed)
-                table[:, i, j] = _ratio(_cells(cell.sel(schedule="tempered")), _cells(cell.sel(schedule="free")),
-                                        rng, n_resamples, confidence)
-        _add_ratio(out, "switch_ratio_by_training_seed", "switch_rate_hz", ("sampler", "training_seed"), table,
-                   confidence)
-    out.attrs = {"title": "Mixing of free and tempered sampling: per-run metrics and bootstrap summary",
-                 "bootstrap_resamples": int(n_resamples), "bootstrap_seed": int(seed),
-                 **{k: v for k, v in runs.attrs.items() if k in ("readout", "half_width_rad", "sokal_c")}}
-    return out
+        _add_ratio(out, f"{name}_by_training_seed", metric, ("sampler", "training_seed"), by_rbm, confidence,
+                   " of one trained RBM (its seeds resampled)")
+    n_training_seeds, n_seeds = runs.sizes["training_seed"], runs.sizes["seed"]
+    summary = runs.assign(out)
+    summary.attrs = {"title": "Mixing of free and tempered sampling: per-run metrics and bootstrap summary",
+                     "bootstrap_method": bootstrap_method(n_training_seeds, n_seeds, n_resamples, seed, confidence),
+                     "bootstrap_resamples": int(n_resamples), "bootstrap_seed": int(seed),
+                     "bootstrap_confidence": float(confidence),
+                     "bootstrap_distinct_resamples": float(count_two_stage_resamples(n_training_seeds, n_seeds)),
+                     **{k: v for k, v in runs.attrs.items() if k in ("readout", "half_width_rad", "sokal_c")}}
+    return summary
 
 
-def _add_ratio(out: xr.Dataset, name: str, metric: str, dims: tuple, table: np.ndarray, confidence: float) -> None:
-    what = f"tempered / free ratio of the mean {metric}"
+def _add_ratio(out: dict, name: str, metric: str, dims: tuple, table: np.ndarray, confidence: float,
+               scope: str = "") -> None:
+    what = f"tempered / free ratio of the mean {metric}{scope}"
     out[name] = (dims, table[0], {"units": "1", "long_name": what})
     out[f"{name}_ci_low"] = (dims, table[1], {"units": "1", "long_name": f"{what}: low end of the bootstrap CI",
                                               "confidence": confidence})

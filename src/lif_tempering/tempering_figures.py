@@ -115,9 +115,10 @@ def class_timelines(labels: dict[tuple[str, str], dict], duration_s: float) -> p
 def mixing_metrics(summary: xr.Dataset) -> plt.Figure:
     """Free against tempered per sampler: switch rate, coverage time, ground-state confidence, and the switch ratio.
 
-    Bars: mean over runs with the bootstrap interval; dots: single runs (training
-    seeds x seeds). Coverage times of runs that never visited every class are
-    drawn at the run's length (censored).
+    Bars: mean over runs with the two-stage bootstrap interval (trained RBMs, then
+    seeds); dots: single runs (training seeds x seeds). Coverage times of runs that
+    never visited every class are drawn at the run's length (censored). Ratio panel:
+    the pooled ratio with its interval, grey dots the ratio of each trained RBM.
     """
     metrics = {"switch_rate_hz": "switches per second (Hz)",
                "coverage_time_s": "time to visit all classes (s)",
@@ -144,10 +145,15 @@ def mixing_metrics(summary: xr.Dataset) -> plt.Figure:
         ax.set_xlabel("")
         ax.set_ylabel(label)
     axes[2].set_ylim(0, 1)
-    axes[0].legend(fontsize="small", title="bars: mean, 95 % CI", title_fontsize="x-small")
+    confidence = 100 * summary["switch_ratio_ci_low"].attrs["confidence"]
+    axes[0].legend(fontsize="small", title=f"bars: mean, {confidence:g} % CI (RBMs, then seeds)",
+                   title_fontsize="x-small")
     ax = axes[-1]
     for i, sampler in enumerate(samplers):
         row = summary.sel(sampler=sampler)
+        by_rbm = row["switch_ratio_by_training_seed"].values
+        ax.plot(np.full(by_rbm.size, i + 0.15), by_rbm, "o", color="0.5", ms=5,
+                label="one trained RBM" if i == 0 else None)
         ratio, low, high = (float(row[f"switch_ratio{s}"]) for s in ("", "_ci_low", "_ci_high"))
         ax.errorbar(i, ratio, yerr=[[ratio - low], [high - ratio]], fmt="o", color="k", ms=10, capsize=8, lw=2)
         ax.annotate(f"{ratio:.2f}\n[{low:.2f}, {high:.2f}]", (i, high), xytext=(0, 8), textcoords="offset points",
@@ -156,8 +162,10 @@ def mixing_metrics(summary: xr.Dataset) -> plt.Figure:
     ax.axhline(2.0, color="0.5", lw=1, ls="--")
     ax.set_xticks(range(len(samplers)), order)
     ax.set_xlim(-0.6, len(samplers) - 0.4)
-    ax.set_ylim(0, max(2.5, 1.25 * float(summary["switch_ratio_ci_high"].max())))
+    shown = np.concatenate([summary["switch_ratio_ci_high"].values, summary["switch_ratio_by_training_seed"].values.ravel()])
+    ax.set_ylim(0, max(2.5, 1.25 * np.max(shown[np.isfinite(shown)], initial=0.0)))
     ax.set_ylabel("switch rate tempered / free")
+    ax.legend(fontsize="x-small")
     n_runs = int(np.isfinite(summary["switch_rate_hz"].sel(schedule="tempered")).sum("seed").sum("training_seed")
                  .max())
     fig.suptitle(f"{summary.sizes['training_seed']} trained RBMs x {summary.sizes['seed']} seeds "
@@ -192,6 +200,7 @@ def parameter_scan_heatmaps(scan: xr.Dataset) -> plt.Figure:
         ax.set_title(title, fontsize="small")
     n_runs = int(np.nanmin(scan["n_runs"].values))
     sampler = SAMPLER_LABELS.get(scan.attrs["sampler"], scan.attrs["sampler"])
-    fig.suptitle(f"{sampler}, {n_runs} runs per grid point (mean, 95 % bootstrap CI)",
-                 fontsize="small")
+    confidence = 100 * scan["switch_ratio_ci_low"].attrs["confidence"]
+    fig.suptitle(f"{sampler}, {n_runs} runs per grid point ({scan.sizes['training_seed']} trained RBMs; mean, "
+                 f"{confidence:g} % two-stage bootstrap CI: RBMs, then seeds)", fontsize="small")
     return fig

@@ -205,16 +205,21 @@ def mixing_summary(groups: list[xr.Dataset], seed: int, n_resamples: int, confid
 def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sampler: str = "lif") -> xr.Dataset:
     """Grid ``frequency_hz`` x ``t_max`` of :func:`mixing_summary` results, one per grid point (any order).
 
-    Per grid point, ``sampler``'s mean over runs with its bootstrap interval of the
-    tempered and the free switch rate and ground-state confidence
-    (:data:`SCAN_VARIABLES`) and the tempered/free ratios :data:`SCAN_RATIOS`; the free
-    runs are the same at every point but are read in each point's windows.
+    Per grid point, ``sampler``'s mean over runs with its two-stage (cluster)
+    bootstrap interval (trained RBMs, then seeds within each; the summaries'
+    ``bootstrap_method``, stored as an attribute) of the tempered and the free switch
+    rate and ground-state confidence (:data:`SCAN_VARIABLES`), the tempered/free
+    ratios :data:`SCAN_RATIOS` and their per-RBM values ``{ratio}_by_training_seed``;
+    the free runs are the same at every point but are read in each point's windows.
     """
     frequencies_hz = np.asarray(sorted(map(float, frequencies_hz)))
     t_max_values = np.asarray(sorted(map(float, t_max_values)))
     shape = (frequencies_hz.size, t_max_values.size)
     names = [f"{name}{suffix}" for name in (*SCAN_VARIABLES, *SCAN_RATIOS) for suffix in ("", "_ci_low", "_ci_high")]
+    by_rbm = [f"{name}_by_training_seed{suffix}" for name in SCAN_RATIOS for suffix in ("", "_ci_low", "_ci_high")]
+    training_seeds = np.unique(np.concatenate([summary["training_seed"].values for summary in summaries]))
     tables = {name: np.full(shape, np.nan) for name in names + ["n_runs"]}
+    tables.update({name: np.full(shape + (training_seeds.size,), np.nan) for name in by_rbm})
     attrs = {}
     for summary in summaries:
         i = int(np.flatnonzero(np.isclose(frequencies_hz, summary.attrs["readout_frequency_hz"]))[0])
@@ -229,16 +234,22 @@ def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sa
             for suffix in ("", "_ci_low", "_ci_high"):
                 tables[f"{name}{suffix}"][i, j] = float(point[f"{name}{suffix}"])
                 attrs[f"{name}{suffix}"] = dict(point[f"{name}{suffix}"].attrs)
+        for name in by_rbm:
+            tables[name][i, j] = point[name].reindex(training_seed=training_seeds).values
+            attrs[name] = dict(point[name].attrs)
         tables["n_runs"][i, j] = int(np.isfinite(point["switch_rate_hz"].sel(schedule="tempered")).sum())
     attrs["n_runs"] = {"units": "1", "long_name": "tempered runs (training seeds x seeds) at the grid point"}
     dims = ("frequency_hz", "t_max")
     return xr.Dataset(
-        {name: (dims, table, attrs[name]) for name, table in tables.items()},
+        {name: (dims + ("training_seed",) * (table.ndim - 2), table, attrs[name]) for name, table in tables.items()},
         coords={"frequency_hz": ("frequency_hz", frequencies_hz,
                                  {"units": "Hz", "long_name": "frequency of the noise oscillation"}),
-                "t_max": ("t_max", t_max_values, {"units": "1", "long_name": "highest temperature of the schedule"})},
+                "t_max": ("t_max", t_max_values, {"units": "1", "long_name": "highest temperature of the schedule"}),
+                "training_seed": ("training_seed", training_seeds, {"units": "1", "long_name": "RBM training seed"})},
         attrs={"title": f"Parameter scan of tempered {sampler} sampling: frequency x T_max", "sampler": sampler,
-               **{key: summaries[0].attrs[key] for key in ("ground_state_tolerance", "dataset")}},
+               **{key: summaries[0].attrs[key] for key in ("ground_state_tolerance", "dataset", "bootstrap_method",
+                                                           "bootstrap_resamples", "bootstrap_seed",
+                                                           "bootstrap_confidence", "bootstrap_distinct_resamples")}},
     )
 
 

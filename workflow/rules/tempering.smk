@@ -28,7 +28,8 @@ RUN_SETTINGS = {
     "gibbs": canonical({k: TEMPERING[k] for k in ("duration_ms", "burn_in_ms")}),
 }
 READOUT = canonical({k: TEMPERING[k] for k in ("ground_state_tolerance", "readout")})
-BOOTSTRAP = canonical(TEMPERING["bootstrap"])
+#: What the intervals depend on (min_distinct_resamples only checks the configuration).
+BOOTSTRAP = canonical({k: TEMPERING["bootstrap"][k] for k in ("n_resamples", "confidence", "seed")})
 RUN = "results/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.nc"
 MAIN_TEMPERED = schedule_label("tempered", TEMPERING["frequency_hz"], TEMPERING["t_max"])
 
@@ -110,7 +111,6 @@ rule mixing_summary:
         "results/mixing/summary.nc",
     params:
         bootstrap=BOOTSTRAP,
-        seed=job_seed("mixing_summary"),
     benchmark:
         "results/benchmarks/mixing/summary.tsv",
     log:
@@ -156,7 +156,6 @@ rule parameter_scan:
         frequencies_hz=SCAN["frequencies_hz"],
         t_max_values=SCAN["t_max_values"],
         bootstrap=BOOTSTRAP,
-        seed=job_seed("parameter_scan"),
     benchmark:
         "results/benchmarks/mixing/parameter_scan.tsv",
     log:

@@ -6,10 +6,14 @@ from lif_tempering.tempering_study import mixing_summary
 
 params = snakemake.params
 with job_log(snakemake.log[0]):
-    summary = mixing_summary([read_dataset(path) for path in snakemake.input], params.seed,
+    summary = mixing_summary([read_dataset(path) for path in snakemake.input], params.bootstrap["seed"],
                              params.bootstrap["n_resamples"], params.bootstrap["confidence"])
+    print(summary.attrs["bootstrap_method"])
     for sampler in summary["sampler"].values:
         row = summary.sel(sampler=sampler)
+        censored = row.tau_int_censored_fraction
+        print(f"{sampler}: tau_int censored (chain never switched) in {float(censored.sel(schedule='free')):.0%} of "
+              f"the free and {float(censored.sel(schedule='tempered')):.0%} of the tempered runs")
         print(f"{sampler}: switch ratio {float(row.switch_ratio):.3f} "
               f"[{float(row.switch_ratio_ci_low):.3f}, {float(row.switch_ratio_ci_high):.3f}], "
               f"ground confidence tempered / free {float(row.ground_confidence_ratio):.3f} "

@@ -12,7 +12,8 @@ with job_log(snakemake.log[0]):
     for path in snakemake.input:
         group = read_dataset(path)
         by_condition[group.attrs["readout_frequency_hz"], group.attrs["readout_t_max"]].append(group)
-    summaries = [mixing_summary(groups, params.seed, params.bootstrap["n_resamples"], params.bootstrap["confidence"])
+    bootstrap = params.bootstrap
+    summaries = [mixing_summary(groups, bootstrap["seed"], bootstrap["n_resamples"], bootstrap["confidence"])
                  for groups in by_condition.values()]
     scan = parameter_scan(summaries, params.frequencies_hz, params.t_max_values)
     print(scan[["switch_rate_hz", "free_switch_rate_hz", "switch_ratio", "ground_confidence_ratio"]]
