@@ -7,6 +7,7 @@ state. Every problem is reported with the key it concerns and what is allowed.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from importlib.resources import files
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 import yaml
 from jsonschema import Draft202012Validator
 
+from .metrics import count_two_stage_resamples
 from .parameters import NeuronParameters, noise_label, resolve_parameters
 
 SCHEMA_RESOURCE = "config.schema.yaml"
@@ -139,7 +141,21 @@ def _tempering_problems(config: dict, tau_ref_ms: float) -> list[str]:
     if scan["n_training_seeds"] > config["rbm"]["n_training_seeds"]:
         problems.append(f"parameter_scan.n_training_seeds: {scan['n_training_seeds']} must be <= "
                         f"rbm.n_training_seeds = {config['rbm']['n_training_seeds']}")
+    problems += _scan_bootstrap_problems(scan, tempering["bootstrap"]["min_distinct_resamples"])
     return problems
+
+
+def _scan_bootstrap_problems(scan: dict, min_distinct: int) -> list[str]:
+    """The scan's trained RBMs x seeds must allow ``min_distinct`` distinct two-stage bootstrap resamples."""
+    n_rbms, n_seeds = scan["n_training_seeds"], scan["n_seeds"]
+    distinct = count_two_stage_resamples(n_rbms, n_seeds)
+    if distinct >= min_distinct:
+        return []
+    enough = next(s for s in itertools.count(n_seeds) if count_two_stage_resamples(n_rbms, s) >= min_distinct)
+    return [f"parameter_scan.n_training_seeds x parameter_scan.n_seeds: {n_rbms} x {n_seeds} allow {distinct} distinct "
+            f"two-stage bootstrap resamples, fewer than tempering.bootstrap.min_distinct_resamples = {min_distinct}; "
+            f"allowed: sizes with at least that many, e.g. {n_rbms} x {enough} "
+            f"({count_two_stage_resamples(n_rbms, enough)}) or more training seeds"]
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:
