@@ -96,12 +96,13 @@ METRICS = {
     "wall_time_s": ("s", "wall-clock time of the sampling run"),
 }
 
-#: Metrics whose censored runs (:data:`CENSORING`) enter the means at the run length.
-CENSORED_NOTE = "censored values enter at the run length (lower bound)"
-#: Censored metrics: metric -> the per-run flag that says the value is a lower bound.
-CENSORING = {"tau_int_label": "tau_int_censored", "ess_per_s": "tau_int_censored",
-             "ess_per_wall_s": "tau_int_censored", "tau_int_free_energy_s": "tau_int_free_energy_censored",
-             "ess_free_energy_per_s": "tau_int_free_energy_censored"}
+_TAU_NOTE = "censored values enter at the run length (lower bound)"
+_ESS_NOTE = "censored runs enter with one effective sample (tau_int at the run length; an upper bound)"
+#: How :func:`summarize` states, in the mean's long_name, that censored runs are included: metric -> note.
+CENSORED_NOTES = {"tau_int_label": _TAU_NOTE, "tau_int_free_energy_s": _TAU_NOTE, "ess_per_s": _ESS_NOTE,
+                  "ess_per_wall_s": _ESS_NOTE, "ess_free_energy_per_s": _ESS_NOTE,
+                  "coverage_time_s": "censored values (some class never visited) enter at the sampling duration "
+                                     "(lower bound)"}
 
 #: Metrics summarised over runs by :func:`summarize`.
 SUMMARY_METRICS = ("switch_rate_hz", "sample_switch_rate_hz", "coverage_time_s", "tau_int_label",
@@ -371,13 +372,12 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
             for j in range(schedules.size):
                 table[:, i, j] = _interval(cells[i, j], rng, n_resamples, confidence)
         units, long_name = METRICS[metric]
-        censored = metric == "coverage_time_s" or metric in CENSORING
+        note = f"; {CENSORED_NOTES[metric]}" if metric in CENSORED_NOTES else ""
         for k, suffix in enumerate(("mean", "ci_low", "ci_high")):
             what = "mean over runs" if suffix == "mean" else f"{suffix.replace('ci_', '')} end of the bootstrap CI"
             out[f"{metric}_{suffix}"] = (("sampler", "schedule"), table[k],
                                          {"units": units, "confidence": confidence,
-                                          "long_name": f"{long_name}: {what}" + (f"; {CENSORED_NOTE}" if censored
-                                                                                  else "")})
+                                          "long_name": f"{long_name}: {what}{note}"})
     runs_present = np.isfinite(runs["duration_s"])
     out["coverage_censored_fraction"] = np.isinf(runs["coverage_time_s"]).where(runs_present).mean(
         ("training_seed", "seed")).assign_attrs(
