@@ -12,12 +12,20 @@ from jinja2 import Environment, StrictUndefined
 from snakemake.utils import update_config
 from workflow_helpers import ROOT
 
-from lif_tempering.headline import MIXING_ROWS, format_value, headline_html, headline_table
+from lif_tempering.headline import (
+    MIXING_ROWS,
+    SETTINGS,
+    format_value,
+    front_page_html,
+    front_page_table,
+    headline_html,
+    headline_table,
+)
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.mixing import RATIOS, SUMMARY_METRICS
 
 SAMPLERS = ["lif", "gibbs"]
-SETTINGS = {"dataset": "digits", "tempering.samplers": SAMPLERS, "tempering.scheme": "compensated",
+RUN_SETTINGS = {"dataset": "digits", "tempering.samplers": SAMPLERS, "tempering.scheme": "compensated",
             "tempering.t_max": 1.5, "tempering.frequency_hz": 10.0, "tempering.ground_state_tolerance": 0.05,
             "tempering.duration_ms": 2100}
 
@@ -84,7 +92,7 @@ def test_mixing_rows_are_variables_of_the_summary():
 
 
 def test_headline_table_holds_the_summary_numbers(summary, calibration):
-    table = headline_table(summary, *calibration, SETTINGS)
+    table = headline_table(summary, *calibration, RUN_SETTINGS)
     row = _value(table, "switch rate, tempered", "lif")
     assert (row["value"], row["ci_low"], row["ci_high"], row["unit"]) == (1.25, 1.0, 1.5, "Hz")
     row = _value(table, "switch rate, free", "gibbs")
@@ -102,7 +110,7 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
 
 
 def test_headline_table_holds_the_calibration_numbers(summary, calibration):
-    table = headline_table(summary, *calibration, SETTINGS)
+    table = headline_table(summary, *calibration, RUN_SETTINGS)
     row = _value(table, "activation width alpha")
     assert (row["value"], row["stderr"], row["unit"]) == (1.25, 0.02, "mV")
     row = _value(table, "free-membrane std, simulation / theory (range over 3 noise rates)")
@@ -114,22 +122,22 @@ def test_headline_table_holds_the_calibration_numbers(summary, calibration):
     assert _value(table, "largest |T_bias / T - 1|", "compensated")["value"] == pytest.approx(0.04)
     assert _value(table, "largest |u0 - u0(T = 1)| / alpha(T = 1)", "compensated")["value"] == pytest.approx(0.02)
     assert _value(table, "background rate at T = 2, inh", "compensated")["value"] == 7000.0
-    balanced = headline_table(summary, *calibration, {**SETTINGS, "tempering.scheme": "balanced"})
+    balanced = headline_table(summary, *calibration, {**RUN_SETTINGS, "tempering.scheme": "balanced"})
     assert _value(balanced, "map points meeting the tolerances (of 3)", "balanced")["value"] == 2
     one_scheme = calibration[2].sel(scheme="compensated", drop=True)
-    single = headline_table(summary, *calibration[:2], one_scheme, SETTINGS)
-    pd.testing.assert_frame_equal(single, headline_table(summary, *calibration, SETTINGS))
+    single = headline_table(summary, *calibration[:2], one_scheme, RUN_SETTINGS)
+    pd.testing.assert_frame_equal(single, headline_table(summary, *calibration, RUN_SETTINGS))
 
 
 def test_settings_that_disagree_with_the_summary_are_refused(summary, calibration):
     with pytest.raises(ValueError, match="tempering.t_max"):
-        headline_table(summary, *calibration, {**SETTINGS, "tempering.t_max": 2.0})
+        headline_table(summary, *calibration, {**RUN_SETTINGS, "tempering.t_max": 2.0})
     with pytest.raises(ValueError, match="dataset"):
-        headline_table(summary, *calibration, {**SETTINGS, "dataset": "mnist"})
+        headline_table(summary, *calibration, {**RUN_SETTINGS, "dataset": "mnist"})
 
 
 def test_html_and_csv_show_the_numbers(summary, calibration, tmp_path):
-    table = headline_table(summary, *calibration, SETTINGS)
+    table = headline_table(summary, *calibration, RUN_SETTINGS)
     html = headline_html(table, note="means over runs")
     assert "<td style=\"border-bottom: 1px solid #ccc; padding: 2px 8px; text-align: right\">2.5 [1.8, 3.2]</td>" \
         in html
@@ -140,6 +148,18 @@ def test_html_and_csv_show_the_numbers(summary, calibration, tmp_path):
     back = pd.read_csv(tmp_path / "headline.csv")
     ratio = back[(back["quantity"] == "switch ratio, tempered / free") & (back["column"] == "gibbs")].iloc[0]
     assert (float(ratio["value"]), ratio["ci_low"], ratio["ci_high"]) == (1.5, 1.1, 1.9)
+
+
+def test_front_page_shows_the_key_rows_and_names_the_run(summary, calibration):
+    table = headline_table(summary, *calibration, RUN_SETTINGS)
+    front = front_page_table(table)
+    assert SETTINGS not in set(front["section"])
+    assert list(front["quantity"][:6]) == ["switch rate, free"] * 2 + ["switch rate, tempered"] * 2 \
+        + ["switch ratio, tempered / free"] * 2
+    assert set(front["quantity"]) < set(table["quantity"]) and len(front) < len(table) / 2
+    html = front_page_html(table, RUN_SETTINGS)
+    assert "dataset = digits" in html and "tempering.t_max = 1.5" in html and "3 x 4 runs" in html
+    assert "2.5 [1.8, 3.2]" in html and "tempering.ground_state_tolerance" not in html
 
 
 # --------------------------------------------------------------------------- captions

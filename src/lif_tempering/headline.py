@@ -49,6 +49,15 @@ SUMMARY_SETTINGS = {"dataset": "dataset", "tempering.t_max": "readout_t_max",
                     "tempering.ground_state_tolerance": "ground_state_tolerance"}
 #: The settings key naming the tempering scheme (the temperature map's row).
 SCHEME_KEY = "tempering.scheme"
+#: Rows of the report's first page (:func:`front_page_table`), by the start of their quantity, in this order.
+FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "ground-state confidence ratio",
+              "coverage time of all classes", "activation width alpha", "inflection point u0",
+              "free-membrane std", "map points meeting", "largest |T_bias")
+#: Settings named on the report's first page.
+FRONT_PAGE_SETTINGS = ("dataset", "neuron.parameter_set", "tempering.scheme", "tempering.t_max",
+                       "tempering.frequency_hz", "tempering.duration_ms")
+#: Quantity of the settings row that counts the runs.
+RUNS = "runs per sampler and schedule (trained RBMs x seeds)"
 #: Unit of a settings key by the suffix of its name.
 UNIT_SUFFIXES = {"_hz": "Hz", "_ms": "ms", "_s": "s", "_mV": "mV"}
 
@@ -96,8 +105,7 @@ def settings_rows(summary: xr.Dataset, settings: dict) -> list[dict]:
     rows = [_row(SETTINGS, key, "", ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value,
                  unit=unit_of(key)) for key, value in settings.items()]
     n_training, n_seeds = summary.sizes["training_seed"], summary.sizes["seed"]
-    rows.append(_row(SETTINGS, "runs per sampler and schedule (trained RBMs x seeds)", "",
-                     f"{n_training} x {n_seeds}"))
+    rows.append(_row(SETTINGS, RUNS, "", f"{n_training} x {n_seeds}"))
     return rows
 
 
@@ -159,6 +167,23 @@ def headline_table(summary: xr.Dataset, reference: xr.Dataset, membrane: xr.Data
     rows = settings_rows(summary, settings) + mixing_rows(summary) + neuron_rows(reference, membrane)
     rows += temperature_map_rows(temperature_map, settings[SCHEME_KEY])
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def front_page_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :data:`FRONT_PAGE` (results only, no settings), sections in the order tempering, neuron, map."""
+    rank = table["quantity"].map(lambda q: next((i for i, start in enumerate(FRONT_PAGE) if q.startswith(start)), -1))
+    rows = table[(table["section"] != SETTINGS) & (rank >= 0)]
+    return rows.assign(_rank=rank[rows.index]).sort_values("_rank", kind="stable").drop(columns="_rank")
+
+
+def front_page_html(table: pd.DataFrame, settings: dict, note: str = "") -> str:
+    """The report's first page: the settings of :data:`FRONT_PAGE_SETTINGS` in one line, ``note``, and the
+    tables of :func:`front_page_table`."""
+    shown = [f"{key} = {', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+             for key, v in settings.items() if key in FRONT_PAGE_SETTINGS]
+    runs = table.loc[table["quantity"] == RUNS, "value"].iloc[0]
+    line = f"Made with {'; '.join(shown)}; {runs} runs (trained RBMs x seeds) per sampler and schedule."
+    return headline_html(front_page_table(table), note=f"{line} {note}".strip())
 
 
 def format_value(row) -> str:

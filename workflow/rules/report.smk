@@ -32,6 +32,12 @@ rule headline:
             category="At a glance",
             labels={"table": "headline results", "format": "HTML"},
         ),
+        front_page=report(
+            "results/headline/front_page.html",
+            caption="../report/headline.rst",
+            category="At a glance",
+            labels={"table": "the report's first page", "format": "HTML"},
+        ),
         csv=report(
             "results/headline/headline.csv",
             caption="../report/headline.rst",

@@ -1,6 +1,6 @@
 """Headline results of the run as HTML (the report's first page) and CSV (rule ``headline``)."""
 
-from lif_tempering.headline import headline_html, headline_table
+from lif_tempering.headline import front_page_html, headline_html, headline_table
 from lif_tempering.io import read_dataset
 from lif_tempering.runtime import job_log
 
@@ -17,3 +17,5 @@ with job_log(snakemake.log[0]):
             f"error. Numbers: {snakemake.output.csv}, {snakemake.input.summary}.")
     with open(snakemake.output.html, "w", encoding="utf-8") as out:
         out.write(headline_html(table, note=note))
+    with open(snakemake.output.front_page, "w", encoding="utf-8") as out:
+        out.write(front_page_html(table, params.settings, note=note))
