@@ -81,7 +81,7 @@ def test_changing_one_noise_rate_reruns_only_what_depends_on_it(finished_study, 
     assert jobs == sorted([
         ("activation_summary", ()), ("all", ()), ("calibration_figures", ()),
         ("calibrate_noise", (("noise", "exc9500_inh9000"),)), ("membrane", (("noise", "exc9500_inh9000"),)),
-        ("membrane_summary", ()),
+        ("headline", ()), ("membrane_summary", ()),
     ])
 
 
