@@ -366,9 +366,9 @@ def ratio_bootstrap_ci(
     resampled with replacement: independently in the two groups (``paired=False``), or
     with the same indices in both (``paired=True``, equal lengths), which is right when
     entry ``i`` of both groups shares something that varies between seeds, such as the
-    trained network. A resample whose denominator mean is zero has an infinite ratio
-    (``nan`` if its numerator mean is zero too); when such resamples reach the tail
-    quantiles the interval bound is ``inf`` or ``nan``: the data do not bound the ratio.
+    trained network. A resample whose denominator mean is zero has an infinite ratio;
+    when such resamples reach the upper tail quantile the bound is ``inf``: the data do
+    not bound the ratio. A resample with both means zero has no ratio and is left out.
 
     Parameters
     ----------
@@ -485,9 +485,9 @@ def cluster_ratio_bootstrap_ci(
     either side is left out. Clusters, then units within each drawn cluster, are
     resampled with the same indices on both sides (:func:`two_stage_bootstrap_means`),
     and each resample gives the ratio of its means over the same pairs. A resample
-    whose denominator mean is zero has an infinite ratio (``nan`` if its numerator
-    mean is zero too); when such resamples reach the tail quantiles the interval bound
-    is ``inf`` or ``nan``: the data do not bound the ratio.
+    whose denominator mean is zero has an infinite ratio; when such resamples reach
+    the upper tail quantile the bound is ``inf``: the data do not bound the ratio. A
+    resample with both means zero (no switch in either) has no ratio and is left out.
 
     Returns
     -------
@@ -549,7 +549,13 @@ def _check_bootstrap_args(values: np.ndarray, n_resamples: int, confidence: floa
 
 
 def _percentile_interval(estimate: float, resampled: np.ndarray, confidence: float) -> ConfidenceInterval:
+    """Percentile interval from order statistics of ``resampled`` (no interpolation, so ``inf`` stays ``inf``).
+
+    Resamples without a value (``nan``: a ratio 0 / 0) are left out; ``nan`` bounds if none has one.
+    """
+    defined = resampled[~np.isnan(resampled)]
+    if defined.size == 0:
+        return ConfidenceInterval(estimate, np.nan, np.nan)
     alpha = 1.0 - confidence
-    with np.errstate(invalid="ignore"):  # inf - inf between unbounded resampled ratios: a nan bound
-        low, high = np.percentile(resampled, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    low, high = np.percentile(defined, [100 * alpha / 2, 100 * (1 - alpha / 2)], method="inverted_cdf")
     return ConfidenceInterval(estimate, float(low), float(high))
