@@ -400,3 +400,12 @@ def test_distinct_two_stage_resamples_of_one_stage():
         assert count_two_stage_resamples(1, n) == count_two_stage_resamples(n, 1) == comb(2 * n - 1, n)
     with pytest.raises(ValueError):
         count_two_stage_resamples(0, 3)
+
+
+def test_resampled_ratios_without_a_value_are_left_out_and_unbounded_ones_stay_infinite():
+    """Pairs (tempered, free) = (0, 0) and (1, 0.5): a resample of the first pair twice is 0 / 0 and has no
+    ratio, every other resample gives 2. Pairs (1, 0) and (1, 1): resamples give inf, 2 or 1."""
+    ci = cluster_ratio_bootstrap_ci([[0.0, 1.0]], [[0.0, 0.5]], n_resamples=2000, seed=23)
+    assert ci == (2.0, 2.0, 2.0)
+    ci = cluster_ratio_bootstrap_ci([[1.0, 1.0]], [[0.0, 1.0]], n_resamples=2000, seed=24)
+    assert ci.estimate == 2.0 and ci.low == 1.0 and ci.high == np.inf
