@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import chi2
 
 from lif_tempering.boltzmann import (
+    EffectiveBMFitError,
     all_states,
     coupling_gain,
     empirical_distribution,
@@ -195,6 +196,17 @@ def test_fit_effective_bm_from_samples():
     W_fit, b_fit = fit_effective_bm(p_sampled, 5)
     assert coupling_gain(W, W_fit) == pytest.approx(1.0, abs=0.03)
     np.testing.assert_allclose(b_fit, b, atol=0.1)
+
+
+def test_fit_effective_bm_raises_when_the_optimiser_fails():
+    W, b = random_bm(5, seed=9)
+    # One L-BFGS iteration cannot reach the optimum: the fit raises with the optimiser's message.
+    with pytest.raises(EffectiveBMFitError, match="ITERATIONS REACHED LIMIT"):
+        fit_effective_bm(exact_distribution(W, b), 5, maxiter=1)
+    p = exact_distribution(W, b)
+    p[3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        fit_effective_bm(p, 5)
 
 
 def test_coupling_gain_is_least_squares_slope_over_off_diagonal():

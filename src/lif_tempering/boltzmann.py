@@ -189,7 +189,12 @@ def rbm_as_bm(W_vh, b_v, b_h) -> tuple[np.ndarray, np.ndarray]:
     return W, b
 
 
-def fit_effective_bm(p_sampled, n: int, l2: float = 0.0, gtol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+class EffectiveBMFitError(RuntimeError):
+    """The optimiser of :func:`fit_effective_bm` did not converge; the message is the optimiser's."""
+
+
+def fit_effective_bm(p_sampled, n: int, l2: float = 0.0, gtol: float = 1e-9, maxiter: int = 10000,
+                     accept_gradient: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood Boltzmann machine ``(W_eff, b_eff)`` for a distribution over states.
 
     Minimises the cross-entropy ``-sum_s p_sampled(s) log p_{W,b}(s)`` (plus
@@ -202,12 +207,20 @@ def fit_effective_bm(p_sampled, n: int, l2: float = 0.0, gtol: float = 1e-9) -> 
 
     ``p_sampled``: (2**n,) probabilities in state-index order.
     Returns ``W_eff`` (n, n), symmetric with zero diagonal, and ``b_eff`` (n,).
+    Raises :class:`EffectiveBMFitError` (with the optimiser's message) when L-BFGS
+    did not converge, so that no caller stores the parameters of an unfinished fit.
+    A stop that L-BFGS reports as abnormal (its line search finds no decrease at
+    rounding level, seen near gtol = 1e-9) still counts as converged when every
+    gradient component, a difference of model and sampled moments, is at most
+    ``accept_gradient``: far below the sampling error of any histogram.
     """
     p_sampled = np.asarray(p_sampled, dtype=np.float64)
     if p_sampled.shape != (2**n,):
         raise ValueError(f"p_sampled must have shape ({2**n},) for n = {n}, got {p_sampled.shape}")
     if n > MAX_EXACT_UNITS:
         raise ValueError(f"fit_effective_bm enumerates 2**n states; n = {n} > {MAX_EXACT_UNITS}")
+    if not np.all(np.isfinite(p_sampled)) or np.any(p_sampled < 0) or not p_sampled.sum() > 0:
+        raise ValueError("p_sampled must be finite, non-negative and not all zero")
     p_sampled = p_sampled / p_sampled.sum()
     states = all_states(n).astype(np.float64)
     upper_i, upper_j = np.triu_indices(n, k=1)
@@ -225,7 +238,12 @@ def fit_effective_bm(p_sampled, n: int, l2: float = 0.0, gtol: float = 1e-9) -> 
         return value, gradient
 
     result = minimize(objective, np.zeros(n_pairs + n), jac=True, method="L-BFGS-B",
-                      options={"gtol": gtol, "ftol": 1e-15, "maxiter": 10000})
+                      options={"gtol": gtol, "ftol": 1e-15, "maxiter": maxiter})
+    largest_gradient = float(np.max(np.abs(result.jac)))
+    if not (result.success or largest_gradient <= accept_gradient):
+        raise EffectiveBMFitError(f"effective Boltzmann machine fit (n = {n}, l2 = {l2}) failed after {result.nit} "
+                                  f"iterations: {result.message} (largest gradient {largest_gradient:.3g} "
+                                  f"> {accept_gradient:g})")
     W_eff = np.zeros((n, n))
     W_eff[upper_i, upper_j] = result.x[:n_pairs]
     W_eff += W_eff.T

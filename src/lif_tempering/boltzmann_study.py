@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from .boltzmann import (
+    EffectiveBMFitError,
     coupling_gain,
     empirical_distribution,
     exact_distribution,
@@ -95,6 +96,14 @@ def dkl_over_time(state_indices, p_target, samples_per_chain) -> np.ndarray:
     ])
 
 
+def _fit_effective_bm(p_sampled, n_units: int, l2: float, what: str):
+    """:func:`fit_effective_bm`, its failure naming the distribution (``what``) that could not be fitted."""
+    try:
+        return fit_effective_bm(p_sampled, n_units, l2=l2)
+    except EffectiveBMFitError as error:
+        raise EffectiveBMFitError(f"{what}: {error}") from error
+
+
 def _sampler_dataset(bms, samples, step_ms: float, times_ms, sampler: str, l2: float,
                      coupling_scale: float) -> xr.Dataset:
     """D_KL over sampling time, final sampled distribution and coupling gain of each machine.
@@ -113,7 +122,7 @@ def _sampler_dataset(bms, samples, step_ms: float, times_ms, sampler: str, l2: f
         dkl.append(dkl_over_time(indices, p_target, samples_per_chain))
         p_final = empirical_distribution(samples[:samples_per_chain[-1], k])
         p_sampled.append(p_final)
-        gains.append(coupling_gain(W, fit_effective_bm(p_final, n_units, l2=l2)[0]))
+        gains.append(coupling_gain(W, _fit_effective_bm(p_final, n_units, l2, f"{sampler} samples of machine {k}")[0]))
     return xr.Dataset(
         {
             "dkl": _var(("bm", "time_ms"), dkl, "nat", "D_KL(p_target || p_sampled) after this sampling time"),
@@ -265,7 +274,8 @@ def coupling_calibration(bms, seeds, p: NeuronParameters, calibration: Activatio
     fits, gains, dkl = [], [], []
     for k, (W, b) in enumerate(bms):
         p_sampled = empirical_distribution(samples[:, k])
-        W_eff, b_eff = fit_effective_bm(p_sampled, n_units, l2=settings["effective_bm_l2"])
+        W_eff, b_eff = _fit_effective_bm(p_sampled, n_units, settings["effective_bm_l2"],
+                                         f"coupling calibration, machine {k}")
         fits.append((W_eff, b_eff))
         gains.append(coupling_gain(W, W_eff))
         dkl.append(kl_divergence(exact_distribution(W, b), p_sampled))
