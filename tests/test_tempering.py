@@ -91,6 +91,9 @@ def test_temperature_map_reads_one_scheme_of_the_workflow_dataset():
     np.testing.assert_array_equal(temperature_map(ds, "balanced").rate_exc_hz, TMAP.rate_exc_hz * 1.1)
     with pytest.raises(ValueError, match="outside the map range"):
         tmap.rates(3.0)
+    # the workflow writes one file per scheme: reading the other scheme's file is an error, not a silent swap
+    with pytest.raises(ValueError, match="holds scheme\\(s\\) balanced, not 'compensated'"):
+        temperature_map(ds.sel(scheme=["balanced"]), "compensated")
 
 
 # ---------------------------------------------------------------- realised background rate
