@@ -20,7 +20,7 @@ from lif_tempering.boltzmann import (
 )
 from lif_tempering.calibration import calibrate
 from lif_tempering.io import read_dataset, stored_params
-from lif_tempering.model import RENEWAL_ON_SPIKE, make_lif_group, per_neuron_values, run_reset_before_synapses
+from lif_tempering.model import TSODYKS_MARKRAM_ON_SPIKE, make_lif_group, per_neuron_values, run_reset_before_synapses
 from lif_tempering.network import (
     BoltzmannSampler,
     SamplingResult,
@@ -118,30 +118,41 @@ def test_synapse_values_pick_weight_and_receptor():
 
 # ---------------------------------------------------------------- synapse dynamics (runtime device)
 
-def spike_source(spike_times_ms, duration_ms):
-    """One neuron that spikes at the given times (multiples of dt), with the presynaptic state of renewing synapses."""
+def spike_source(spike_times_ms, duration_ms, U=1.0, tau_rec_ms=P.tau_syn_ms, tau_fac_ms=0.0):
+    """One neuron that spikes at the given times (multiples of dt), with the presynaptic state of
+    Tsodyks-Markram synapses (rested: resource 1, utilisation 0)."""
     pattern = np.zeros(int(round(duration_ms / DT_MS)))
     pattern[np.rint(np.asarray(spike_times_ms) / DT_MS).astype(int)] = 1.0
-    source = NeuronGroup(1, "resource : 1\nrelease : 1\nt_previous_spike : second\ntau_syn : second",
-                         threshold="spike_pattern(t) > 0.5", reset=RENEWAL_ON_SPIKE,
-                         namespace={"spike_pattern": TimedArray(pattern, dt=DT_MS * ms), "renewal_utilization": 1.0},
-                         name="source")
+    source = NeuronGroup(1, """
+                         resource : 1
+                         utilization : 1
+                         release : 1
+                         t_previous_spike : second
+                         stp_U : 1
+                         tau_rec : second
+                         tau_fac : second
+                         """,
+                         threshold="spike_pattern(t) > 0.5", reset=TSODYKS_MARKRAM_ON_SPIKE,
+                         namespace={"spike_pattern": TimedArray(pattern, dt=DT_MS * ms)}, name="source")
     run_reset_before_synapses(source)
     source.resource = 1.0
-    source.tau_syn = P.tau_syn_ms * ms
+    source.stp_U = U
+    source.tau_rec = tau_rec_ms * ms
+    source.tau_fac = tau_fac_ms * ms
     return source
 
 
-def simulate_conductances(synapse, spike_times_ms, utilization=1.0, receptor_exc=1.0, w_uS=0.004):
-    """g_exc and g_inh (uS) of a non-spiking target driven through one synapse."""
+def simulate_conductances(synapse, spike_times_ms, utilization=1.0, receptor_exc=1.0, w_uS=0.004,
+                          tau_rec_ms=P.tau_syn_ms, tau_fac_ms=0.0):
+    """g_exc and g_inh (uS) of a non-spiking target driven through one synapse (U = ``utilization``)."""
     start_scope()
     defaultclock.dt = DT_MS * ms
     duration_ms = 80.0
     target = make_lif_group(1, name="target")
     for name, value in per_neuron_values(P, 1, rate_exc_hz=0.0, rate_inh_hz=0.0, V_th_mV=1e6, dt_ms=DT_MS).items():
         setattr(target, name, value)
-    source = spike_source(spike_times_ms, duration_ms)
-    synapses = make_synapses(source, target, synapse, utilization)
+    source = spike_source(spike_times_ms, duration_ms, utilization, tau_rec_ms, tau_fac_ms)
+    synapses = make_synapses(source, target, synapse)
     synapses.connect(i=0, j=0)
     synapses.weight = w_uS * uS
     synapses.receptor_exc = receptor_exc

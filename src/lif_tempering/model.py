@@ -52,10 +52,11 @@ import numpy as np
 from brian2 import DEFAULT_FUNCTIONS, Function, NeuronGroup, TimedArray, ms, mV, nF, uS
 
 from .parameters import NeuronParameters
+from .stp import RENEWING, STPParameters
 
 #: The neuron model without its background rates (completed by CONSTANT_RATES or SCHEDULED_RATES).
-#: ``resource``, ``release`` and ``t_previous_spike`` are the presynaptic state of renewing
-#: synapses (:mod:`.network`).
+#: ``resource``, ``utilization``, ``release`` and ``t_previous_spike`` are the presynaptic state
+#: of Tsodyks-Markram synapses (:mod:`.network`), ``stp_U``, ``tau_rec``, ``tau_fac`` their parameters.
 LIF_EQUATIONS = """
 dv/dt = (g_l * (E_l - v) + g_exc * (E_exc - v) + g_inh * (E_inh - v)) / C_m : volt (unless refractory)
 g_exc : siemens
@@ -78,8 +79,12 @@ w_inh : siemens
 t_count_start : second
 spike_count : integer
 resource : 1
+utilization : 1
 release : 1
 t_previous_spike : second
+stp_U : 1
+tau_rec : second
+tau_fac : second
 """
 
 #: Per-neuron constant background: per-step budget growth factors exp(rate * dt) (settable per run).
@@ -194,11 +199,15 @@ poisson_budget = Function(_poisson_budget_numpy, arg_units=[1, 1], return_unit=1
 poisson_budget.implementations.add_implementation(
     "cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget", dependencies={"_rand": DEFAULT_FUNCTIONS["rand"]})
 
-#: Presynaptic resource of renewing synapses (:mod:`.network`), updated on each spike:
-#: recovery toward 1 with tau_syn since the previous spike, then the release U * R.
-RENEWAL_ON_SPIKE = """
-resource = 1 - (1 - resource) * exp(-(t - t_previous_spike) / tau_syn)
-release = renewal_utilization * resource
+#: Presynaptic state of Tsodyks-Markram synapses (:mod:`.network`, :mod:`.stp`), updated on each
+#: spike as NEST's ``tsodyks2_synapse``: the resource recovers toward 1 with tau_rec since the previous
+#: spike, the utilisation decays with tau_fac (to 0 at once for tau_fac = 0) and is incremented by
+#: U (1 - u), then ``release = u * resource`` leaves the resource.
+TSODYKS_MARKRAM_ON_SPIKE = """
+resource = 1 - (1 - resource) * exp(-(t - t_previous_spike) / tau_rec)
+facilitation = int(tau_fac > 0 * ms) * exp(-(t - t_previous_spike) / (tau_fac + int(tau_fac <= 0 * ms) * ms))
+utilization = stp_U + utilization * (1 - stp_U) * facilitation
+release = utilization * resource
 resource = resource - release
 t_previous_spike = t
 """
@@ -207,7 +216,7 @@ t_previous_spike = t
 RESET = """
 v = V_reset
 spike_count += int(t >= t_count_start)
-""" + RENEWAL_ON_SPIKE
+""" + TSODYKS_MARKRAM_ON_SPIKE
 
 #: V_th used to switch spiking off: far above any reachable membrane potential (mV).
 NO_SPIKING_THRESHOLD_MV = 1.0e6
@@ -252,7 +261,7 @@ def make_lif_group(n_neurons: int, name: str = "lif",
     :func:`make_rate_schedules` the growth factors are subexpressions following
     those schedules (every neuron draws its own events from the common rate).
     """
-    namespace = {"poisson_budget": poisson_budget, "budget_packing": BUDGET_PACKING, "renewal_utilization": 1.0}
+    namespace = {"poisson_budget": poisson_budget, "budget_packing": BUDGET_PACKING}
     if rate_schedules is None:
         equations = LIF_EQUATIONS + CONSTANT_RATES
     else:
@@ -276,7 +285,7 @@ def make_lif_group(n_neurons: int, name: str = "lif",
 def run_reset_before_synapses(group) -> None:
     """Schedule the group's spike reset right after its threshold, before the synapses.
 
-    The reset sets ``release`` (:data:`RENEWAL_ON_SPIKE`), which renewing synapses
+    The reset sets ``release`` (:data:`TSODYKS_MARKRAM_ON_SPIKE`), which Tsodyks-Markram synapses
     read in the same step; moving the membrane reset before the synaptic events
     changes nothing else, because synapses act on conductances only.
     """
@@ -295,12 +304,14 @@ def synaptic_weight_scale(tau_syn_ms, dt_ms: float) -> np.ndarray:
 
 
 def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc_hz=None,
-                      rate_inh_hz=None, V_th_mV=None, count_start_ms: float = 0.0, *, dt_ms: float) -> dict:
+                      rate_inh_hz=None, V_th_mV=None, count_start_ms: float = 0.0, *, dt_ms: float,
+                      stp: STPParameters = RENEWING) -> dict:
     """Per-neuron values of every model variable, as Brian2 quantities, for time step ``dt_ms``.
 
     Arrays or scalars given for ``E_l_mV``, ``rate_exc_hz``, ``rate_inh_hz`` (Hz,
     stored as growth factors) and ``V_th_mV`` override the values of ``p``; the membrane starts at E_l, the
-    conductances at zero, the background budgets undrawn.
+    conductances at zero, the background budgets undrawn, the presynaptic Tsodyks-Markram state
+    (parameters ``stp``, default the renewing synapse) rested: resource 1, utilisation 0.
     """
     def full(value, default):
         value = default if value is None else value
@@ -327,7 +338,11 @@ def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc
         "w_inh": full(None, p.w_inh_uS) * uS,
         "t_count_start": full(None, count_start_ms) * ms,
         "resource": full(1.0, None),
+        "utilization": full(0.0, None),
         "release": full(0.0, None),
         "t_previous_spike": full(0.0, None) * ms,
+        "stp_U": full(stp.U, None),
+        "tau_rec": full(stp.tau_rec_or(p.tau_syn_ms), None) * ms,
+        "tau_fac": full(stp.tau_fac_ms, None) * ms,
         "v": E_l * mV,
     }

@@ -10,17 +10,19 @@ one binary, e.g. every 5-unit BM with full connectivity.
 Synapse types (docs/translation.md), each synapse with a weight ``weight`` and a
 receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
 
-- ``renewing`` (default): Tsodyks-Markram with utilisation ``U`` (1) and
-  ``tau_rec`` = ``tau_syn``. The resource ``R`` (starts at 1) of a synapse
-  depends only on the spike train of its presynaptic neuron, so the presynaptic
-  neuron keeps it (``resource``, with the time ``t_previous_spike`` of its last
-  spike): on each spike ``R`` first recovers toward 1 over the time since the
-  last spike, then ``release = U * R`` is removed from it, and every synapse of
-  the neuron adds ``weight * release`` to its target conductance. One ``exp`` per
-  spike instead of one per synaptic event; the same numbers as a per-synapse
-  resource with ``tau_rec`` = the target's ``tau_syn``, because all neurons share
-  ``tau_syn``. With ``U = 1`` a spike train renews the conductance to ``weight``
-  instead of piling up PSPs.
+- ``renewing`` (default): Tsodyks-Markram short-term plasticity (:mod:`.stp`,
+  :class:`~lif_tempering.stp.STPParameters` ``U``, ``tau_rec_ms``, ``tau_fac_ms``),
+  by default ``U = 1``, ``tau_rec`` = ``tau_syn``, ``tau_fac = 0``: a spike train
+  renews the conductance to ``weight`` instead of piling up PSPs. With parameters
+  shared by all synapses, the resource ``x`` and utilisation ``u`` of a synapse
+  depend only on the spike train of its presynaptic neuron, so the presynaptic
+  neuron keeps them (``resource``, ``utilization``, with the time
+  ``t_previous_spike`` of its last spike; parameters ``stp_U``, ``tau_rec``,
+  ``tau_fac``, set per run): on each spike they are updated as NEST's
+  ``tsodyks2_synapse`` updates its own (:data:`~lif_tempering.model.TSODYKS_MARKRAM_ON_SPIKE`),
+  and every synapse of the neuron adds ``weight * release`` (``release = u x``)
+  to its target conductance. Two ``exp`` per spike instead of per synaptic
+  event; the same numbers as per-synapse states.
 - ``exponential``: each spike adds ``weight``.
 
 Like the background's, every synaptic increment is scaled by the target's
@@ -61,8 +63,9 @@ from .io import canonical_json, write_dataset
 from .model import make_lif_group, make_rate_schedules, per_neuron_values, schedule_run_values
 from .parameters import NeuronParameters
 from .standalone import StandaloneProject
+from .stp import RENEWING, STPParameters
 from .temperature import ActivationPoint
-from .translation import bm_to_lif
+from .translation import bm_to_lif, stp_weight_factor
 
 SYNAPSE_TYPES = ("renewing", "exponential")
 
@@ -90,22 +93,16 @@ SYNAPSE_CODE = {
     },
 }
 
-def make_synapses(source, target, synapse: str = "renewing", utilization: float = 1.0,
-                  name: str = "synapses") -> Synapses:
+def make_synapses(source, target, synapse: str = "renewing", name: str = "synapses") -> Synapses:
     """Unconnected Brian2 synapses of type ``synapse`` from ``source`` to ``target`` (LIF group).
 
-    Renewing synapses read the source's ``release``: the source must run
-    :data:`~lif_tempering.model.RENEWAL_ON_SPIKE` on each spike before the
-    synapses (an LIF group of :func:`~lif_tempering.model.make_lif_group` does);
-    ``U`` is set as ``renewal_utilization`` in the source's namespace (a dict), so
-    one source serves one utilisation.
+    Renewing (Tsodyks-Markram) synapses read the source's ``release``: the source must run
+    :data:`~lif_tempering.model.TSODYKS_MARKRAM_ON_SPIKE` on each spike before the
+    synapses (an LIF group of :func:`~lif_tempering.model.make_lif_group` does,
+    with its per-neuron ``stp_U``, ``tau_rec``, ``tau_fac``).
     """
     if synapse not in SYNAPSE_CODE:
         raise ValueError(f"unknown synapse type {synapse!r}; allowed: {', '.join(SYNAPSE_TYPES)}")
-    if not 0 < utilization <= 1:
-        raise ValueError(f"utilization U must lie in (0, 1], got {utilization}")
-    if synapse == "renewing":
-        source.namespace["renewal_utilization"] = float(utilization)
     code = SYNAPSE_CODE[synapse]
     return Synapses(source, target, model=code["model"], on_pre=code["on_pre"], name=name)
 
@@ -227,8 +224,10 @@ class LIFSamplingNetwork:
     """A compiled LIF network with fixed connectivity, rerun with new values.
 
     ``pre``, ``post``: connected ordered pairs (synapse k goes from neuron
-    ``pre[k]`` to neuron ``post[k]``). ``synapse``: ``renewing`` or ``exponential``
-    (``utilization`` is U of the renewing synapse). The sample grid (applied in
+    ``pre[k]`` to neuron ``post[k]``). ``synapse``: ``renewing`` or ``exponential``;
+    ``stp``: the Tsodyks-Markram parameters of the renewing synapse (default
+    :data:`~lif_tempering.stp.RENEWING`; values of each run, not of the compiled
+    structure, so one binary serves every setting). The sample grid (applied in
     numpy after the run, so not part of the compiled structure) is
     ``burn_in_ms + k * sample_dt_ms`` below ``duration_ms``; both must be
     multiples of ``dt_ms``. ``scheduled_rates``: the background rates follow
@@ -244,7 +243,7 @@ class LIFSamplingNetwork:
 
     def __init__(self, n_neurons: int, pre, post, duration_ms: float, cache_dir: str | os.PathLike,
                  synapse: str = "renewing", dt_ms: float = 0.1, sample_dt_ms: float = 1.0,
-                 burn_in_ms: float = 0.0, utilization: float = 1.0, report_period_s: float = 10.0,
+                 burn_in_ms: float = 0.0, stp: STPParameters | None = None, report_period_s: float = 10.0,
                  scheduled_rates: bool = False):
         pre = np.asarray(pre, dtype=np.int64).ravel()
         post = np.asarray(post, dtype=np.int64).ravel()
@@ -260,6 +259,8 @@ class LIFSamplingNetwork:
             raise ValueError(f"unknown synapse type {synapse!r}; allowed: {', '.join(SYNAPSE_TYPES)}")
         if not 0 <= burn_in_ms < duration_ms:
             raise ValueError(f"burn_in_ms must lie in [0, {duration_ms}), got {burn_in_ms}")
+        if stp is not None and stp != RENEWING and synapse != "renewing":
+            raise ValueError(f"short-term plasticity parameters need renewing synapses, got {synapse!r}")
         self.n_neurons = int(n_neurons)
         self.pre, self.post = pre, post
         self.synapse = synapse
@@ -267,7 +268,7 @@ class LIFSamplingNetwork:
         self.dt_ms = float(dt_ms)
         self.sample_dt_ms = float(sample_dt_ms)
         self.burn_in_ms = float(burn_in_ms)
-        self.utilization = float(utilization)
+        self.stp = RENEWING if stp is None else stp
         self.scheduled_rates = bool(scheduled_rates)
         self._sample_steps = _steps(sample_dt_ms, dt_ms, "sample_dt_ms")
         self._burn_in_steps = _steps(burn_in_ms, dt_ms, "burn_in_ms")
@@ -281,7 +282,6 @@ class LIFSamplingNetwork:
             "n_synapses": int(pre.size),
             "connectivity_sha256": hashlib.sha256(pairs).hexdigest(),
             "synapse": synapse if pre.size else None,
-            "utilization": self.utilization if (pre.size and synapse == "renewing") else None,
         }
         if self.scheduled_rates:  # added only when set, so existing binaries keep their hash
             structure["scheduled_rates"] = True
@@ -295,7 +295,7 @@ class LIFSamplingNetwork:
             if schedules is not None:
                 handles["rate_schedules"] = schedules
             if pre.size:
-                synapses = make_synapses(group, group, synapse, utilization, name="synapses")
+                synapses = make_synapses(group, group, synapse, name="synapses")
                 synapses.connect(i=pre, j=post)
                 objects.append(synapses)
                 handles["synapses"] = synapses
@@ -328,7 +328,7 @@ class LIFSamplingNetwork:
         """
         n = self.n_neurons
         values = per_neuron_values(p, n, E_l_mV=E_l_mV, rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz,
-                                   dt_ms=self.dt_ms)
+                                   dt_ms=self.dt_ms, stp=self.stp)
         handles = self.project.handles
         group = handles["group"]
         if self.scheduled_rates:
@@ -351,10 +351,12 @@ class LIFSamplingNetwork:
         ref_steps = _steps(p.tau_ref_ms, self.dt_ms, "tau_ref_ms")
         samples = spikes_to_states(spike_steps, spike_units, n, ref_steps, self._grid_steps())
         params = {
-            "seed": int(seed), "synapse": self.synapse, "utilization": self.utilization,
+            "seed": int(seed), "synapse": self.synapse,
             "duration_ms": self.duration_ms, "dt_ms": self.dt_ms, "sample_dt_ms": self.sample_dt_ms,
             "burn_in_ms": self.burn_in_ms, "n_neurons": n, "n_synapses": int(self.pre.size),
         }
+        if self.synapse == "renewing":
+            params.update(self.stp.attrs(p.tau_syn_ms))
         if self.scheduled_rates:
             params.update(scheduled_rates=True,
                           rate_exc_hz_range=[float(schedules[0].min()), float(schedules[0].max())],
@@ -398,13 +400,14 @@ class BoltzmannSampler:
     binary serves any BM of that size) or ``bipartite`` (RBMs, the first
     ``n_visible`` units visible, the rest hidden). Networks are independent
     (block-diagonal connectivity, own background noise per neuron). Other
-    arguments as for :class:`LIFSamplingNetwork`.
+    arguments as for :class:`LIFSamplingNetwork`; translated weights are multiplied by
+    :func:`~lif_tempering.translation.stp_weight_factor` of ``stp`` (1 for the renewing synapse).
     """
 
     def __init__(self, n_units: int, duration_ms: float, cache_dir: str | os.PathLike, n_networks: int = 1,
                  pattern: str = "full", n_visible: int | None = None, synapse: str = "renewing",
                  dt_ms: float = 0.1, sample_dt_ms: float = 1.0, burn_in_ms: float = 0.0,
-                 utilization: float = 1.0, report_period_s: float = 10.0, scheduled_rates: bool = False):
+                 stp: STPParameters | None = None, report_period_s: float = 10.0, scheduled_rates: bool = False):
         if pattern == "full":
             pre, post = full_connectivity(n_units)
         elif pattern == "bipartite":
@@ -416,7 +419,7 @@ class BoltzmannSampler:
         self.n_units, self.n_networks, self.pattern, self.n_visible = n_units, n_networks, pattern, n_visible
         pre, post = block_diagonal_connectivity(pre, post, n_units, n_networks)
         self.network = LIFSamplingNetwork(n_units * n_networks, pre, post, duration_ms, cache_dir, synapse,
-                                          dt_ms, sample_dt_ms, burn_in_ms, utilization, report_period_s,
+                                          dt_ms, sample_dt_ms, burn_in_ms, stp, report_period_s,
                                           scheduled_rates)
 
     def sample(self, bms, p: NeuronParameters, calibration: ActivationPoint, seed: int,
@@ -438,8 +441,9 @@ class BoltzmannSampler:
             translated.append(bm_to_lif(W, b, p, calibration, coupling_scale,
                                         n_visible=self.n_visible if self.pattern == "bipartite" else None))
         E_l = np.concatenate([v.E_l_mV for v in translated])
-        w_exc = block_diag(*[v.w_exc_uS for v in translated])
-        w_inh = block_diag(*[v.w_inh_uS for v in translated])
+        stp_factor = stp_weight_factor(self.network.stp, p) if self.network.synapse == "renewing" else 1.0
+        w_exc = block_diag(*[v.w_exc_uS for v in translated]) * stp_factor
+        w_inh = block_diag(*[v.w_inh_uS for v in translated]) * stp_factor
         if self.network.scheduled_rates:
             result = self.network.run(p, E_l, w_exc, w_inh, seed, rate_exc_schedule_hz=rate_exc_schedule_hz,
                                       rate_inh_schedule_hz=rate_inh_schedule_hz)
@@ -450,7 +454,7 @@ class BoltzmannSampler:
         params = dict(result.params, n_units=self.n_units, n_networks=self.n_networks, pattern=self.pattern,
                       n_visible=self.n_visible, coupling_scale=float(coupling_scale),
                       u0_mV=float(calibration.u0_mV), alpha_mV=float(calibration.alpha_mV),
-                      n_clipped_units=sum(v.n_clipped_units for v in translated))
+                      n_clipped_units=sum(v.n_clipped_units for v in translated), stp_weight_factor=stp_factor)
         return SamplingResult(samples, result.times_ms, result.spike_times_ms, result.spike_units, params)
 
     def close(self) -> None:

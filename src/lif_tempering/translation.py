@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .parameters import NeuronParameters
+from .stp import STPParameters, reference_release
 from .temperature import ActivationPoint
 from .theory import representable_bias_range, weight_factor_uS
 
@@ -201,3 +202,14 @@ def lif_to_bm(values: LIFNetworkValues, p: NeuronParameters, calibration: Activa
     f_exc, f_inh = weight_factors(p, calibration, E_l)
     W = (np.asarray(values.w_exc_uS) / f_exc[None, :] - np.asarray(values.w_inh_uS) / f_inh[None, :])
     return W / coupling_scale, leak_to_bias(E_l, calibration)
+
+
+def stp_weight_factor(stp: STPParameters, p: NeuronParameters) -> float:
+    """Factor (1) on translated weights for Tsodyks-Markram synapses: 1 / the reference release.
+
+    A synapse steps its target's conductance by ``weight * u x``; dividing the translated
+    weight by :func:`~lif_tempering.stp.reference_release` (``U`` for ``rested``, the
+    steady-state release at ``1 / (2 tau_ref)`` for ``steady_state``) makes the release
+    of reference give the translated PSP. 1 for the renewing synapse (``U = 1``, rested).
+    """
+    return 1.0 / reference_release(stp, p.tau_syn_ms, p.tau_ref_ms)
