@@ -1,0 +1,198 @@
+"""Tests of the Tsodyks-Markram synapses: release sequences, steady state, weight scaling, the renewing default.
+
+The release sequences of known spike trains are compared with an independent numpy
+recursion in the form of Markram et al. (1998): between spikes u decays to 0 with
+tau_fac and x recovers to 1 with tau_rec; at a spike u first gains U (1 - u), then
+u x is released. A rested synapse has u = 0, x = 1 before its first spike.
+"""
+
+import numpy as np
+import pytest
+from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, ms, start_scope, uS
+
+from lif_tempering.model import TSODYKS_MARKRAM_ON_SPIKE, run_reset_before_synapses
+from lif_tempering.network import BoltzmannSampler, make_synapses
+from lif_tempering.parameters import PARAMETER_SETS
+from lif_tempering.standalone import StandaloneProject
+from lif_tempering.stp import (
+    RENEWING,
+    STPParameters,
+    reference_release,
+    steady_state_release,
+    stp_from_config,
+)
+from lif_tempering.temperature import ActivationPoint
+from lif_tempering.translation import stp_weight_factor
+
+P = PARAMETER_SETS["sbs_tutorial"]
+DT_MS = 0.1
+#: Spikes (ms, multiples of dt): one at t = 0, one a step later, bursts, long pauses.
+SPIKES_MS = [0.0, 0.1, 3.0, 8.0, 8.5, 20.0, 21.5, 50.0, 51.0, 52.0, 53.0, 120.0, 400.0]
+PROBE_MS = 420.0
+#: (U, tau_rec_ms, tau_fac_ms): renewing, depressing (U 0.5, tau_rec 100 ms; U 0.01, tau_rec
+#: 280 ms as for mixing in Leng et al. 2018), facilitating (tau_fac > 0).
+SETTINGS = [(1.0, 10.0, 0.0), (0.5, 100.0, 0.0), (0.01, 280.0, 0.0), (0.1, 50.0, 200.0), (0.3, 20.0, 5.0)]
+
+
+def tso_releases(spike_times_ms, U, tau_rec_ms, tau_fac_ms):
+    """Release u x at each spike of a rested synapse (Markram et al. 1998 form)."""
+    u, x, last, releases = 0.0, 1.0, None, []
+    for t in spike_times_ms:
+        if last is not None:
+            u = u * np.exp(-(t - last) / tau_fac_ms) if tau_fac_ms > 0 else 0.0
+            x = 1.0 - (1.0 - x) * np.exp(-(t - last) / tau_rec_ms)
+        u = u + U * (1.0 - u)
+        releases.append(u * x)
+        x -= u * x
+        last = t
+    return np.array(releases)
+
+
+def probe_objects():
+    """One spike source per setting with Tsodyks-Markram state, each driving a non-decaying g_exc."""
+    n = len(SETTINGS)
+    pattern = np.zeros(int(round(PROBE_MS / DT_MS)))
+    pattern[np.rint(np.array(SPIKES_MS) / DT_MS).astype(int)] = 1.0
+    source = NeuronGroup(n, """
+                         resource : 1
+                         utilization : 1
+                         release : 1
+                         t_previous_spike : second
+                         stp_U : 1
+                         tau_rec : second
+                         tau_fac : second
+                         """, threshold="spike_pattern(t) > 0.5", reset=TSODYKS_MARKRAM_ON_SPIKE,
+                         namespace={"spike_pattern": TimedArray(pattern, dt=DT_MS * ms)}, name="stp_source")
+    run_reset_before_synapses(source)
+    target = NeuronGroup(n, "g_exc : siemens\ng_inh : siemens\nsyn_weight_scale : 1", name="stp_target")
+    synapses = make_synapses(source, target, "renewing", name="stp_synapses")
+    synapses.connect(j="i")
+    monitor = StateMonitor(target, "g_exc", record=True, name="stp_monitor")
+    return [source, target, synapses, monitor], {"source": source, "target": target, "synapses": synapses,
+                                                 "monitor": monitor}
+
+
+def probe_values(handles) -> dict:
+    """Per-run values: the settings, rested state, weight 1 uS, no step scaling."""
+    U, tau_rec, tau_fac = (np.array(column, dtype=float) for column in zip(*SETTINGS))
+    source, target, synapses = handles["source"], handles["target"], handles["synapses"]
+    n = len(SETTINGS)
+    return {source.stp_U: U, source.tau_rec: tau_rec * ms, source.tau_fac: tau_fac * ms, source.resource: np.ones(n),
+            target.syn_weight_scale: np.ones(n), synapses.weight: np.ones(n) * uS, synapses.receptor_exc: np.ones(n)}
+
+
+def measured_releases(monitor) -> np.ndarray:
+    """(setting, spike) conductance steps in units of the weight: a spike's step shows at the next step."""
+    g = np.asarray(monitor.g_exc / uS)
+    steps = np.rint(np.array(SPIKES_MS) / DT_MS).astype(int)
+    return g[:, steps + 1] - g[:, steps]
+
+
+def expected_releases() -> np.ndarray:
+    return np.array([tso_releases(SPIKES_MS, *setting) for setting in SETTINGS])
+
+
+def test_release_sequence_runtime(runtime_device):
+    start_scope()
+    defaultclock.dt = DT_MS * ms
+    objects, handles = probe_objects()
+    for variable, value in probe_values(handles).items():
+        variable[:] = value
+    Network(*objects).run(PROBE_MS * ms, namespace={})
+    np.testing.assert_allclose(measured_releases(handles["monitor"]), expected_releases(), rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.slow
+def test_release_sequence_standalone(brian_cache):
+    """The compiled C++ code gives the same sequences; one binary serves every setting (values per run)."""
+    project = StandaloneProject({"kind": "stp_probe", "n": len(SETTINGS)}, lambda dt: probe_objects(), PROBE_MS,
+                                DT_MS, brian_cache)
+    project.run(probe_values(project.handles), seed=1)
+    releases = measured_releases(project.handles["monitor"])
+    project.close()
+    expected = expected_releases()
+    np.testing.assert_allclose(releases, expected, rtol=1e-9, atol=1e-15)
+    # the renewing synapse releases all of its recovered resource; facilitation raises later releases above U
+    np.testing.assert_allclose(expected[0], 1 - np.exp(-np.diff(SPIKES_MS, prepend=-np.inf) / 10.0), rtol=1e-12)
+    assert expected[3, 1] > SETTINGS[3][0] and expected[2, 1] < SETTINGS[2][0]
+
+
+def test_steady_state_release_is_the_fixed_point_of_a_regular_train():
+    for U, tau_rec, tau_fac in SETTINGS:
+        for rate_hz in (5.0, 50.0, 200.0):
+            train = np.arange(4000) * 1000.0 / rate_hz
+            np.testing.assert_allclose(steady_state_release(U, tau_rec, tau_fac, rate_hz),
+                                       tso_releases(train, U, tau_rec, tau_fac)[-1], rtol=1e-12)
+
+
+def test_reference_release_and_weight_factor():
+    assert stp_weight_factor(RENEWING, P) == 1.0  # the renewing synapse keeps its weights exactly
+    assert reference_release(STPParameters(U=0.01, tau_rec_ms=280.0), P.tau_syn_ms, P.tau_ref_ms) == 0.01
+    depressing = STPParameters(U=0.5, tau_rec_ms=100.0, weight_scaling="steady_state")
+    interval_ms = 2 * P.tau_ref_ms  # p(z = 1) = 1/2
+    a = np.exp(-interval_ms / 100.0)
+    np.testing.assert_allclose(reference_release(depressing, P.tau_syn_ms, P.tau_ref_ms),
+                               0.5 * (1 - a) / (1 - 0.5 * a), rtol=1e-12)
+    renewing_steady = STPParameters(weight_scaling="steady_state")  # tau_rec = tau_syn: x = 1 - exp(-2)
+    np.testing.assert_allclose(stp_weight_factor(renewing_steady, P), 1 / (1 - np.exp(-interval_ms / P.tau_syn_ms)),
+                               rtol=1e-12)
+
+
+def test_parameters_are_checked():
+    for bad, message in (({"U": 0.0}, "U"), ({"U": 1.5}, "U"), ({"tau_rec_ms": 0.0}, "tau_rec_ms"),
+                         ({"tau_fac_ms": -1.0}, "tau_fac_ms"), ({"weight_scaling": "peak"}, "rested")):
+        with pytest.raises(ValueError, match=message):
+            STPParameters(**bad)
+    assert stp_from_config(None) == RENEWING
+    section = {"U": 1, "tau_rec_ms": None, "tau_fac_ms": 0, "weight_scaling": "rested"}
+    assert stp_from_config(section) == RENEWING
+    assert RENEWING.attrs(P.tau_syn_ms) == {"stp_U": 1.0, "stp_tau_rec_ms": P.tau_syn_ms, "stp_tau_fac_ms": 0.0,
+                                            "stp_weight_scaling": "rested"}
+
+
+def test_plasticity_needs_renewing_synapses(brian_cache):
+    with pytest.raises(ValueError, match="renewing"):
+        BoltzmannSampler(3, 100.0, brian_cache, synapse="exponential", stp=STPParameters(U=0.5))
+
+
+#: Spikes (steps, units) of the network of :func:`tiny_network_runs` computed by the implementation of
+#: the renewing synapse before the Tsodyks-Markram generalisation (same seed, same binary flags).
+RENEWING_SPIKE_STEPS = [43, 58, 68, 143, 204, 218, 312, 318, 318, 323, 560, 584, 736, 827, 854, 927, 1128, 1350,
+                        1528, 1530, 1628, 1630, 1766, 1793, 1797, 1908, 1973, 1994, 2073, 2094, 2157, 2225, 2295,
+                        2299, 2485, 2511, 2541, 2589, 2611, 2611, 2641, 2689, 2711, 2919, 2939, 2942]
+RENEWING_SPIKE_UNITS = [4, 3, 0, 4, 1, 2, 1, 0, 2, 4, 2, 5, 5, 4, 3, 4, 4, 1, 5, 4, 5, 4, 4, 1, 0, 5, 2, 1, 2, 1, 4,
+                        2, 4, 3, 5, 4, 3, 2, 1, 4, 3, 2, 4, 5, 4, 2]
+
+
+@pytest.fixture(scope="module")
+def tiny_network_runs(brian_cache):
+    """Two copies of a 3-unit BM, 300 ms, seed 3, with the default, explicit renewing and depressing synapses."""
+    activation = ActivationPoint(P.rate_exc_hz, P.rate_inh_hz, -52.0, 1.2)
+    W = np.array([[0.0, 1.5, -1.0], [1.5, 0.0, 0.8], [-1.0, 0.8, 0.0]])
+    b = np.array([-0.5, 0.3, 0.2])
+    runs = {}
+    for name, stp in (("default", None), ("explicit", STPParameters(U=1.0, tau_rec_ms=P.tau_syn_ms, tau_fac_ms=0.0)),
+                      ("depressing", STPParameters(U=0.5, tau_rec_ms=100.0))):
+        sampler = BoltzmannSampler(3, 300.0, brian_cache, n_networks=2, synapse="renewing", stp=stp)
+        runs[name] = sampler.sample((W, b), P, activation, seed=3)
+        sampler.close()
+        del sampler
+    return runs
+
+
+@pytest.mark.slow
+def test_renewing_default_keeps_its_spikes_bit_for_bit(tiny_network_runs):
+    for name in ("default", "explicit"):
+        result = tiny_network_runs[name]
+        np.testing.assert_array_equal(np.rint(result.spike_times_ms / DT_MS).astype(int), RENEWING_SPIKE_STEPS)
+        np.testing.assert_array_equal(result.spike_units, RENEWING_SPIKE_UNITS)
+        assert result.params["stp_U"] == 1.0 and result.params["stp_weight_factor"] == 1.0
+
+
+@pytest.mark.slow
+def test_plasticity_parameters_act_per_run_and_are_recorded(tiny_network_runs):
+    result = tiny_network_runs["depressing"]
+    assert result.params["stp_U"] == 0.5 and result.params["stp_tau_rec_ms"] == 100.0
+    assert result.params["stp_tau_fac_ms"] == 0.0 and result.params["stp_weight_scaling"] == "rested"
+    assert result.params["stp_weight_factor"] == 2.0
+    assert not np.array_equal(result.spike_times_ms, tiny_network_runs["default"].spike_times_ms)
