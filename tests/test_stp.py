@@ -6,10 +6,15 @@ tau_fac and x recovers to 1 with tau_rec; at a spike u first gains U (1 - u), th
 u x is released. A rested synapse has u = 0, x = 1 before its first spike.
 """
 
+import copy
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, ms, start_scope, uS
 
+from lif_tempering.config import ConfigError, validate_config
 from lif_tempering.model import TSODYKS_MARKRAM_ON_SPIKE, run_reset_before_synapses
 from lif_tempering.network import BoltzmannSampler, make_synapses
 from lif_tempering.parameters import PARAMETER_SETS
@@ -148,6 +153,18 @@ def test_parameters_are_checked():
     assert stp_from_config(section) == RENEWING
     assert RENEWING.attrs(P.tau_syn_ms) == {"stp_U": 1.0, "stp_tau_rec_ms": P.tau_syn_ms, "stp_tau_fac_ms": 0.0,
                                             "stp_weight_scaling": "rested"}
+
+
+def test_config_section_defaults_to_renewing_and_is_validated():
+    with open(Path(__file__).resolve().parents[1] / "config" / "config.yaml") as handle:
+        config = yaml.safe_load(handle)
+    assert stp_from_config(config["lif_sampling"]["stp"]) == RENEWING
+    for key, bad, allowed in (("U", 0.0, "> 0 and <= 1"), ("tau_rec_ms", 0.0, "> 0"), ("tau_fac_ms", -1.0, ">= 0"),
+                              ("weight_scaling", "peak", "rested, steady_state")):
+        broken = copy.deepcopy(config)
+        broken["lif_sampling"]["stp"][key] = bad
+        with pytest.raises(ConfigError, match=f"lif_sampling.stp.{key}: .*allowed: {allowed}"):
+            validate_config(broken)
 
 
 def test_plasticity_needs_renewing_synapses(brian_cache):

@@ -236,18 +236,20 @@ def lif_rbm_samples(rbm: xr.Dataset, p: NeuronParameters, calibration: Activatio
     """Sample the RBM with a LIF network (renewing synapses) at the calibration's noise, T = 1.
 
     Units are ordered visible first, then hidden. ``settings``: duration_ms,
-    burn_in_ms, sample_dt_ms. Returns samples int8 (time, unit); its ``params``
+    burn_in_ms, sample_dt_ms and stp (Tsodyks-Markram parameters of the synapses,
+    :func:`~lif_tempering.stp.stp_from_config`; absent: renewing). Returns samples int8 (time, unit); its ``params``
     add the RBM's layout (n_visible, n_hidden, image size, data set, training
     seed) and the :func:`layer_activity` of the samples.
     """
     from .network import BoltzmannSampler, SamplingResult  # Brian2 only for LIF jobs: the others start faster
+    from .stp import stp_from_config
 
     W, b_v, b_h = rbm_parameters(rbm)
     n_visible, n_hidden = W.shape
     sampler = BoltzmannSampler(n_visible + n_hidden, settings["duration_ms"], cache_dir, n_networks=1,
                                pattern="bipartite", n_visible=n_visible, synapse="renewing", dt_ms=dt_ms,
                                sample_dt_ms=settings["sample_dt_ms"], burn_in_ms=settings["burn_in_ms"],
-                               report_period_s=30.0)
+                               stp=stp_from_config(settings.get("stp")), report_period_s=30.0)
     result = sampler.sample([rbm_as_bm(W, b_v, b_h)], p, calibration, seed, coupling_scale)
     sampler.close()
     samples = result.samples[:, 0]
