@@ -19,7 +19,12 @@ NEST: ``iaf_cond_exp`` neurons, one ``poisson_generator`` per receptor connected
 all neurons (NEST draws an independent Poisson train per target, exact Poisson
 counts per step), ``tsodyks2_synapse`` with U = u = 1, tau_rec = tau_syn, tau_fac = 0
 (the update rule of our renewing synapse; ``--synapse exponential`` compares plain
-exponential synapses against ``static_synapse`` instead), delay = dt.
+exponential synapses against ``static_synapse`` instead), delay = dt. Task ``stp``: the
+bm100 network with short-term plasticity, U = 0.2, tau_rec = 100 ms, tau_fac = 50 ms
+(depression and facilitation) in both, ``tsodyks2_synapse`` starting rested (u = U,
+x = 1: NEST sends its first spike with the initial u x, so it releases U, as ours;
+its release sequences equal ours to rounding), translated weights divided by U
+(:func:`lif_tempering.translation.stp_weight_factor`, weight scaling ``rested``).
 Every run starts with ``nest.ResetKernel()``; the kernel is built
 (``nest_setup_s``: Create, Connect, Prepare) and then run (``nest*_s_per_s``:
 ``nest.Run`` plus reading the spike recorder, per simulated second), with 1 and
@@ -73,8 +78,9 @@ from lif_tempering.parameters import PARAMETER_SETS, NeuronParameters  # noqa: E
 from lif_tempering.population import PopulationSimulator  # noqa: E402
 from lif_tempering.runtime import job_log  # noqa: E402
 from lif_tempering.standalone import COMPILE_ARGS  # noqa: E402
+from lif_tempering.stp import STPParameters  # noqa: E402
 from lif_tempering.temperature import ActivationPoint  # noqa: E402
-from lif_tempering.translation import bm_to_lif  # noqa: E402
+from lif_tempering.translation import bm_to_lif, stp_weight_factor  # noqa: E402
 
 PARAMS: NeuronParameters = PARAMETER_SETS["sbs_tutorial"]
 #: Activation function of the sbs tutorial set at 3 kHz / 3 kHz (docs/calibration.md);
@@ -91,6 +97,9 @@ BM_SCALE = 0.3
 RBM_FIELD_STD = 2.0
 RBM_BIAS_STD = 0.5
 
+#: Short-term plasticity of the ``stp`` task: depression and facilitation, weights scaled to the rested release.
+STP_BENCH = STPParameters(U=0.2, tau_rec_ms=100.0, tau_fac_ms=50.0, weight_scaling="rested")
+
 ALPHA_TOLERANCE = 0.03
 MEAN_Z_TOLERANCE = 0.02
 
@@ -106,6 +115,7 @@ class Task:
     burn_in_ms: float
     pattern: str | None = None  # full | bipartite
     n_visible: int | None = None
+    stp: STPParameters | None = None  # Tsodyks-Markram parameters (renewing synapses); None: the renewing default
 
     @property
     def duration_s(self) -> float:
@@ -113,19 +123,21 @@ class Task:
 
 
 def tasks_for(quick: bool) -> list[Task]:
-    """The four benchmark tasks (benchmarks/README.md); ``quick`` shortens the simulated durations."""
+    """The five benchmark tasks (benchmarks/README.md); ``quick`` shortens the simulated durations."""
     if quick:
         return [
             Task("calibration", "calibration", 200, 5_000.0, 200.0),
             Task("bm100", "network", 100, 2_000.0, 100.0, "full"),
             Task("rbm", "network", 264, 2_000.0, 100.0, "bipartite", 64),
             Task("rbm_mnist", "network", 1284, 500.0, 100.0, "bipartite", 784),
+            Task("stp", "network", 100, 2_000.0, 100.0, "full", stp=STP_BENCH),
         ]
     return [
         Task("calibration", "calibration", 200, 10_000.0, 500.0),
         Task("bm100", "network", 100, 10_000.0, 100.0, "full"),
         Task("rbm", "network", 264, 10_000.0, 100.0, "bipartite", 64),
         Task("rbm_mnist", "network", 1284, 2_000.0, 100.0, "bipartite", 784),
+        Task("stp", "network", 100, 10_000.0, 100.0, "full", stp=STP_BENCH),
     ]
 
 
@@ -258,7 +270,7 @@ class Ours:
             else:
                 self.sim = BoltzmannSampler(t.n_neurons, t.duration_ms, self.cache_dir, pattern=t.pattern,
                                             n_visible=t.n_visible, synapse=self.synapse, dt_ms=DT_MS,
-                                            sample_dt_ms=SAMPLE_DT_MS, burn_in_ms=t.burn_in_ms,
+                                            sample_dt_ms=SAMPLE_DT_MS, burn_in_ms=t.burn_in_ms, stp=t.stp,
                                             report_period_s=1e6)
         return time.perf_counter() - start
 
@@ -326,6 +338,7 @@ def nest_run(nest, task: Task, threads: int, seed: int, synapse: str = "renewing
     else:
         values = bm_to_lif(*task_bm(t), p, CALIBRATION)
         E_l = values.E_l_mV
+        stp_factor = stp_weight_factor(t.stp, p) if t.stp is not None else 1.0
     nodes = nest.Create("iaf_cond_exp", t.n_neurons, params=nest_neuron_params(p, E_l))
     noise_exc = nest.Create("poisson_generator", params={"rate": float(CALIBRATION.rate_exc_hz)})
     noise_inh = nest.Create("poisson_generator", params={"rate": float(CALIBRATION.rate_inh_hz)})
@@ -335,9 +348,14 @@ def nest_run(nest, task: Task, threads: int, seed: int, synapse: str = "renewing
         pre, post = task_connectivity(t)
         weight_uS, receptor_exc = synapse_values(pre, post, t.n_neurons, values.w_exc_uS, values.w_inh_uS)
         keep = weight_uS > 0
-        weight_nS = np.where(receptor_exc[keep] > 0, 1.0, -1.0) * weight_uS[keep] * 1e3
+        weight_nS = np.where(receptor_exc[keep] > 0, 1.0, -1.0) * weight_uS[keep] * stp_factor * 1e3
         first = nodes.tolist()[0]
-        if synapse == "renewing":
+        if t.stp is not None:
+            model = "bench_stp"
+            nest.CopyModel("tsodyks2_synapse", model, {"U": t.stp.U, "u": t.stp.U, "x": 1.0,
+                                                       "tau_rec": t.stp.tau_rec_or(p.tau_syn_ms),
+                                                       "tau_fac": t.stp.tau_fac_ms})
+        elif synapse == "renewing":
             model = "bench_renewing"
             nest.CopyModel("tsodyks2_synapse", model, {"U": 1.0, "u": 1.0, "x": 1.0, "tau_rec": p.tau_syn_ms,
                                                        "tau_fac": 0.0})
@@ -409,6 +427,8 @@ def benchmark_task(task: Task, nest, repeats: int, cache_dir: Path, log_path: Pa
                    synapse: str = "renewing", verbose: bool = True) -> dict:
     """Compile ours, then ``repeats`` rounds of (ours, NEST 1 thread, NEST 2 threads), rotating."""
     say = print if verbose else (lambda *a, **k: None)
+    if task.stp is not None:
+        synapse = "renewing"  # the synapse type with short-term plasticity
     ours = Ours(task, cache_dir, log_path, synapse)
     say(f"[{task.name}] compiled in {ours.compile_s:.1f} s", flush=True)
     runners = ["ours"] + [f"nest{n}" for n in nest_threads]
@@ -440,6 +460,8 @@ def benchmark_task(task: Task, nest, repeats: int, cache_dir: Path, log_path: Pa
     if task.kind == "network":
         pre, _ = task_connectivity(task)
         result["n_synapses"] = int(pre.size)
+    if task.stp is not None:
+        result.update(task.stp.attrs(PARAMS.tau_syn_ms), stp_weight_factor=stp_weight_factor(task.stp, PARAMS))
     for n in nest_threads:
         rec = records[f"nest{n}"]
         result[f"nest{n}_s_per_s"] = median(x["wall_s"] for x in rec) / sim_s
@@ -481,7 +503,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter simulations (< 3 min on 2 quiet cores)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds per task (default 5, quick 3)")
-    parser.add_argument("--tasks", nargs="+", default=None, help="subset of calibration bm100 rbm rbm_mnist")
+    parser.add_argument("--tasks", nargs="+", default=None, help="subset of calibration bm100 rbm rbm_mnist stp")
     parser.add_argument("--json", type=Path, default=None, help="write one object per task to this JSON file")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="Brian2 project cache (default: a fresh temporary folder, so compile_s is a cold "

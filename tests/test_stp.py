@@ -213,3 +213,22 @@ def test_plasticity_parameters_act_per_run_and_are_recorded(tiny_network_runs):
     assert result.params["stp_tau_fac_ms"] == 0.0 and result.params["stp_weight_scaling"] == "rested"
     assert result.params["stp_weight_factor"] == 2.0
     assert not np.array_equal(result.spike_times_ms, tiny_network_runs["default"].spike_times_ms)
+
+
+def test_nest_tsodyks2_synapse_gives_the_same_releases():
+    """NEST's tsodyks2_synapse (bench extra), started rested (u = U, x = 1), sends the same releases."""
+    nest = pytest.importorskip("nest")
+    times_ms = [t + 1.0 for t in SPIKES_MS]  # a spike generator cannot emit at t = 0
+    for U, tau_rec, tau_fac in SETTINGS:
+        nest.ResetKernel()
+        nest.resolution = DT_MS
+        generator = nest.Create("spike_generator", params={"spike_times": times_ms})
+        relay, target = nest.Create("parrot_neuron"), nest.Create("parrot_neuron")
+        recorder = nest.Create("weight_recorder")
+        nest.CopyModel("tsodyks2_synapse", "stp_probe", {"weight_recorder": recorder, "U": U, "u": U, "x": 1.0,
+                                                         "tau_rec": tau_rec, "tau_fac": tau_fac})
+        nest.Connect(generator, relay)
+        nest.Connect(relay, target, syn_spec={"synapse_model": "stp_probe", "weight": 1.0, "delay": DT_MS})
+        nest.Simulate(PROBE_MS + 10.0)
+        np.testing.assert_allclose(recorder.get("events")["weights"], tso_releases(times_ms, U, tau_rec, tau_fac),
+                                   rtol=1e-12)

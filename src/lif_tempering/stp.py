@@ -1,16 +1,18 @@
 """Short-term plasticity of the recurrent synapses: Tsodyks-Markram parameters (docs/translation.md).
 
 The recurrent synapses of a LIF network follow the Tsodyks-Markram model (Tsodyks &
-Markram 1997) in the event-driven form of NEST's ``tsodyks2_synapse`` (Fung et al.
-2012): a synapse has a resource ``x`` (starts at 1) and a utilisation ``u`` (starts
-at 0). On a presynaptic spike a time ``h`` after the previous one
+Markram 1997) in the event-driven form of NEST's ``tsodyks2_synapse``: a synapse has
+a resource ``x`` (starts at 1) and a utilisation ``u`` (starts at 0). On a presynaptic
+spike a time ``h`` after the previous one
 
 - ``x <- 1 - (1 - x) exp(-h / tau_rec)`` (recovery toward 1),
 - ``u <- U + u (1 - U) exp(-h / tau_fac)`` (facilitation; ``u = U`` for ``tau_fac = 0``),
 - ``release = u x``, ``x <- x - release``,
 
 and the conductance of the target steps by ``weight * release``. A rested synapse
-(first spike, or long after the last) releases ``U``.
+(first spike, or long after the last) releases ``U``. The release sequences equal
+those of NEST 3.10's ``tsodyks2_synapse`` started with ``u = U``, ``x = 1`` (NEST sends
+its first spike with the initial ``u x``) to rounding.
 
 ``U = 1``, ``tau_rec = tau_syn``, ``tau_fac = 0`` is the *renewing* synapse of LIF
 sampling (Petrovici et al. 2016): a spike renews the conductance to the weight
