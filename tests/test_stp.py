@@ -15,8 +15,9 @@ import yaml
 from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, ms, start_scope, uS
 
 from lif_tempering.config import ConfigError, validate_config
+from lif_tempering.io import read_dataset
 from lif_tempering.model import TSODYKS_MARKRAM_ON_SPIKE, run_reset_before_synapses
-from lif_tempering.network import BoltzmannSampler, make_synapses
+from lif_tempering.network import BoltzmannSampler, make_synapses, write_samples
 from lif_tempering.parameters import PARAMETER_SETS
 from lif_tempering.standalone import StandaloneProject
 from lif_tempering.stp import (
@@ -207,12 +208,12 @@ def test_renewing_default_keeps_its_spikes_bit_for_bit(tiny_network_runs):
 
 
 @pytest.mark.slow
-def test_plasticity_parameters_act_per_run_and_are_recorded(tiny_network_runs):
+def test_plasticity_parameters_act_per_run_and_are_recorded(tiny_network_runs, tmp_path):
     result = tiny_network_runs["depressing"]
-    assert result.params["stp_U"] == 0.5 and result.params["stp_tau_rec_ms"] == 100.0
-    assert result.params["stp_tau_fac_ms"] == 0.0 and result.params["stp_weight_scaling"] == "rested"
-    assert result.params["stp_weight_factor"] == 2.0
     assert not np.array_equal(result.spike_times_ms, tiny_network_runs["default"].spike_times_ms)
+    ds = read_dataset(write_samples(tmp_path / "samples.nc", result))
+    assert ds.attrs["stp_U"] == 0.5 and ds.attrs["stp_tau_rec_ms"] == 100.0 and ds.attrs["stp_tau_fac_ms"] == 0.0
+    assert ds.attrs["stp_weight_scaling"] == "rested" and ds.attrs["stp_weight_factor"] == 2.0
 
 
 def test_nest_tsodyks2_synapse_gives_the_same_releases():
