@@ -7,6 +7,8 @@ from scipy import integrate
 
 from lif_tempering.schedules import (
     constant_temperature,
+    dwell_half_width,
+    dwell_temperature,
     expected_poisson_counts,
     ground_state_mask,
     ground_state_window_ids,
@@ -176,3 +178,50 @@ def test_expected_counts_per_phase_bin_match_an_independent_integral():
     # per phase bin, summed over periods (the schedule repeats: every period contributes the same)
     per_phase = expected.reshape(n_periods, n_phase_bins)
     np.testing.assert_allclose(per_phase, np.broadcast_to(per_phase[0], per_phase.shape), rtol=1e-6)
+
+
+def test_dwell_temperature_on_a_known_schedule():
+    """d = 0.6 at 2 Hz: T = 1 on [0, 150] and [350, 500] ms, T = 1 + (T_max - 1) sin^2(pi s) with s = (t - 150) / 200 ms."""
+    t_ms = np.arange(0.0, 3 * PERIOD_MS, 0.5)
+    temperature = dwell_temperature(t_ms, T_MAX, FREQ_HZ, 0.6)
+    t_in_period = np.mod(t_ms, PERIOD_MS)
+    dwell = (t_in_period <= 150.0) | (t_in_period >= 350.0)
+    assert dwell.sum() == 3 * 601 and np.all(temperature[dwell] == 1.0)
+    s = (t_in_period[~dwell] - 150.0) / 200.0
+    np.testing.assert_allclose(temperature[~dwell], 1.0 + (T_MAX - 1.0) * np.sin(np.pi * s) ** 2, rtol=1e-14)
+    assert temperature[t_ms == 250.0] == T_MAX and temperature[t_ms == 200.0] == pytest.approx(1 + (T_MAX - 1) / 2)
+
+
+def test_dwell_fraction_zero_is_the_sinusoid_bit_for_bit():
+    t_ms = np.linspace(0.0, 2000.0, 4001)
+    assert np.array_equal(dwell_temperature(t_ms, T_MAX, FREQ_HZ, 0.0, 0.3),
+                          sinusoidal_temperature(t_ms, T_MAX, FREQ_HZ, 0.3))
+    assert dwell_half_width(0.7, 0.0) == 0.7
+
+
+def test_dwell_windows_agree_with_the_temperature_tolerance():
+    tolerance, dwell_fraction = 0.1, 0.7
+    t_ms = np.arange(0.0, 4 * PERIOD_MS, 0.1)
+    mask = ground_state_mask(dwell_temperature(t_ms, T_MAX, FREQ_HZ, dwell_fraction), tolerance)
+    half_width = dwell_half_width(np.arccos(1.0 - 2.0 * tolerance / (T_MAX - 1.0)), dwell_fraction)
+    ids = ground_state_window_ids(t_ms, FREQ_HZ, half_width)
+    assert np.array_equal(mask, ids >= 0)
+    assert 0.7 < mask.mean() < 1.0  # the dwell plus the excursion's ends below 1 + tolerance
+    with pytest.raises(ValueError, match="dwell_fraction"):
+        dwell_temperature(t_ms, T_MAX, FREQ_HZ, 1.0)
+
+
+def test_readout_delay_skips_the_start_of_each_window():
+    """10 Hz, samples every ms, half-width 0.65 rad = 10.35 ms: delay 0.25 keeps offsets -5 .. 10 ms of each window."""
+    t_ms = np.arange(0.0, 1000.0)
+    offset_ms = t_ms - 100.0 * np.rint(t_ms / 100.0)
+    nearest = np.rint(t_ms / 100.0).astype(np.int64)
+    whole = ground_state_window_ids(t_ms, 10.0, 0.65)
+    assert np.array_equal(whole, np.where(np.abs(offset_ms) <= 10, nearest, -1))
+    assert np.array_equal(ground_state_window_ids(t_ms, 10.0, 0.65, readout_delay=0.0), whole)
+    delayed = ground_state_window_ids(t_ms, 10.0, 0.65, readout_delay=0.25)
+    assert np.array_equal(delayed, np.where((offset_ms >= -5) & (offset_ms <= 10), nearest, -1))
+    late = ground_state_window_ids(t_ms, 10.0, 0.65, readout_delay=0.75)
+    assert np.array_equal(late, np.where((offset_ms >= 6) & (offset_ms <= 10), nearest, -1))
+    with pytest.raises(ValueError, match="readout_delay"):
+        ground_state_window_ids(t_ms, 10.0, 0.65, readout_delay=1.0)

@@ -11,6 +11,13 @@ With ``phi_0 = 0`` the schedule starts at ``T = 1``, reaches ``T_max`` at half a
 period and returns to ``T = 1`` at every full period. Samples taken near the
 ``T = 1`` instants are the "ground-state" samples of the readout.
 
+The *dwell* schedule (:func:`dwell_temperature`) holds ``T = 1`` for a fraction
+``d`` of each period, centred on phase 0, and makes one raised-cosine excursion
+to ``T_max`` (at phase pi) in the rest; ``d = 0`` is the sinusoid. A *readout
+delay* skips the first part of each ground-state window
+(:func:`ground_state_window_ids`), so that only samples taken after the network
+has had time to relax from the excursion are read.
+
 A temperature map (a calibration table: target ``T`` -> excitatory and inhibitory
 noise rates) turns the schedule into rates at every instant, see
 :func:`interpolate_rates`; :func:`expected_poisson_counts` integrates such a rate over
@@ -100,6 +107,59 @@ def sinusoidal_temperature(
     return 1.0 + (t_max - 1.0) * 0.5 * (1.0 - np.cos(phase))
 
 
+def dwell_temperature(
+    t_ms: ArrayLike, t_max: float, frequency_hz: float, dwell_fraction: float, phase0: float = 0.0
+) -> np.ndarray:
+    """Dwell schedule: ``T = 1`` for a fraction ``dwell_fraction`` of each period, a raised-cosine excursion in the rest.
+
+    With ``u = phi / 2 pi`` in [0, 1) and ``d = dwell_fraction``, ``T = 1`` while
+    ``u <= d / 2`` or ``u >= 1 - d / 2`` (the dwell, centred on the ``T = 1``
+    instant at phase 0) and in between
+    ``T = 1 + (T_max - 1) (1 - cos 2 pi s) / 2`` with ``s = (u - d / 2) / (1 - d)``:
+    the excursion peaks at ``T_max`` at phase pi and has continuous slope at its ends.
+    ``dwell_fraction = 0`` gives :func:`sinusoidal_temperature`.
+
+    Parameters
+    ----------
+    t_ms : array_like, shape (...)
+        Times in ms.
+    t_max : float
+        Highest temperature ``T_max >= 1`` (dimensionless).
+    frequency_hz : float
+        Oscillation frequency in Hz.
+    dwell_fraction : float
+        Fraction of each period at ``T = 1``, in [0, 1).
+    phase0 : float
+        Phase at ``t = 0`` in rad.
+
+    Returns
+    -------
+    ndarray, shape of ``t_ms``, float, values in [1, T_max]
+    """
+    if t_max < 1.0:
+        raise ValueError(f"t_max must be >= 1, got {t_max}")
+    if not 0.0 <= dwell_fraction < 1.0:
+        raise ValueError(f"dwell_fraction must be in [0, 1), got {dwell_fraction}")
+    fraction = schedule_phase(t_ms, frequency_hz, phase0) / TWO_PI
+    excursion = np.clip((fraction - 0.5 * dwell_fraction) / (1.0 - dwell_fraction), 0.0, 1.0)
+    return 1.0 + (t_max - 1.0) * 0.5 * (1.0 - np.cos(TWO_PI * excursion))
+
+
+def dwell_half_width(half_width_rad: float, dwell_fraction: float) -> float:
+    """Phase half-width (rad) of the dwell schedule's windows with ``T <= 1 + tolerance``.
+
+    ``half_width_rad`` is the sinusoid's half-width for the same ``T_max`` and
+    tolerance (``arccos(1 - 2 tolerance / (T_max - 1))``); the dwell schedule adds its
+    dwell and stretches the excursion by ``1 - d``: ``pi d + (1 - d) half_width_rad``
+    (``half_width_rad`` itself for ``d = 0``).
+    """
+    if not 0.0 <= half_width_rad < np.pi:
+        raise ValueError(f"half_width_rad must be in [0, pi), got {half_width_rad}")
+    if not 0.0 <= dwell_fraction < 1.0:
+        raise ValueError(f"dwell_fraction must be in [0, 1), got {dwell_fraction}")
+    return float(np.pi * dwell_fraction + (1.0 - dwell_fraction) * half_width_rad)
+
+
 def ground_state_mask(temperature: ArrayLike, tolerance: float) -> np.ndarray:
     """Samples taken at ``T <= 1 + tolerance`` ("ground-state" samples).
 
@@ -125,14 +185,16 @@ def ground_state_mask(temperature: ArrayLike, tolerance: float) -> np.ndarray:
 
 
 def ground_state_window_ids(
-    t_ms: ArrayLike, frequency_hz: float, half_width_rad: float, phase0: float = 0.0
+    t_ms: ArrayLike, frequency_hz: float, half_width_rad: float, phase0: float = 0.0, readout_delay: float = 0.0
 ) -> np.ndarray:
     """Index of the ground-state window each sample falls in, -1 outside all windows.
 
     Window ``n`` is the set of times whose phase lies within ``half_width_rad`` of the
     ``n``-th ``T = 1`` instant, i.e. ``|2 pi (f t + phase0 / 2 pi - n)| <= half_width_rad``.
-    The ids depend on time only, so a free run can be read at exactly the same
-    instants and windows as a tempered run with the same frequency.
+    A ``readout_delay`` ``r`` skips the first fraction ``r`` of each window: only
+    phase offsets ``>= -half_width_rad + 2 r half_width_rad`` are kept (``r = 0``:
+    the whole window). The ids depend on time only, so a free run can be read at
+    exactly the same instants and windows as a tempered run with the same frequency.
 
     Parameters
     ----------
@@ -144,6 +206,8 @@ def ground_state_window_ids(
         Half-width of each window in phase, in [0, pi).
     phase0 : float
         Phase at ``t = 0`` in rad, in [0, 2 pi).
+    readout_delay : float
+        Fraction of each window skipped at its start, in [0, 1).
 
     Returns
     -------
@@ -154,11 +218,15 @@ def ground_state_window_ids(
         raise ValueError(f"half_width_rad must be in [0, pi), got {half_width_rad}")
     if not 0.0 <= phase0 < TWO_PI:
         raise ValueError(f"phase0 must be in [0, 2 pi), got {phase0}")
+    if not 0.0 <= readout_delay < 1.0:
+        raise ValueError(f"readout_delay must be in [0, 1), got {readout_delay}")
     if np.any(t_ms < 0):
         raise ValueError("t_ms must be >= 0")
     cycles = frequency_hz * t_ms / MS_PER_S + phase0 / TWO_PI
     nearest = np.rint(cycles)
     inside = TWO_PI * np.abs(cycles - nearest) <= half_width_rad
+    if readout_delay > 0.0:
+        inside &= TWO_PI * (cycles - nearest) >= half_width_rad * (2.0 * readout_delay - 1.0)
     return np.where(inside, nearest, -1).astype(np.int64)
 
 
