@@ -1,5 +1,7 @@
 """Tests of the Boltzmann machine <-> LIF translation (docs/translation.md)."""
 
+import re
+
 import numpy as np
 import pytest
 from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, mV, start_scope, uS
@@ -249,8 +251,8 @@ def test_bounded_training_gives_a_lif_network_that_samples_where_unbounded_is_re
     """Fashion-like data drive unbounded training to biases outside the range (petrovici_thesis set).
 
     32 pixels are lit in every image; a fast constant learning rate (0.5, 30 epochs, seed 0)
-    gives biases of -36..23 and weights to -64; hidden unit 31 (bias -35.7) lies beyond the
-    set's representable (-20.1, 27.5) and is not saturated once clipped.
+    gives hidden biases beyond the set's representable (-20.1, 27.5) that are not saturated
+    once clipped.
     """
     p = PARAMETER_SETS["petrovici_thesis"]
     u0, alpha = hcs_activation_estimate(p)
@@ -262,7 +264,14 @@ def test_bounded_training_gives_a_lif_network_that_samples_where_unbounded_is_re
     free = train_rbm(data, **training)
     with pytest.raises(ValueError, match="rbm.parameter_bounds") as error:
         bm_to_lif(*rbm_as_bm(free["W"], free["b_v"], free["b_h"]), p, calibration, n_visible=196)
-    assert "1 of 228 units" in str(error.value) and "hidden unit 31 (network unit 227): bias -35.72" in str(error.value)
+    # the message names each refused unit with its value, and those values lie outside the hard range
+    low, high = representable_bias_range(p, u0, alpha)
+    named = re.findall(r"hidden unit (\d+) \(network unit (\d+)\): bias (-?[\d.]+)", str(error.value))
+    assert named and f"{len(named)} of 228 units" in str(error.value)
+    for unit, network_unit, bias in named:
+        assert int(network_unit) == 196 + int(unit)
+        assert float(bias) == pytest.approx(free["b_h"][int(unit)], abs=1e-3)
+        assert not low < float(bias) < high
 
     bounded = train_rbm(data, **training, bias_range=(bounds["bias_min"], bounds["bias_max"]),
                         weight_abs_max=bounds["weight_abs_max"])
