@@ -95,6 +95,32 @@ def test_mixing_group_counts_window_switches_at_the_condition_frequency():
         mixing_group(runs, rbm, 2.0, 3.0, 0.1, "visible")
 
 
+def test_dwell_condition_with_readout_delay_reads_free_and_tempered_runs_in_the_same_windows():
+    """Dwell 0.5 at 2 Hz, delay 0.5: read exactly the samples with T <= 1.1 in the second half of each window."""
+    rbm = fake_rbm()
+    time_ms = np.arange(BURN_IN_MS, DURATION_MS, DT_MS)
+    dwell = make_schedule("tempered", 2.0, 2.0, shape="dwell", dwell_fraction=0.5)
+    attrs = {"sampler": "gibbs", "seed": 0, "training_seed": 0, "duration_ms": DURATION_MS, "burn_in_ms": BURN_IN_MS,
+             "wall_time_s": 1.0}
+    z = np.array([STATES[label] for label in alternating_every_ms(500.0)(time_ms)])
+    runs = [run_dataset(z, time_ms, dwell, N_VISIBLE, attrs),
+            constructed_run("free", alternating_every_ms(1000.0), frequency_hz=7.0)]
+    assert runs[0].attrs["schedule_shape"] == "dwell" and runs[0].attrs["dwell_fraction"] == 0.5
+    group = mixing_group(runs, rbm, 2.0, 2.0, 0.1, "visible", "dwell", 0.5, readout_delay=0.5)
+    assert group.attrs["readout_shape"] == "dwell" and group.attrs["readout_delay"] == 0.5
+    # 20 windows (the one at 10 s lies before its T = 1 instant: skipped): 9 and 19 switches in 10 s
+    assert int(group["n_windows"].max()) == 20
+    np.testing.assert_allclose(group["switch_rate_hz"].squeeze().sel(schedule=["free", "tempered"]), [0.9, 1.9])
+    expected = (dwell.temperature(time_ms) <= 1.1) & (np.mod(time_ms, 500.0) <= 250.0)
+    assert 0.3 < expected.mean() < 0.5
+    for run in runs:
+        labels = window_labels(run, rbm, 2.0, 2.0, 0.1, "visible", "dwell", 0.5, readout_delay=0.5)
+        np.testing.assert_array_equal(labels["ground"], expected)
+    with pytest.raises(ValueError, match="shape"):
+        mixing_group([constructed_run("tempered", alternating_every_ms(500.0))], rbm, 2.0, 2.0, 0.1, "visible",
+                     "dwell", 0.5)
+
+
 def test_summary_and_scan_of_constructed_groups():
     rbm = fake_rbm()
 
@@ -108,7 +134,9 @@ def test_summary_and_scan_of_constructed_groups():
                                                                                      (5.0, 2.0))]
     assert list(summaries[0]["schedule"].values) == ["free", "tempered"]
     scan = parameter_scan(summaries, [5.0, 2.0], [3.0, 2.0], sampler="gibbs")
-    assert scan["switch_rate_hz"].dims == ("frequency_hz", "t_max")
+    assert scan["switch_rate_hz"].dims == ("shape", "frequency_hz", "t_max")
+    assert list(scan["shape"].values) == ["sinusoid"] and "dwell_fraction" not in scan.attrs
+    scan = scan.sel(shape="sinusoid")
     np.testing.assert_array_equal(scan["frequency_hz"], [2.0, 5.0])
     np.testing.assert_array_equal(scan["t_max"], [2.0, 3.0])
     # the tempered chain changes class once per period: its rate is the frequency, free runs read the same chains

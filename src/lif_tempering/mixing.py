@@ -209,7 +209,7 @@ def censored_tau_int(tau_samples: float, n_samples: int) -> tuple[float, bool]:
 
 
 def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, readout: str = "mean_field",
-               kl_times_s=None, c: float = 5.0) -> xr.Dataset:
+               kl_times_s=None, c: float = 5.0, readout_delay: float = 0.0) -> xr.Dataset:
     """Mixing metrics of one run (see the module docstring), as a Dataset of scalars and ``class_kl``.
 
     ``rbm``: ``(W, b_v, b_h)`` or a dict with those keys (the ``T = 1`` model, for the
@@ -217,7 +217,8 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     frequencies; ``half_width_rad`` the ground-state windows' phase half-width;
     ``kl_times_s`` sampling times (s after burn-in) at which ``class_kl`` is
     evaluated (default every window period up to the run's end); ``c`` Sokal's
-    window factor. Scalar coordinates ``sampler``, ``schedule``, ``seed``,
+    window factor; ``readout_delay`` the fraction of each window skipped at its start
+    (:func:`lif_tempering.schedules.ground_state_window_ids`). Scalar coordinates ``sampler``, ``schedule``, ``seed``,
     ``training_seed`` (-1 if the run has none), ``frequency_hz`` and ``t_max``
     identify the run.
     """
@@ -232,7 +233,7 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     period_s = 1.0 / frequency_hz
 
     labels, confidence = classify(classifier, visible_readout(z, n_visible, W, b_v, readout))
-    window_ids = ground_state_window_ids(t_ms, frequency_hz, half_width_rad, phase0)
+    window_ids = ground_state_window_ids(t_ms, frequency_hz, half_width_rad, phase0, readout_delay)
     ground = window_ids >= 0
     windows, majority = majority_labels_per_window(labels, window_ids)
     if windows.size < 2:
@@ -281,8 +282,8 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
         "t_max": ((), float(attrs["t_max"]), {"units": "1", "long_name": "highest temperature of the schedule"}),
     }
     return xr.Dataset(data, coords=coords, attrs={
-        "readout": readout, "half_width_rad": float(half_width_rad), "sokal_c": float(c),
-        "title": "Mixing metrics of one sampling run"})
+        "readout": readout, "half_width_rad": float(half_width_rad), "readout_delay": float(readout_delay),
+        "sokal_c": float(c), "title": "Mixing metrics of one sampling run"})
 
 
 # --------------------------------------------------------------------------- across runs
@@ -408,7 +409,8 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
                      "bootstrap_resamples": int(n_resamples), "bootstrap_seed": int(seed),
                      "bootstrap_confidence": float(confidence),
                      "bootstrap_distinct_resamples": float(count_two_stage_resamples(n_training_seeds, n_seeds)),
-                     **{k: v for k, v in runs.attrs.items() if k in ("readout", "half_width_rad", "sokal_c")}}
+                     **{k: v for k, v in runs.attrs.items()
+                        if k in ("readout", "half_width_rad", "readout_delay", "sokal_c")}}
     return summary
 
 

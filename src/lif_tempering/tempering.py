@@ -6,8 +6,11 @@ are the ground-state readout instants (docs/tempering.md):
 
 - ``free``: ``T = 1`` throughout; it carries the frequency of the tempered run it
   is compared with, so that both are read at the same instants;
-- ``tempered``: ``T(t) = 1 + (T_max - 1) (1 - cos 2 pi f t) / 2`` between 1 and
-  ``T_max`` (:func:`lif_tempering.schedules.sinusoidal_temperature`).
+- ``tempered``, shape ``sinusoid``: ``T(t) = 1 + (T_max - 1) (1 - cos 2 pi f t) / 2``
+  between 1 and ``T_max`` (:func:`lif_tempering.schedules.sinusoidal_temperature`);
+- ``tempered``, shape ``dwell``: ``T = 1`` for a fraction ``dwell_fraction`` of each
+  period around phase 0 and one raised-cosine excursion to ``T_max`` in the rest
+  (:func:`lif_tempering.schedules.dwell_temperature`).
 
 Other shapes (a square wave, a recorded oscillation) fit the same
 :class:`TemperatureSchedule`: any function of time in ms giving ``T >= 1``.
@@ -41,10 +44,18 @@ import xarray as xr
 from .boltzmann import rbm_as_bm
 from .parameters import NeuronParameters
 from .rbm import sample_rbm_gibbs
-from .schedules import constant_temperature, interpolate_rates, schedule_phase, sinusoidal_temperature
+from .schedules import (
+    constant_temperature,
+    dwell_temperature,
+    interpolate_rates,
+    schedule_phase,
+    sinusoidal_temperature,
+)
 from .temperature import SCHEMES, ActivationPoint
 
 SCHEDULE_NAMES = ("free", "tempered")
+#: Shapes of the tempered schedule (config ``tempering.schedule.shape``).
+SHAPES = ("sinusoid", "dwell")
 
 
 # --------------------------------------------------------------------------- schedules
@@ -86,6 +97,22 @@ def sinusoidal_schedule(t_max: float, frequency_hz: float, phase0: float = 0.0) 
                         "phase0": float(phase0)})
 
 
+def dwell_schedule(t_max: float, frequency_hz: float, dwell_fraction: float, phase0: float = 0.0
+                   ) -> TemperatureSchedule:
+    """The ``tempered`` schedule of shape ``dwell``: ``T = 1`` for ``dwell_fraction`` of each period, then to ``t_max``."""
+    if t_max < 1.0:
+        raise ValueError(f"t_max must be >= 1, got {t_max}")
+    if frequency_hz <= 0:
+        raise ValueError(f"frequency_hz must be > 0, got {frequency_hz}")
+    if not 0.0 <= dwell_fraction < 1.0:
+        raise ValueError(f"dwell_fraction must be in [0, 1), got {dwell_fraction}")
+    return TemperatureSchedule(
+        "tempered", lambda t_ms: dwell_temperature(t_ms, t_max, frequency_hz, dwell_fraction, phase0),
+        float(frequency_hz), float(phase0),
+        {"shape": "dwell", "t_max": float(t_max), "frequency_hz": float(frequency_hz), "phase0": float(phase0),
+         "dwell_fraction": float(dwell_fraction)})
+
+
 def constant_schedule(frequency_hz: float, phase0: float = 0.0) -> TemperatureSchedule:
     """The ``free`` schedule: ``T = 1`` throughout, read out at the phases of a ``frequency_hz`` oscillation."""
     if frequency_hz <= 0:
@@ -95,13 +122,18 @@ def constant_schedule(frequency_hz: float, phase0: float = 0.0) -> TemperatureSc
         {"shape": "constant", "t_max": 1.0, "frequency_hz": float(frequency_hz), "phase0": float(phase0)})
 
 
-def make_schedule(schedule: str, t_max: float, frequency_hz: float, phase0: float = 0.0) -> TemperatureSchedule:
-    """``free`` (:func:`constant_schedule`) or ``tempered`` (:func:`sinusoidal_schedule`) by name."""
+def make_schedule(schedule: str, t_max: float, frequency_hz: float, phase0: float = 0.0, shape: str = "sinusoid",
+                  dwell_fraction: float = 0.0) -> TemperatureSchedule:
+    """``free`` (:func:`constant_schedule`) or ``tempered`` of ``shape`` sinusoid or dwell, by name."""
     if schedule == "free":
         return constant_schedule(frequency_hz, phase0)
-    if schedule == "tempered":
+    if schedule != "tempered":
+        raise ValueError(f"unknown schedule {schedule!r}; allowed: {', '.join(SCHEDULE_NAMES)}")
+    if shape == "sinusoid":
         return sinusoidal_schedule(t_max, frequency_hz, phase0)
-    raise ValueError(f"unknown schedule {schedule!r}; allowed: {', '.join(SCHEDULE_NAMES)}")
+    if shape == "dwell":
+        return dwell_schedule(t_max, frequency_hz, dwell_fraction, phase0)
+    raise ValueError(f"unknown schedule shape {shape!r}; allowed: {', '.join(SHAPES)}")
 
 
 # --------------------------------------------------------------------------- temperature map

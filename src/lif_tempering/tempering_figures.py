@@ -176,28 +176,33 @@ def mixing_metrics(summary: xr.Dataset) -> plt.Figure:
 
 
 def parameter_scan_heatmaps(scan: xr.Dataset) -> plt.Figure:
-    """Heatmaps over frequency x T_max: tempered switch rate, switch ratio and ground-confidence ratio (with CIs)."""
+    """Heatmaps over frequency x T_max, one row per schedule shape: tempered switch rate and the ratios (with CIs)."""
     panels = {"switch_rate_hz": ("tempered switch rate (Hz)", "rocket", "{:.2f}\nfree {:.2f}"),
               "switch_ratio": ("switch rate tempered / free", "mako", "{:.2f}\n[{:.2f}, {:.2f}]"),
               "ground_confidence_ratio": ("ground confidence tempered / free", "crest_r", "{:.2f}\n[{:.2f}, {:.2f}]")}
-    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 0.9 * scan.sizes["frequency_hz"] + 4),
-                             constrained_layout=True)
+    shapes = [str(shape) for shape in scan["shape"].values]
+    fig, axes = plt.subplots(len(shapes), len(panels), squeeze=False, constrained_layout=True,
+                             figsize=(8 * len(panels), len(shapes) * (0.9 * scan.sizes["frequency_hz"] + 4)))
     rows = [f"{f:g}" for f in scan["frequency_hz"].values]
     columns = [f"{t:g}" for t in scan["t_max"].values]
-    for ax, (name, (title, cmap, fmt)) in zip(axes, panels.items()):
-        values = scan[name].transpose("frequency_hz", "t_max").values
-        if name == "switch_rate_hz":
-            free = scan["free_switch_rate_hz"].transpose("frequency_hz", "t_max").values
-            text = np.vectorize(fmt.format)(values, free)
-        else:
-            low, high = (scan[f"{name}{s}"].transpose("frequency_hz", "t_max").values for s in ("_ci_low", "_ci_high"))
-            text = np.vectorize(fmt.format)(values, low, high)
-        sns.heatmap(pd.DataFrame(values, index=rows, columns=columns), annot=text, fmt="", cmap=cmap, ax=ax,
-                    annot_kws={"fontsize": "x-small"}, cbar_kws={"label": title})
-        ax.invert_yaxis()
-        ax.set_xlabel("$T_{max}$")
-        ax.set_ylabel("frequency (Hz)")
-        ax.set_title(title, fontsize="small")
+    for shape, row_axes in zip(shapes, axes):
+        point = scan.sel(shape=shape)
+        label = f"dwell {scan.attrs['dwell_fraction']:g} of each period" if shape == "dwell" else shape
+        for ax, (name, (title, cmap, fmt)) in zip(row_axes, panels.items()):
+            values = point[name].transpose("frequency_hz", "t_max").values
+            if name == "switch_rate_hz":
+                free = point["free_switch_rate_hz"].transpose("frequency_hz", "t_max").values
+                text = np.vectorize(fmt.format)(values, free)
+            else:
+                low, high = (point[f"{name}{s}"].transpose("frequency_hz", "t_max").values
+                             for s in ("_ci_low", "_ci_high"))
+                text = np.vectorize(fmt.format)(values, low, high)
+            sns.heatmap(pd.DataFrame(values, index=rows, columns=columns), annot=text, fmt="", cmap=cmap, ax=ax,
+                        annot_kws={"fontsize": "x-small"}, cbar_kws={"label": title})
+            ax.invert_yaxis()
+            ax.set_xlabel("$T_{max}$")
+            ax.set_ylabel("frequency (Hz)")
+            ax.set_title(f"{label}: {title}", fontsize="small")
     n_runs = int(np.nanmin(scan["n_runs"].values))
     sampler = SAMPLER_LABELS.get(scan.attrs["sampler"], scan.attrs["sampler"])
     confidence = 100 * scan["switch_ratio_ci_low"].attrs["confidence"]

@@ -12,12 +12,15 @@ Each function is one unit of work of the workflow (docs/tempering.md, docs/mixin
 - :func:`mixing_summary`: the groups of all samplers and trained RBMs with the
   bootstrap summary of :func:`lif_tempering.mixing.summarize`;
 - :func:`parameter_scan`: the summaries of a grid of conditions on
-  ``frequency_hz`` x ``t_max``.
+  ``shape`` x ``frequency_hz`` x ``t_max``.
 
-Schedules are named by *labels* (:func:`schedule_label`): ``free`` or
-``tempered_f{frequency}_T{t_max}``. A free run (``T = 1`` throughout) does not
-depend on the oscillation, so one free run serves every condition: it is read at
-the condition's frequency (:func:`read_at`).
+Schedules are named by *labels* (:func:`schedule_label`): ``free``,
+``tempered_f{frequency}_T{t_max}`` (sinusoid) or
+``tempered_dwell{dwell_fraction}_f{frequency}_T{t_max}``. A free run (``T = 1``
+throughout) does not depend on the oscillation, so one free run serves every
+condition: it is read at the condition's frequency (:func:`read_at`) in the
+condition's windows (:func:`readout_half_width`, the readout delay), exactly as the
+tempered runs of the condition.
 
 Seeds. A run's ``seed`` attribute is its index among the sampling runs of one
 trained RBM (0, 1, ...; free and tempered runs of the same index form a pair);
@@ -44,7 +47,7 @@ from .mixing import (
 )
 from .parameters import NeuronParameters
 from .rbm_study import rbm_classifier, rbm_parameters
-from .schedules import MS_PER_S, ground_state_window_ids
+from .schedules import MS_PER_S, dwell_half_width, ground_state_window_ids
 from .tempering import LIFTemperingSampler, TemperatureMap, TemperatureSchedule, constant_schedule, sample_gibbs
 
 #: Variables of :func:`parameter_scan` taken from each grid point's summary: name -> (summary variable, schedule).
@@ -60,18 +63,47 @@ SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio")
 
 # --------------------------------------------------------------------------- schedule labels
 
-def schedule_label(schedule: str, frequency_hz: float | None = None, t_max: float | None = None) -> str:
-    """``free``, or ``tempered_f{frequency_hz}_T{t_max}`` (4 significant digits each) for file names."""
+def _shape_prefix(shape: str, dwell_fraction: float) -> str:
+    if shape == "sinusoid":
+        return ""
+    if shape == "dwell":
+        return f"dwell{float(dwell_fraction):.4g}_"
+    raise ValueError(f"unknown schedule shape {shape!r}; allowed: sinusoid, dwell")
+
+
+def schedule_label(schedule: str, frequency_hz: float | None = None, t_max: float | None = None,
+                   shape: str = "sinusoid", dwell_fraction: float = 0.0) -> str:
+    """``free``, ``tempered_f{frequency_hz}_T{t_max}`` or ``tempered_dwell{d}_f..._T...`` for file names.
+
+    Numbers with 4 significant digits; the sinusoid's labels carry no shape.
+    """
     if schedule == "free":
         return "free"
     if schedule == "tempered":
-        return f"tempered_f{float(frequency_hz):.4g}_T{float(t_max):.4g}"
+        return f"tempered_{_shape_prefix(shape, dwell_fraction)}f{float(frequency_hz):.4g}_T{float(t_max):.4g}"
     raise ValueError(f"unknown schedule {schedule!r}; allowed: free, tempered")
 
 
-def condition_label(frequency_hz: float, t_max: float) -> str:
-    """``f{frequency_hz}_T{t_max}``: a readout condition (4 significant digits each) for file names."""
-    return f"f{float(frequency_hz):.4g}_T{float(t_max):.4g}"
+def condition_label(frequency_hz: float, t_max: float, shape: str = "sinusoid", dwell_fraction: float = 0.0) -> str:
+    """``f{frequency_hz}_T{t_max}`` or ``dwell{d}_f..._T...``: a readout condition for file names."""
+    return f"{_shape_prefix(shape, dwell_fraction)}f{float(frequency_hz):.4g}_T{float(t_max):.4g}"
+
+
+def readout_half_width(t_max: float, tolerance: float, shape: str = "sinusoid", dwell_fraction: float = 0.0) -> float:
+    """Phase half-width (rad) of the windows where the tempered schedule of ``shape`` has ``T <= 1 + tolerance``."""
+    half_width = ground_state_half_width(t_max, tolerance)
+    if shape == "sinusoid":
+        return half_width
+    if shape == "dwell":
+        return dwell_half_width(half_width, dwell_fraction)
+    raise ValueError(f"unknown schedule shape {shape!r}; allowed: sinusoid, dwell")
+
+
+def run_shape(run: xr.Dataset) -> tuple[str, float]:
+    """``(shape, dwell_fraction)`` of a tempered run (``sinusoid``, 0 for runs recorded as sinusoidal)."""
+    if run.attrs.get("schedule_shape") == "dwell":
+        return "dwell", float(run.attrs["dwell_fraction"])
+    return "sinusoid", 0.0
 
 
 # --------------------------------------------------------------------------- sampling runs
@@ -128,33 +160,44 @@ def read_at(run: xr.Dataset, frequency_hz: float) -> xr.Dataset:
 
 
 def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,
-                 readout: str) -> xr.Dataset:
+                 readout: str, shape: str = "sinusoid", dwell_fraction: float = 0.0,
+                 readout_delay: float = 0.0) -> xr.Dataset:
     """Mixing metrics of ``runs`` (free and tempered runs of one trained RBM) in one condition.
 
-    Every run is read in the windows where a sinusoidal schedule of ``t_max`` at
-    ``frequency_hz`` has ``T <= 1 + tolerance``, labelled by the RBM's classifier
+    Every run is read in the windows where the tempered schedule of ``shape``
+    (``dwell_fraction`` for the dwell shape), ``t_max`` and ``frequency_hz`` has
+    ``T <= 1 + tolerance`` (:func:`readout_half_width`), skipping the first
+    ``readout_delay`` of each window, labelled by the RBM's classifier
     (``readout``: ``mean_field`` or ``visible``, :func:`lif_tempering.mixing.visible_readout`)
-    against the training images' class prior. Tempered runs must have this
+    against the training images' class prior. Tempered runs must have this shape,
     ``t_max`` and frequency. Returns :func:`lif_tempering.mixing.combine_runs` of the
     runs (dims sampler, schedule, training_seed, seed) with the condition as attributes.
     """
     for run in runs:
-        if run.attrs["schedule"] == "tempered" and not np.isclose(float(run.attrs["t_max"]), t_max, rtol=1e-12):
+        if run.attrs["schedule"] != "tempered":
+            continue
+        if not np.isclose(float(run.attrs["t_max"]), t_max, rtol=1e-12):
             raise ValueError(f"a tempered run with t_max {run.attrs['t_max']} in a group of t_max {t_max}")
+        if run_shape(run) != (shape, float(dwell_fraction) if shape == "dwell" else 0.0):
+            raise ValueError(f"a tempered run of shape {run_shape(run)} in a group of shape {shape} "
+                             f"(dwell_fraction {dwell_fraction})")
     W, b_v, b_h = rbm_parameters(rbm)
     classifier, prior = rbm_classifier(rbm), rbm["train_class_frequency"].values
-    half_width = ground_state_half_width(t_max, tolerance)
-    metrics = [run_mixing(read_at(run, frequency_hz), (W, b_v, b_h), classifier, prior, half_width, readout)
+    half_width = readout_half_width(t_max, tolerance, shape, dwell_fraction)
+    metrics = [run_mixing(read_at(run, frequency_hz), (W, b_v, b_h), classifier, prior, half_width, readout,
+                          readout_delay=readout_delay)
                for run in runs]
     group = combine_runs(metrics)
     for name in RUN_DIMS:  # labels and indices
         group[name].attrs["units"] = "1"
-    group.attrs.update(condition_attrs(frequency_hz, t_max, tolerance), dataset=rbm.attrs["dataset"])
+    group.attrs.update(condition_attrs(frequency_hz, t_max, tolerance, shape, dwell_fraction, readout_delay),
+                       dataset=rbm.attrs["dataset"])
     return group
 
 
 def window_labels(run: xr.Dataset, rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,
-                  readout: str) -> dict[str, np.ndarray]:
+                  readout: str, shape: str = "sinusoid", dwell_fraction: float = 0.0,
+                  readout_delay: float = 0.0) -> dict[str, np.ndarray]:
     """The labels :func:`mixing_group` counts, for plotting one run.
 
     Returns ``time_s`` and ``label`` of every sample (classifier label),
@@ -167,16 +210,20 @@ def window_labels(run: xr.Dataset, rbm: xr.Dataset, frequency_hz: float, t_max: 
     n_visible, phase0 = int(run.attrs["n_visible"]), float(run.attrs["phase0"])
     time_ms = run["time_ms"].values
     labels, _ = classify(rbm_classifier(rbm), visible_readout(run["z"].values, n_visible, W, b_v, readout))
-    window_ids = ground_state_window_ids(time_ms, frequency_hz, ground_state_half_width(t_max, tolerance), phase0)
+    window_ids = ground_state_window_ids(time_ms, frequency_hz, readout_half_width(t_max, tolerance, shape, dwell_fraction),
+                                         phase0, readout_delay)
     windows, majority = majority_labels_per_window(labels, window_ids)
     return {"time_s": time_ms / MS_PER_S, "label": labels, "ground": window_ids >= 0,
             "window_time_s": window_centres_s(windows, frequency_hz, phase0), "majority": majority}
 
 
-def condition_attrs(frequency_hz: float, t_max: float, tolerance: float) -> dict:
-    """Attributes naming a readout condition."""
+def condition_attrs(frequency_hz: float, t_max: float, tolerance: float, shape: str = "sinusoid",
+                    dwell_fraction: float = 0.0, readout_delay: float = 0.0) -> dict:
+    """Attributes naming a readout condition (``readout_dwell_fraction`` 0 for the sinusoid)."""
     return {"readout_frequency_hz": float(frequency_hz), "readout_t_max": float(t_max),
-            "ground_state_tolerance": float(tolerance)}
+            "ground_state_tolerance": float(tolerance), "readout_shape": shape,
+            "readout_dwell_fraction": float(dwell_fraction) if shape == "dwell" else 0.0,
+            "readout_delay": float(readout_delay)}
 
 
 def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
@@ -199,11 +246,14 @@ def mixing_summary(groups: list[xr.Dataset], seed: int, n_resamples: int, confid
     summary = summarize(runs, seed, n_resamples=n_resamples, confidence=confidence)
     summary.attrs.update({key: runs.attrs[key] for key in ("readout_frequency_hz", "readout_t_max",
                                                            "ground_state_tolerance", "dataset")})
+    summary.attrs.update({key: runs.attrs.get(key, default) for key, default in (
+        ("readout_shape", "sinusoid"), ("readout_dwell_fraction", 0.0), ("readout_delay", 0.0))})
     return summary
 
 
-def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sampler: str = "lif") -> xr.Dataset:
-    """Grid ``frequency_hz`` x ``t_max`` of :func:`mixing_summary` results, one per grid point (any order).
+def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, shapes=("sinusoid",),
+                   sampler: str = "lif") -> xr.Dataset:
+    """Grid ``shape`` x ``frequency_hz`` x ``t_max`` of :func:`mixing_summary` results, one per grid point (any order).
 
     Per grid point, ``sampler``'s mean over runs with its two-stage (cluster)
     bootstrap interval (trained RBMs, then seeds within each; the summaries'
@@ -211,42 +261,53 @@ def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sa
     rate and ground-state confidence (:data:`SCAN_VARIABLES`), the tempered/free
     ratios :data:`SCAN_RATIOS` and their per-RBM values ``{ratio}_by_training_seed``;
     the free runs are the same at every point but are read in each point's windows.
+    ``shapes`` keep their order; the summaries' ``readout_shape`` attribute places them.
     """
+    shapes = [str(name) for name in shapes]
     frequencies_hz = np.asarray(sorted(map(float, frequencies_hz)))
     t_max_values = np.asarray(sorted(map(float, t_max_values)))
-    shape = (frequencies_hz.size, t_max_values.size)
+    shape = (len(shapes), frequencies_hz.size, t_max_values.size)
     names = [f"{name}{suffix}" for name in (*SCAN_VARIABLES, *SCAN_RATIOS) for suffix in ("", "_ci_low", "_ci_high")]
     by_rbm = [f"{name}_by_training_seed{suffix}" for name in SCAN_RATIOS for suffix in ("", "_ci_low", "_ci_high")]
     training_seeds = np.unique(np.concatenate([summary["training_seed"].values for summary in summaries]))
     tables = {name: np.full(shape, np.nan) for name in names + ["n_runs"]}
     tables.update({name: np.full(shape + (training_seeds.size,), np.nan) for name in by_rbm})
     attrs = {}
+    dwell_fractions = set()
     for summary in summaries:
+        k = shapes.index(summary.attrs.get("readout_shape", "sinusoid"))
+        if shapes[k] == "dwell":
+            dwell_fractions.add(float(summary.attrs["readout_dwell_fraction"]))
         i = int(np.flatnonzero(np.isclose(frequencies_hz, summary.attrs["readout_frequency_hz"]))[0])
         j = int(np.flatnonzero(np.isclose(t_max_values, summary.attrs["readout_t_max"]))[0])
         point = summary.sel(sampler=sampler)
         for name, (metric, schedule) in SCAN_VARIABLES.items():
             for suffix, source in (("", "mean"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high")):
                 variable = point[f"{metric}_{source}"]
-                tables[f"{name}{suffix}"][i, j] = float(variable.sel(schedule=schedule))
+                tables[f"{name}{suffix}"][k, i, j] = float(variable.sel(schedule=schedule))
                 attrs[f"{name}{suffix}"] = _scan_attrs(variable.attrs, schedule)
         for name in SCAN_RATIOS:
             for suffix in ("", "_ci_low", "_ci_high"):
-                tables[f"{name}{suffix}"][i, j] = float(point[f"{name}{suffix}"])
+                tables[f"{name}{suffix}"][k, i, j] = float(point[f"{name}{suffix}"])
                 attrs[f"{name}{suffix}"] = dict(point[f"{name}{suffix}"].attrs)
         for name in by_rbm:
-            tables[name][i, j] = point[name].reindex(training_seed=training_seeds).values
+            tables[name][k, i, j] = point[name].reindex(training_seed=training_seeds).values
             attrs[name] = dict(point[name].attrs)
-        tables["n_runs"][i, j] = int(np.isfinite(point["switch_rate_hz"].sel(schedule="tempered")).sum())
+        tables["n_runs"][k, i, j] = int(np.isfinite(point["switch_rate_hz"].sel(schedule="tempered")).sum())
+    if len(dwell_fractions) > 1:
+        raise ValueError(f"the scan's dwell summaries have several dwell fractions: {sorted(dwell_fractions)}")
     attrs["n_runs"] = {"units": "1", "long_name": "tempered runs (training seeds x seeds) at the grid point"}
-    dims = ("frequency_hz", "t_max")
+    dims = ("shape", "frequency_hz", "t_max")
     return xr.Dataset(
-        {name: (dims + ("training_seed",) * (table.ndim - 2), table, attrs[name]) for name, table in tables.items()},
-        coords={"frequency_hz": ("frequency_hz", frequencies_hz,
+        {name: (dims + ("training_seed",) * (table.ndim - 3), table, attrs[name]) for name, table in tables.items()},
+        coords={"shape": ("shape", shapes, {"units": "1", "long_name": "shape of the tempered schedule"}),
+                "frequency_hz": ("frequency_hz", frequencies_hz,
                                  {"units": "Hz", "long_name": "frequency of the noise oscillation"}),
                 "t_max": ("t_max", t_max_values, {"units": "1", "long_name": "highest temperature of the schedule"}),
                 "training_seed": ("training_seed", training_seeds, {"units": "1", "long_name": "RBM training seed"})},
-        attrs={"title": f"Parameter scan of tempered {sampler} sampling: frequency x T_max", "sampler": sampler,
+        attrs={"title": f"Parameter scan of tempered {sampler} sampling: shape x frequency x T_max", "sampler": sampler,
+               **({"dwell_fraction": dwell_fractions.pop()} if dwell_fractions else {}),
+               "readout_delay": float(summaries[0].attrs.get("readout_delay", 0.0)),
                **{key: summaries[0].attrs[key] for key in ("ground_state_tolerance", "dataset", "bootstrap_method",
                                                            "bootstrap_resamples", "bootstrap_seed",
                                                            "bootstrap_confidence", "bootstrap_distinct_resamples")}},

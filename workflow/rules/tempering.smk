@@ -10,28 +10,47 @@ DATASET = config["dataset"]
 TEMPERING_SEEDS = list(range(TEMPERING["n_seeds"]))
 SCAN_TRAINING_SEEDS = list(range(SCAN["n_training_seeds"]))
 SCAN_SEEDS = list(range(SCAN["n_seeds"]))
-SCAN_POINTS = [(f, t) for f in SCAN["frequencies_hz"] for t in SCAN["t_max_values"]]
+#: The tempered schedule's shape; the dwell shape holds T = 1 for dwell_fraction of each period.
+SHAPE = TEMPERING["schedule"]["shape"]
+DWELL_FRACTION = TEMPERING["schedule"]["dwell_fraction"]
+
+
+def dwell_fraction(shape):
+    return DWELL_FRACTION if shape == "dwell" else 0.0
+
+
+SCAN_POINTS = [(f, t, shape) for shape in SCAN["shapes"] for f in SCAN["frequencies_hz"] for t in SCAN["t_max_values"]]
 #: A free run's samples do not depend on any frequency: it records the phases of this nominal
 #: clock and is read at each condition's frequency (tempering_study.read_at), so a change of
 #: tempering.frequency_hz does not rerun it.
 FREE_RUN_PHASE_CLOCK_HZ = 1.0
+
+
+def tempered_schedule(frequency_hz, t_max, shape):
+    """A tempered run's schedule parameters (the sinusoid's without a shape key: its runs predate the shapes)."""
+    spec = {"schedule": "tempered", "frequency_hz": frequency_hz, "t_max": t_max}
+    if shape != "sinusoid":
+        spec.update(shape=shape, dwell_fraction=dwell_fraction(shape))
+    return canonical(spec)
+
+
 #: Every schedule a run is made with, by label: the free one and the tempered ones of the study and the scan.
 SCHEDULES = {
     "free": canonical({"schedule": "free", "frequency_hz": FREE_RUN_PHASE_CLOCK_HZ, "t_max": 1.0}),
-    **{schedule_label("tempered", f, t): canonical({"schedule": "tempered", "frequency_hz": f, "t_max": t})
-       for f, t in [(TEMPERING["frequency_hz"], TEMPERING["t_max"]), *SCAN_POINTS]},
+    **{schedule_label("tempered", f, t, shape, dwell_fraction(shape)): tempered_schedule(f, t, shape)
+       for f, t, shape in [(TEMPERING["frequency_hz"], TEMPERING["t_max"], SHAPE), *SCAN_POINTS]},
 }
-SCAN_CONDITIONS = {condition_label(f, t): (f, t) for f, t in SCAN_POINTS}
+SCAN_CONDITIONS = {condition_label(f, t, shape, dwell_fraction(shape)): (f, t, shape) for f, t, shape in SCAN_POINTS}
 #: What a run depends on, per sampler (a Gibbs sweep takes tau_ref; LIF states are read every sample_dt_ms).
 RUN_SETTINGS = {
     "lif": canonical({k: TEMPERING[k] for k in ("duration_ms", "burn_in_ms", "sample_dt_ms", "coupling_scale")}),
     "gibbs": canonical({k: TEMPERING[k] for k in ("duration_ms", "burn_in_ms")}),
 }
-READOUT = canonical({k: TEMPERING[k] for k in ("ground_state_tolerance", "readout")})
+READOUT = canonical({k: TEMPERING[k] for k in ("ground_state_tolerance", "readout", "readout_delay")})
 #: What the intervals depend on (min_distinct_resamples only checks the configuration).
 BOOTSTRAP = canonical({k: TEMPERING["bootstrap"][k] for k in ("n_resamples", "confidence", "seed")})
 RUN = "results/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.nc"
-MAIN_TEMPERED = schedule_label("tempered", TEMPERING["frequency_hz"], TEMPERING["t_max"])
+MAIN_TEMPERED = schedule_label("tempered", TEMPERING["frequency_hz"], TEMPERING["t_max"], SHAPE, dwell_fraction(SHAPE))
 
 
 wildcard_constraints:
@@ -90,6 +109,8 @@ rule mixing_group:
     params:
         frequency_hz=TEMPERING["frequency_hz"],
         t_max=TEMPERING["t_max"],
+        shape=SHAPE,
+        dwell_fraction=dwell_fraction(SHAPE),
         readout=READOUT,
     benchmark:
         "results/benchmarks/mixing/{dataset}/{sampler}/training_seed{training_seed}.tsv",
@@ -123,16 +144,23 @@ rule mixing_summary:
         "../scripts/mixing_summary.py"
 
 
+def scan_schedule_label(condition):
+    f, t, shape = SCAN_CONDITIONS[condition]
+    return schedule_label("tempered", f, t, shape, dwell_fraction(shape))
+
+
 rule scan_group:
     input:
         rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
         runs=lambda wc: group_runs(wc.dataset, "lif", wc.training_seed,
-                                   schedule_label("tempered", *SCAN_CONDITIONS[wc.condition]), SCAN_SEEDS),
+                                   scan_schedule_label(wc.condition), SCAN_SEEDS),
     output:
         "results/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.nc",
     params:
         frequency_hz=lambda wc: SCAN_CONDITIONS[wc.condition][0],
         t_max=lambda wc: SCAN_CONDITIONS[wc.condition][1],
+        shape=lambda wc: SCAN_CONDITIONS[wc.condition][2],
+        dwell_fraction=lambda wc: dwell_fraction(SCAN_CONDITIONS[wc.condition][2]),
         readout=READOUT,
     benchmark:
         "results/benchmarks/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.tsv",
@@ -155,6 +183,8 @@ rule parameter_scan:
     params:
         frequencies_hz=SCAN["frequencies_hz"],
         t_max_values=SCAN["t_max_values"],
+        shapes=SCAN["shapes"],
+        dwell_fraction=DWELL_FRACTION if "dwell" in SCAN["shapes"] else None,
         bootstrap=BOOTSTRAP,
     benchmark:
         "results/benchmarks/mixing/parameter_scan.tsv",

@@ -9,7 +9,8 @@ limit_threads(snakemake.threads)
 with job_log(snakemake.log[0]):
     runs = [read_dataset(path) for path in snakemake.input.runs]
     group = mixing_group(runs, read_dataset(snakemake.input.rbm), params.frequency_hz, params.t_max,
-                         params.readout["ground_state_tolerance"], params.readout["readout"])
+                         params.readout["ground_state_tolerance"], params.readout["readout"], params.shape,
+                         params.dwell_fraction, params.readout["readout_delay"])
     for schedule in group["schedule"].values:
         row = group.sel(schedule=schedule)
         print(f"{schedule}: switch rate {float(row.switch_rate_hz.mean()):.3f} Hz, "

@@ -16,7 +16,10 @@ with job_log(snakemake.log[0]):
     tempering_figures.digit_strip(runs[strip_sampler, "tempered"], runs[strip_sampler, "free"], rbm,
                                   readout).savefig(snakemake.output.strip)
     frequency_hz, t_max = summary.attrs["readout_frequency_hz"], summary.attrs["readout_t_max"]
-    labels = {key: window_labels(run, rbm, frequency_hz, t_max, params.readout["ground_state_tolerance"], readout)
+    condition = {"shape": summary.attrs["readout_shape"], "dwell_fraction": summary.attrs["readout_dwell_fraction"],
+                 "readout_delay": summary.attrs["readout_delay"]}
+    labels = {key: window_labels(run, rbm, frequency_hz, t_max, params.readout["ground_state_tolerance"], readout,
+                                 **condition)
               for key, run in runs.items()}
     duration_s = float(runs[strip_sampler, "free"].attrs["duration_ms"]) / 1000.0
     tempering_figures.class_timelines(labels, duration_s).savefig(snakemake.output.timelines)

@@ -11,7 +11,9 @@ wildcards = snakemake.wildcards
 limit_threads(snakemake.threads)
 with job_log(snakemake.log[0]):
     rbm = read_dataset(snakemake.input.rbm)
-    schedule = make_schedule(params.schedule["schedule"], params.schedule["t_max"], params.schedule["frequency_hz"])
+    spec = params.schedule
+    schedule = make_schedule(spec["schedule"], spec["t_max"], spec["frequency_hz"], shape=spec.get("shape", "sinusoid"),
+                             dwell_fraction=spec.get("dwell_fraction", 0.0))
     identity = {"training_seed": int(wildcards.training_seed), "seed": int(wildcards.seed), "rng_seed": params.rng_seed}
     if wildcards.sampler == "lif":
         tmap = temperature_map(read_dataset(snakemake.input.temperature_map), params.scheme)
