@@ -190,7 +190,9 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     The same seed, dtype, BLAS library and thread count give the same model bit for
     bit; a different BLAS or thread count changes the rounding of the products, after
     which the sampled states, and so the model, eventually differ: equal in
-    distribution, not number for number.
+    distribution, not number for number. The products run in numpy's BLAS and the
+    in-place updates in scipy's (:mod:`scipy.linalg.blas`), which may be a second
+    library: cap the threads of both (:func:`lif_tempering.runtime.limit_threads`).
 
     ``bias_range`` ``(b_min, b_max)`` and ``weight_abs_max``: projected gradient ascent,
     every bias is clipped into the range and every weight into

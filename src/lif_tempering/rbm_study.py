@@ -23,6 +23,7 @@ from .datasets import DATASETS, IDX_DATASETS, BinaryImages, load_digits_binary, 
 from .mixing import SoftmaxClassifier
 from .parameters import NeuronParameters
 from .rbm import (
+    MONITOR_IMAGES,
     ais_log_partition,
     average_log_likelihood,
     base_rate_visible_bias,
@@ -154,6 +155,7 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
     height, width = data.image_shape
     n_visible, n_hidden = W.shape
     epochs = np.arange(1, settings["epochs"] + 1)
+    monitored = "all" if len(train) <= MONITOR_IMAGES else f"a fixed random subset of {MONITOR_IMAGES}"
     return xr.Dataset(
         {
             "W": _var(("visible", "hidden"), W, "1", "visible-hidden coupling (units of k_B T)"),
@@ -162,9 +164,9 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
             "learning_rate": _var("epoch", trained["learning_rate"], "1", "learning rate of the epoch"),
             "reconstruction_error": _var("epoch", trained["reconstruction_error"], "1",
                                          "mean squared error per pixel of the mean-field reconstruction"
-                                         " of the training images"),
+                                         f" of {monitored} training images"),
             "pseudo_log_likelihood": _var("epoch", trained["pseudo_log_likelihood"], "nat",
-                                          "stochastic pseudo-log-likelihood per training image"),
+                                          f"stochastic pseudo-log-likelihood per image of {monitored} training images"),
             "classifier_coef": _var(("digit", "visible"), classifier.coef_, "1",
                                     "logistic-regression weight of each pixel for each class"),
             "classifier_intercept": _var("digit", classifier.intercept_, "1",
