@@ -4,7 +4,8 @@
 import numpy as np
 import pytest
 import xarray as xr
-from workflow_helpers import assert_described, load_test_config, run_workflow
+import yaml
+from workflow_helpers import assert_described, load_test_config, run_workflow, scheduled_jobs
 
 from lif_tempering.io import read_dataset
 
@@ -130,3 +131,19 @@ def test_changing_the_readout_reruns_the_analysis_but_no_run(study):
     assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == [
         "mixing_group", "mixing_summary", "parameter_scan", "parameter_scan_figure", "scan_group",
         "tempering_figures", "tempering_study"]
+
+
+def test_a_lif_run_reads_only_its_schemes_temperature_map(tmp_path):
+    """The compensated runs of the test config need the compensated map and points only (dry run, nothing made)."""
+    configfile = tmp_path / "test.yaml"
+    configfile.write_text(yaml.safe_dump(load_test_config()))
+    jobs = scheduled_jobs(tmp_path, configfile, ["results/sampling/digits/lif/tempered_f10_T1.5/training_seed0/seed0.nc"],
+                          dryrun=True)
+    assert ("temperature_map", (("scheme", "compensated"),)) in jobs
+    assert {dict(wildcards)["scheme"] for _, wildcards in jobs if "scheme" in dict(wildcards)} == {"compensated"}
+
+
+def test_dropping_the_balanced_scheme_reruns_no_run(study):
+    config = load_test_config()
+    config["temperature_map"]["schemes"] = ["compensated"]
+    assert run_workflow(study, config, ["tempering_study"], dryrun=True) == []
