@@ -192,34 +192,44 @@ def combine_phase_profiles(profiles: list[xr.Dataset], attrs: dict) -> xr.Datase
     return runs
 
 
-def phase_diagnostics(runs: list[xr.Dataset], rbms: dict[int, xr.Dataset], frequency_hz: float, n_bins: int,
-                      readout: str, activity_target: float, activity_tolerance: float) -> xr.Dataset:
-    """Phase profiles and relaxation times of free and tempered ``runs`` of the trained RBMs ``rbms`` (by training seed).
+def group_profiles(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, n_bins: int, readout: str,
+                   activity_target: float, activity_tolerance: float) -> list[xr.Dataset]:
+    """:func:`phase_profiles` of the free and tempered ``runs`` of one sampler and trained RBM ``rbm``.
 
     Every run is read at ``frequency_hz`` (:func:`~lif_tempering.tempering_study.read_at`);
     a sample is recovered (:func:`recovered`) when its confidence reaches the median
-    confidence of all free runs of the same sampler and trained RBM and its image
-    activity is within ``activity_tolerance`` of ``activity_target`` (the test
-    images' mean pixel). Returns :func:`combine_phase_profiles`.
+    confidence of all free runs of the group and its image activity is within
+    ``activity_tolerance`` (relative) of ``activity_target`` (the test images' mean pixel).
     """
     runs = [read_at(run, frequency_hz) for run in runs]
-    measures = []
+    if len({(run.attrs["sampler"], int(run.attrs["training_seed"])) for run in runs}) != 1:
+        raise ValueError("a group holds the runs of one sampler and one trained RBM")
+    W, b_v, b_h = rbm_parameters(rbm)
+    classifier = rbm_classifier(rbm)
+    measures = [sample_measures(run, (W, b_v, b_h), classifier, readout) for run in runs]
+    free = [values["confidence"] for run, values in zip(runs, measures) if run.attrs["schedule"] == "free"]
+    if not free:
+        raise ValueError("no free run in the group to set the confidence threshold")
+    threshold = float(np.median(np.concatenate(free)))
+    return [phase_profiles(run, values, n_bins, threshold, activity_target, activity_tolerance)
+            for run, values in zip(runs, measures)]
+
+
+def diagnostics_attrs(frequency_hz: float, n_bins: int, readout: str, activity_target: float,
+                      activity_tolerance: float) -> dict:
+    """Attributes of :func:`combine_phase_profiles` naming what the diagnostics depend on."""
+    return {"readout_frequency_hz": float(frequency_hz), "readout": readout, "n_phase_bins": int(n_bins),
+            "data_mean_visible": float(activity_target), "activity_tolerance": float(activity_tolerance)}
+
+
+def phase_diagnostics(runs: list[xr.Dataset], rbms: dict[int, xr.Dataset], frequency_hz: float, n_bins: int,
+                      readout: str, activity_target: float, activity_tolerance: float) -> xr.Dataset:
+    """:func:`group_profiles` of ``runs`` grouped by sampler and trained RBM (``rbms`` by training seed), combined."""
+    groups = {}
     for run in runs:
-        rbm = rbms[int(run.attrs["training_seed"])]
-        measures.append(sample_measures(run, rbm_parameters(rbm), rbm_classifier(rbm), readout))
-    thresholds = {}
-    for run, values in zip(runs, measures):
-        if run.attrs["schedule"] == "free":
-            key = (run.attrs["sampler"], int(run.attrs["training_seed"]))
-            thresholds.setdefault(key, []).append(values["confidence"])
-    thresholds = {key: float(np.median(np.concatenate(values))) for key, values in thresholds.items()}
-    profiles = []
-    for run, values in zip(runs, measures):
-        key = (run.attrs["sampler"], int(run.attrs["training_seed"]))
-        if key not in thresholds:
-            raise ValueError(f"no free run of sampler {key[0]} and training seed {key[1]} to set the confidence "
-                             "threshold")
-        profiles.append(phase_profiles(run, values, n_bins, thresholds[key], activity_target, activity_tolerance))
-    return combine_phase_profiles(profiles, {
-        "readout_frequency_hz": float(frequency_hz), "readout": readout, "n_phase_bins": int(n_bins),
-        "data_mean_visible": float(activity_target), "activity_tolerance": float(activity_tolerance)})
+        groups.setdefault((run.attrs["sampler"], int(run.attrs["training_seed"])), []).append(run)
+    profiles = [profile for (_, training_seed), group in groups.items()
+                for profile in group_profiles(group, rbms[training_seed], frequency_hz, n_bins, readout,
+                                              activity_target, activity_tolerance)]
+    return combine_phase_profiles(profiles, diagnostics_attrs(frequency_hz, n_bins, readout, activity_target,
+                                                              activity_tolerance))

@@ -209,3 +209,41 @@ def parameter_scan_heatmaps(scan: xr.Dataset) -> plt.Figure:
     fig.suptitle(f"{sampler}, {n_runs} runs per grid point ({scan.sizes['training_seed']} trained RBMs; mean, "
                  f"{confidence:g} % two-stage bootstrap CI: RBMs, then seeds)", fontsize="small")
     return fig
+
+
+def phase_diagnostics_figure(ds: xr.Dataset) -> plt.Figure:
+    """Phase profiles (mean over runs, band: spread over runs) of free and tempered runs, relaxation times in the legend.
+
+    ``ds`` from :func:`lif_tempering.phase_diagnostics.phase_diagnostics`; x is the
+    phase as a fraction of the period (0: ``T = 1``, 0.5: ``T_max``).
+    """
+    panels = {"temperature": "T", "visible_activity": "visible activity (states)",
+              "image_activity": "activity of the classified image", "hidden_activity": "hidden activity",
+              "confidence": "classifier confidence", "label_change_probability": "P(label change)",
+              "free_energy": "free energy F(v) (nat)"}
+    frame = ds[list(panels)].to_dataframe().reset_index()
+    frame["phase / period"] = frame["phase"] / (2 * np.pi)
+    relaxation = ds["relaxation_time_ms_mean"]
+    censored = ds["relaxation_censored_fraction_mean"]
+    frame["run"] = [f"{SAMPLER_LABELS.get(s, s)}, {schedule}: relaxation "
+                    f"{float(relaxation.sel(sampler=s, schedule=schedule)):.0f} ms "
+                    f"({100 * float(censored.sel(sampler=s, schedule=schedule)):.0f} % censored)"
+                    for s, schedule in zip(frame["sampler"], frame["schedule"])]
+    fig, axes = plt.subplots(2, 4, figsize=(30, 12), sharex=True, constrained_layout=True)
+    for ax, (name, label) in zip(axes.flat, panels.items()):
+        sns.lineplot(frame, x="phase / period", y=name, hue="run", errorbar=("pi", 100), ax=ax,
+                     legend=name == "temperature")
+        ax.set_ylabel(label)
+        if name == "image_activity":
+            target, tolerance = ds.attrs["data_mean_visible"], ds.attrs["activity_tolerance"]
+            ax.axhspan(target * (1 - tolerance), target * (1 + tolerance), color="0.85", zorder=0)
+            ax.axhline(target, color="0.4", linestyle="--")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    axes.flat[0].get_legend().remove()
+    axes.flat[-1].axis("off")
+    axes.flat[-1].legend(handles, labels, loc="center", fontsize="x-small",
+                         title="grey band: test images' mean pixel\n+- activity_tolerance", title_fontsize="x-small")
+    fig.suptitle(f"Phase-resolved diagnostics at {ds.attrs['readout_frequency_hz']:g} Hz ({ds.sizes['phase']} phase "
+                 f"bins; lines: mean over {ds.sizes['training_seed']} trained RBMs x {ds.sizes['seed']} seeds, "
+                 "bands: range over runs)", fontsize="small")
+    return fig

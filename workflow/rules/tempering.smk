@@ -1,6 +1,7 @@
 """Free versus tempered sampling of the trained RBMs: sampling runs, mixing analysis, parameter scan, figures."""
 
 import re
+from types import SimpleNamespace
 
 from lif_tempering.tempering_study import condition_label, schedule_label
 
@@ -257,9 +258,62 @@ rule parameter_scan_figure:
         "../scripts/parameter_scan_figure.py"
 
 
+def phase_diagnostics_inputs(wildcards):
+    """The main study's runs (every sampler, free and tempered, every trained RBM and seed), the RBMs and the data."""
+    return {
+        "runs": [RUN.format(dataset=DATASET, sampler=sampler, schedule=schedule, training_seed=training_seed, seed=seed)
+                 for sampler in TEMPERING["samplers"] for training_seed in TRAINING_SEEDS for seed in TEMPERING_SEEDS
+                 for schedule in ("free", MAIN_TEMPERED)],
+        "rbms": [f"results/rbm/{DATASET}/seed{training_seed}/rbm.nc" for training_seed in TRAINING_SEEDS],
+        "data": dataset_files(SimpleNamespace(dataset=DATASET)),
+    }
+
+
+rule phase_diagnostics:
+    input:
+        unpack(phase_diagnostics_inputs),
+    output:
+        "results/mixing/phase_diagnostics.nc",
+    params:
+        frequency_hz=TEMPERING["frequency_hz"],
+        readout=READOUT,
+        diagnostics=canonical(TEMPERING["phase_diagnostics"]),
+        data=canonical(config["datasets"][DATASET]),
+        split_seed=job_seed("dataset_split", DATASET),
+    benchmark:
+        "results/benchmarks/mixing/phase_diagnostics.tsv",
+    log:
+        "results/logs/mixing/phase_diagnostics.log",
+    threads: 1
+    resources:
+        runtime=20,
+        mem_mb=6000,
+    script:
+        "../scripts/phase_diagnostics.py"
+
+
+rule phase_diagnostics_figure:
+    input:
+        rules.phase_diagnostics.output,
+    output:
+        report(
+            "results/figures/tempering/phase_diagnostics.png",
+            caption="../report/phase_diagnostics.rst",
+            category="Simulated tempering",
+        ),
+    benchmark:
+        "results/benchmarks/phase_diagnostics_figure.tsv"
+    log:
+        "results/logs/phase_diagnostics_figure.log",
+    threads: 1
+    script:
+        "../scripts/phase_diagnostics_figure.py"
+
+
 rule tempering_study:
     input:
         rules.mixing_summary.output,
         rules.parameter_scan.output,
         rules.tempering_figures.output,
         rules.parameter_scan_figure.output,
+        rules.phase_diagnostics_figure.output,
