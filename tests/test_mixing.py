@@ -297,5 +297,6 @@ def synthetic_runs(switch_rates: dict, duration_s: float) -> xr.Dataset:
     data["switch_rate_hz"] = (("sampler", "schedule", "training_seed", "seed"), rates, {"units": "Hz"})
     data["duration_s"] = (("sampler", "schedule", "training_seed", "seed"), np.full(shape, duration_s), {})
     data["class_kl"] = (("sampler", "schedule", "training_seed", "seed", "kl_time_s"), np.zeros(shape + (2,)), {})
+    data["class_kl_reference"] = data["class_kl"]
     return xr.Dataset(data, coords={"sampler": ["lif"], "schedule": ["free", "tempered"], "training_seed": range(4),
                                     "seed": range(3), "kl_time_s": [1.0, 2.0]})

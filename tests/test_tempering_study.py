@@ -161,3 +161,38 @@ def test_gibbs_run_records_its_identity():
     assert run.attrs["dataset"] == "digits" and run.sizes["time"] == 190
     again = gibbs_run(rbm, make_schedule("tempered", 2.0, 2.0), settings, 10.0, training_seed=1, seed=3, rng_seed=99)
     np.testing.assert_array_equal(run["z"].values, again["z"].values)
+
+
+def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
+    """Class D_KL to the RBM's own class distribution and the ground-state quality measures, computed exactly."""
+    from lif_tempering.rbm import visible_free_energy
+    from lif_tempering.rbm_study import rbm_classifier, rbm_parameters
+    from lif_tempering.reference import model_reference, reference_dataset
+
+    rbm = fake_rbm()
+    W, b_v, b_h = rbm_parameters(rbm)
+    images = np.array([[1, 0, 1, 0], [0, 1, 1, 0]], dtype=np.int8)  # mean pixel activity 0.5
+    settings = {"n_chains": 4, "n_betas": 2, "beta_min": 0.5, "n_sweeps": 40, "burn_in_sweeps": 10, "r_hat_max": 1.5}
+    reference = reference_dataset(W, b_v, b_h, rbm_classifier(rbm), rbm["train_class_frequency"].values, images,
+                                  np.array([0, 1]), settings, "visible", seed=0)
+    run = constructed_run("free", alternating_every_ms(1000.0))
+    group = mixing_group([run], rbm, 2.0, 2.0, 0.1, "visible", reference=reference).squeeze()
+    ground = window_labels(run, rbm, 2.0, 2.0, 0.1, "visible")["ground"]
+    visible = run["z"].values[ground, :N_VISIBLE]
+    assert float(group.ground_visible_activity_ratio) == pytest.approx(0.25 / 0.5)  # one pixel of four on
+    assert float(group.ground_free_energy_gap) == pytest.approx(
+        visible_free_energy(visible, W, b_v, b_h).mean() - visible_free_energy(images, W, b_v, b_h).mean())
+    n_windows = int(group.n_windows)
+    histogram = (group.class_fraction.values * n_windows + 0.5) / (n_windows + 1.0)
+    target = model_reference(reference).class_probability
+    assert float(group.class_kl_reference_final) == pytest.approx(np.sum(histogram * np.log(histogram / target)))
+    assert float(group.class_kl_reference[-1]) == float(group.class_kl_reference_final)
+    np.testing.assert_array_equal(group.reference_class_probability.values, reference.class_probability.values)
+    assert float(group.reference_prior_kl) == reference.attrs["reference_prior_kl"]
+    summary = mixing_summary([mixing_group([run, constructed_run("tempered", alternating_every_ms(500.0))], rbm, 2.0,
+                                           2.0, 0.1, "visible", reference=reference)], seed=0, n_resamples=100,
+                             confidence=0.9)
+    for name in ("ground_free_energy_gap_mean", "ground_visible_activity_ratio_ci_low", "class_kl_reference_final_mean",
+                 "ground_activity_ratio", "class_kl_reference_ratio"):
+        assert np.all(np.isfinite(summary[name].values)), name
+    assert summary["class_kl_reference_mean"].dims == ("sampler", "schedule", "kl_time_s")

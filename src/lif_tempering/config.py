@@ -91,6 +91,10 @@ def _cross_field_problems(config: dict) -> list[str]:
     if validation["first_dkl_time_ms"] > sampling_ms:
         problems.append(f"validation.first_dkl_time_ms: {validation['first_dkl_time_ms']} must be <= the sampling "
                         f"time per machine, copies_per_machine x (duration_ms - burn_in_ms) = {sampling_ms}")
+    reference = config["reference"]
+    if reference["n_sweeps"] - reference["burn_in_sweeps"] < 4:
+        problems.append(f"reference.burn_in_sweeps: {reference['burn_in_sweeps']} must leave at least 4 of "
+                        f"reference.n_sweeps = {reference['n_sweeps']} sweeps (the split-R-hat halves each chain)")
     labels = [noise_label(n["rate_exc_hz"], n["rate_inh_hz"]) for n in config["noise_sweep"]]
     if len(set(labels)) != len(labels):
         problems.append(f"noise_sweep: configurations repeat ({', '.join(labels)}); allowed: distinct rate pairs")

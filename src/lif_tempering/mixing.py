@@ -44,6 +44,19 @@ window is classifier noise, not mixing. Per run (:func:`run_mixing`):
   wall-clock second of the run; ``ess_free_energy_per_s`` likewise from the free energy;
 - ``ground_confidence``: mean classifier max-probability of the ground-state samples.
 
+**Against the model itself** (:class:`ModelReference`, built by
+:func:`lif_tempering.reference.model_reference`). A trained RBM need not reproduce
+the data's class prior, so ``class_kl`` mixes how fast a sampler explores with how
+far the RBM is from the data; ``class_kl_reference`` (and its end value
+``class_kl_reference_final``) measures the window-label histogram against the RBM's
+own class distribution from parallel tempering instead: it falls to 0 for a sampler
+that mixes and is unbiased, and settles at a floor for a biased one (e.g. LIF). A
+classifier can be fooled by faint, nearly empty images read as a confident "1"; two
+measures it cannot be fooled on compare the ground-state visible states with the test
+images: ``ground_free_energy_gap``, mean ``F(v)`` minus the test images' (nats; > 0
+means less probable under the RBM), and ``ground_visible_activity_ratio``, mean
+pixel activity over the test images' (< 1: fainter).
+
 Across runs, :func:`combine_runs` stacks them on ``sampler`` x ``schedule`` x
 ``training_seed`` x ``seed`` and :func:`summarize` adds two-stage (cluster) bootstrap
 confidence intervals, trained RBMs then seeds within each
@@ -88,6 +101,12 @@ METRICS = {
     "ess_per_wall_s": ("Hz", "effective number of window labels per wall-clock second"),
     "ess_free_energy_per_s": ("Hz", "effective number of window free energies per simulated second"),
     "ground_confidence": ("1", "mean classifier max-probability of the ground-state samples"),
+    "ground_free_energy_gap": ("nat", "mean visible free energy F(v) of the ground-state samples minus that of the "
+                                      "test images (> 0: less probable under the RBM than the data)"),
+    "ground_visible_activity_ratio": ("1", "mean visible activity of the ground-state samples / the test images' "
+                                           "mean pixel activity (< 1: fainter than the data)"),
+    "class_kl_reference_final": ("nat", "D_KL of the window-label histogram to the reference class distribution "
+                                        "at the run's end"),
     "tau_int_censored": ("1", "the window label never changed: tau_int_label is the run length, a lower bound"),
     "tau_int_free_energy_censored": ("1", "the window free energy never changed: tau_int_free_energy_s is the run "
                                           "length, a lower bound"),
@@ -95,6 +114,8 @@ METRICS = {
     "duration_s": ("s", "simulated sampling time after burn-in"),
     "wall_time_s": ("s", "wall-clock time of the sampling run"),
 }
+
+METRICS_KL_REFERENCE = "D_KL of the window-label histogram to the RBM's reference class distribution"
 
 _TAU_NOTE = "censored values enter at the run length (lower bound)"
 _ESS_NOTE = "censored runs enter with one effective sample (tau_int at the run length; an upper bound)"
@@ -106,14 +127,30 @@ CENSORED_NOTES = {"tau_int_label": _TAU_NOTE, "tau_int_free_energy_s": _TAU_NOTE
 
 #: Metrics summarised over runs by :func:`summarize`.
 SUMMARY_METRICS = ("switch_rate_hz", "sample_switch_rate_hz", "coverage_time_s", "tau_int_label",
-                   "tau_int_free_energy_s", "ess_per_s", "ess_per_wall_s", "ground_confidence")
+                   "tau_int_free_energy_s", "ess_per_s", "ess_per_wall_s", "ground_confidence",
+                   "ground_free_energy_gap", "ground_visible_activity_ratio", "class_kl_reference_final")
 
 #: Tempered/free ratios of :func:`summarize`: output name -> metric.
 RATIOS = {"switch_ratio": "switch_rate_hz", "ground_confidence_ratio": "ground_confidence",
-          "ess_ratio": "ess_per_s"}
+          "ess_ratio": "ess_per_s", "ground_activity_ratio": "ground_visible_activity_ratio",
+          "class_kl_reference_ratio": "class_kl_reference_final"}
 
 
 # --------------------------------------------------------------------------- readout
+
+@dataclass(frozen=True)
+class ModelReference:
+    """What a run is compared with besides the data's class prior (:mod:`lif_tempering.reference`).
+
+    ``class_probability`` (K,): the RBM's own class distribution, positive (smoothed),
+    summing to 1; ``data_free_energy``: mean visible free energy ``F(v)`` of the test
+    images (nats); ``data_mean_visible``: their mean pixel activity.
+    """
+
+    class_probability: np.ndarray
+    data_free_energy: float
+    data_mean_visible: float
+
 
 def visible_readout(z, n_visible: int, W, b_v, readout: str = "mean_field") -> np.ndarray:
     """Images to classify, (time, n_visible) float: the visible states or ``p(v = 1 | h)`` at ``T = 1``.
@@ -209,7 +246,8 @@ def censored_tau_int(tau_samples: float, n_samples: int) -> tuple[float, bool]:
 
 
 def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, readout: str = "mean_field",
-               kl_times_s=None, c: float = 5.0, readout_delay: float = 0.0) -> xr.Dataset:
+               kl_times_s=None, c: float = 5.0, readout_delay: float = 0.0,
+               reference: ModelReference | None = None) -> xr.Dataset:
     """Mixing metrics of one run (see the module docstring), as a Dataset of scalars and ``class_kl``.
 
     ``rbm``: ``(W, b_v, b_h)`` or a dict with those keys (the ``T = 1`` model, for the
@@ -220,7 +258,9 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     window factor; ``readout_delay`` the fraction of each window skipped at its start
     (:func:`lif_tempering.schedules.ground_state_window_ids`). Scalar coordinates ``sampler``, ``schedule``, ``seed``,
     ``training_seed`` (-1 if the run has none), ``frequency_hz`` and ``t_max``
-    identify the run.
+    identify the run. ``reference`` (:class:`ModelReference`) gives the RBM's own class
+    distribution and the data's statistics for ``class_kl_reference`` and the
+    ground-state quality measures (``nan`` without one).
     """
     W, b_v, b_h = rbm_arrays(rbm)
     prior = np.asarray(prior, dtype=np.float64)
@@ -239,7 +279,8 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     if windows.size < 2:
         raise ValueError(f"the run has {windows.size} ground-state window(s); need at least two")
     window_times_s = np.clip(window_centres_s(windows, frequency_hz, phase0) - start_s, 0.0, None)
-    free_energy = _window_means(visible_free_energy(z[:, :n_visible], W, b_v, b_h), window_ids, windows)
+    sample_free_energy = visible_free_energy(z[:, :n_visible], W, b_v, b_h)
+    free_energy = _window_means(sample_free_energy, window_ids, windows)
 
     tau_label, label_censored = censored_tau_int(
         integrated_autocorrelation_time(one_hot(majority, prior.size), c=c, combine="max"), windows.size)
@@ -259,6 +300,10 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
         "ess_per_wall_s": ess_label / float(attrs["wall_time_s"]),
         "ess_free_energy_per_s": windows.size / tau_free_energy / duration_s,
         "ground_confidence": float(confidence[ground].mean()),
+        "ground_free_energy_gap": (float(sample_free_energy[ground].mean()) - reference.data_free_energy
+                                   if reference else np.nan),
+        "ground_visible_activity_ratio": (float(z[ground, :n_visible].mean()) / reference.data_mean_visible
+                                          if reference else np.nan),
         "tau_int_censored": label_censored,
         "tau_int_free_energy_censored": free_energy_censored,
         "n_windows": windows.size,
@@ -269,6 +314,11 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
             for name, value in values.items()}
     data["class_kl"] = ("kl_time_s", class_histogram_kl(majority, window_times_s, prior, kl_times_s),
                         {"units": "nat", "long_name": "D_KL of the window-label histogram to the class prior"})
+    kl_reference = (class_histogram_kl(majority, window_times_s, reference.class_probability, kl_times_s)
+                    if reference else np.full(kl_times_s.size, np.nan))
+    data["class_kl_reference"] = ("kl_time_s", kl_reference, {"units": "nat", "long_name": METRICS_KL_REFERENCE})
+    data["class_kl_reference_final"] = ((), kl_reference[-1] if kl_reference.size else np.nan,
+                                        {"units": "nat", "long_name": METRICS["class_kl_reference_final"][1]})
     data["class_fraction"] = ("class", np.bincount(majority, minlength=prior.size) / majority.size,
                               {"units": "1", "long_name": "fraction of windows with each majority label"})
     coords = {
@@ -389,6 +439,8 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
                                                                           f"{METRICS[flag][1]}")
     out["class_kl_mean"] = runs["class_kl"].mean(("training_seed", "seed")).assign_attrs(
         units="nat", long_name="D_KL of the window-label histogram to the class prior, mean over runs")
+    out["class_kl_reference_mean"] = runs["class_kl_reference"].mean(("training_seed", "seed")).assign_attrs(
+        units="nat", long_name=f"{METRICS_KL_REFERENCE}, mean over runs")
     training_seeds = runs["training_seed"].values
     for name, metric in RATIOS.items():
         table = np.full((3, samplers.size), np.nan)

@@ -7,10 +7,10 @@ distribution of long abstract chains known to mix:
 
 - :func:`parallel_tempering`: ``n_chains`` independent ladders of inverse
   temperatures ``betas`` (``betas[0] = 1``, :func:`beta_ladder`), one block-Gibbs
-  sweep at every ``beta`` per step, then swap moves between neighbouring
-  ``beta`` (even pairs on even steps, odd pairs on odd ones), accepted with the
-  ratio of the visible marginals
-  ``log p*_beta(v) = beta b_v^T v + sum_j softplus(beta (v W + b_h)_j)``; the
+  sweep at every ``beta`` per step, then swap moves of the joint states ``(v, h)``
+  between neighbouring ``beta`` (even pairs on even steps, odd pairs on odd ones),
+  accepted with probability ``min(1, exp((beta_i - beta_j) (E_i - E_j)))`` of their
+  energies ``E(v, h) = -v^T W h - b_v^T v - b_h^T h``; the
   ``beta = 1`` states are kept after ``burn_in`` steps (Swendsen and Wang 1986;
   Geyer 1991; Desjardins et al. 2010 for RBMs);
 - :func:`split_r_hat`: the convergence check, split-R-hat (Gelman and Rubin
@@ -31,11 +31,24 @@ import numpy as np
 import xarray as xr
 from scipy.special import expit
 
-from .mixing import classify, visible_readout
+from .mixing import ModelReference, classify, visible_readout
 from .rbm import visible_free_energy
 
 #: Jeffreys pseudo-count per class of :func:`smoothed_class_distribution`.
 PSEUDO_COUNT = 0.5
+
+
+class ReferenceNotConverged(RuntimeError):
+    """The ladders of a :func:`reference_dataset` disagree on the class distribution (split-R-hat too high)."""
+
+    def __init__(self, reference: xr.Dataset):
+        r_hat, attrs = reference["class_r_hat"], reference.attrs
+        super().__init__(
+            f"the reference chains did not converge: split-R-hat {float(r_hat.max()):.4f} of class "
+            f"{int(r_hat.argmax())} exceeds reference.r_hat_max = {attrs['r_hat_max']}; raise reference.n_sweeps "
+            f"(now {attrs['n_sweeps']}), or reference.n_betas (now {attrs['n_betas']}) if the lowest swap acceptance "
+            f"({float(reference['swap_acceptance'].min()):.3f}) is small, or lower reference.beta_min "
+            f"(now {attrs['beta_min']})")
 
 
 def beta_ladder(beta_min: float, n_betas: int) -> np.ndarray:
@@ -46,25 +59,15 @@ def beta_ladder(beta_min: float, n_betas: int) -> np.ndarray:
     return np.geomspace(1.0, beta_min, n_betas)
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
-
-
-def _log_marginal(v_bias: np.ndarray, hidden_input: np.ndarray, beta) -> np.ndarray:
-    """``log p*_beta(v)`` (unnormalised, nats) from ``v . b_v`` and ``v W + b_h``; ``beta`` broadcasts."""
-    beta = np.asarray(beta)
-    return beta * v_bias + _softplus(beta[..., None] * hidden_input).sum(axis=-1)
-
-
 def parallel_tempering(W, b_v, b_h, betas, n_chains: int, n_steps: int, burn_in: int, seed, v0=None,
                        observe=None) -> tuple[np.ndarray, np.ndarray]:
     """Parallel tempering of an RBM (see the module docstring), vectorised over ladders and ``betas``.
 
     ``betas`` (B,) with ``betas[0] = 1``; ``n_chains`` independent ladders; ``v0``
     (n_chains, n_v) start states of each ladder at every ``beta`` (default uniformly
-    random); ``seed`` int or Generator. A step is: swap moves, then
-    ``h ~ p_beta(h | v)`` and ``v ~ p_beta(v | h)`` at every ``beta``, so each kept
-    ``beta = 1`` pair ``(v, h)`` is a joint sample. ``observe(v, h)`` maps the
+    random); ``seed`` int or Generator. A step is ``h ~ p_beta(h | v)`` and
+    ``v ~ p_beta(v | h)`` at every ``beta`` (each kept ``beta = 1`` pair ``(v, h)`` is a
+    joint sample), then the swap moves. ``observe(v, h)`` maps the
     (n_chains, n_v) and (n_chains, n_h) float 0/1 states at ``beta = 1`` to an
     array with leading axis n_chains (default: ``v`` as int8).
 
@@ -90,32 +93,25 @@ def parallel_tempering(W, b_v, b_h, betas, n_chains: int, n_steps: int, burn_in:
     else:
         v = np.broadcast_to(np.asarray(v0, dtype=np.float64).reshape(n_chains, n_visible), shape + (n_visible,)).copy()
     column = betas[:, None, None]
-    hidden_input = v @ W + b_h
-    v_bias = v @ b_v
     accepted, attempted = np.zeros(betas.size - 1), np.zeros(betas.size - 1)
     observed = []
     for step in range(n_steps):
+        h = (rng.random(shape + (n_hidden,)) < expit(column * (v @ W + b_h))).astype(np.float64)
+        visible_input = h @ W.T + b_v
+        v = (rng.random(shape + (n_visible,)) < expit(column * visible_input)).astype(np.float64)
+        if step >= burn_in:
+            observed.append(observe(v[0], h[0]))
         low = np.arange(step % 2, betas.size - 1, 2)
         if low.size:
-            high = low + 1
-            b_low, b_high = betas[low][:, None], betas[high][:, None]
-            log_ratio = (_log_marginal(v_bias[high], hidden_input[high], b_low)
-                         + _log_marginal(v_bias[low], hidden_input[low], b_high)
-                         - _log_marginal(v_bias[low], hidden_input[low], b_low)
-                         - _log_marginal(v_bias[high], hidden_input[high], b_high))
+            energy = -(v[low] * visible_input[low]).sum(axis=-1) - h[low] @ b_h
+            energy_high = -(v[low + 1] * visible_input[low + 1]).sum(axis=-1) - h[low + 1] @ b_h
+            log_ratio = (betas[low] - betas[low + 1])[:, None] * (energy - energy_high)
             swap = np.log(rng.random(log_ratio.shape)) < log_ratio
             accepted[low] += swap.sum(axis=1)
             attempted[low] += n_chains
             pairs, chains = np.nonzero(swap)
-            i, j = low[pairs], high[pairs]
-            for array in (v, hidden_input, v_bias):
-                array[i, chains], array[j, chains] = array[j, chains].copy(), array[i, chains].copy()
-        h = (rng.random(shape + (n_hidden,)) < expit(column * hidden_input)).astype(np.float64)
-        v = (rng.random(shape + (n_visible,)) < expit(column * (h @ W.T + b_v))).astype(np.float64)
-        hidden_input = v @ W + b_h
-        v_bias = v @ b_v
-        if step >= burn_in:
-            observed.append(observe(v[0], h[0]))
+            i, j = low[pairs], low[pairs] + 1
+            v[i, chains], v[j, chains] = v[j, chains], v[i, chains]
     with np.errstate(invalid="ignore"):
         return np.stack(observed), accepted / attempted
 
@@ -165,6 +161,14 @@ def kl_divergence(p, q) -> float:
     p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.sum(np.where(p > 0, p * np.log(p / q), 0.0)))
+
+
+def model_reference(reference: xr.Dataset) -> ModelReference:
+    """The :class:`~lif_tempering.mixing.ModelReference` of a :func:`reference_dataset`: its class distribution
+    smoothed (:func:`smoothed_class_distribution`, positive) and the test images' statistics."""
+    attrs = reference.attrs
+    return ModelReference(smoothed_class_distribution(reference["class_probability"].values, attrs["n_samples"]),
+                          float(attrs["data_free_energy"]), float(attrs["data_mean_visible"]))
 
 
 def class_start_states(images, labels, n_chains: int, n_classes: int) -> np.ndarray:

@@ -47,6 +47,7 @@ from .mixing import (
 )
 from .parameters import NeuronParameters
 from .rbm_study import rbm_classifier, rbm_parameters
+from .reference import model_reference
 from .schedules import MS_PER_S, dwell_half_width, ground_state_window_ids
 from .tempering import LIFTemperingSampler, TemperatureMap, TemperatureSchedule, constant_schedule, sample_gibbs
 
@@ -161,7 +162,7 @@ def read_at(run: xr.Dataset, frequency_hz: float) -> xr.Dataset:
 
 def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,
                  readout: str, shape: str = "sinusoid", dwell_fraction: float = 0.0,
-                 readout_delay: float = 0.0) -> xr.Dataset:
+                 readout_delay: float = 0.0, reference: xr.Dataset | None = None) -> xr.Dataset:
     """Mixing metrics of ``runs`` (free and tempered runs of one trained RBM) in one condition.
 
     Every run is read in the windows where the tempered schedule of ``shape``
@@ -170,8 +171,12 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
     ``readout_delay`` of each window, labelled by the RBM's classifier
     (``readout``: ``mean_field`` or ``visible``, :func:`lif_tempering.mixing.visible_readout`)
     against the training images' class prior. Tempered runs must have this shape,
-    ``t_max`` and frequency. Returns :func:`lif_tempering.mixing.combine_runs` of the
-    runs (dims sampler, schedule, training_seed, seed) with the condition as attributes.
+    ``t_max`` and frequency. ``reference``: the RBM's
+    :func:`lif_tempering.reference.reference_dataset`, the target of ``class_kl_reference``
+    and the data statistics of the ground-state quality measures; its class
+    distribution, ``D_KL`` to the prior and R-hat are added per training seed.
+    Returns :func:`lif_tempering.mixing.combine_runs` of the runs (dims sampler,
+    schedule, training_seed, seed) with the condition as attributes.
     """
     for run in runs:
         if run.attrs["schedule"] != "tempered":
@@ -184,15 +189,39 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
     W, b_v, b_h = rbm_parameters(rbm)
     classifier, prior = rbm_classifier(rbm), rbm["train_class_frequency"].values
     half_width = readout_half_width(t_max, tolerance, shape, dwell_fraction)
+    target = model_reference(reference) if reference is not None else None
     metrics = [run_mixing(read_at(run, frequency_hz), (W, b_v, b_h), classifier, prior, half_width, readout,
-                          readout_delay=readout_delay)
+                          readout_delay=readout_delay, reference=target)
                for run in runs]
     group = combine_runs(metrics)
+    if reference is not None:
+        group = group.assign(reference_variables(reference, group["training_seed"].values))
     for name in RUN_DIMS:  # labels and indices
         group[name].attrs["units"] = "1"
     group.attrs.update(condition_attrs(frequency_hz, t_max, tolerance, shape, dwell_fraction, readout_delay),
                        dataset=rbm.attrs["dataset"])
     return group
+
+
+def reference_variables(reference: xr.Dataset, training_seeds) -> dict:
+    """The reference's class distribution, ``D_KL`` to the prior and R-hat on ``training_seed`` (one RBM's seeds)."""
+    seeds = ("training_seed",)
+    kl_name = f"{reference.attrs['reference_prior_kl_definition']} (nats)"
+    per_rbm = {
+        "reference_class_probability": (seeds + ("class",), reference["class_probability"].values[None], "1",
+                                        "the RBM's class distribution from parallel tempering (reference)"),
+        "reference_class_probability_std_error": (seeds + ("class",),
+                                                  reference["class_probability_std_error"].values[None], "1",
+                                                  "standard error of reference_class_probability"),
+        "reference_prior_kl": (seeds, [reference.attrs["reference_prior_kl"]], "nat", kl_name),
+        "reference_max_r_hat": (seeds, [reference.attrs["max_r_hat"]], "1",
+                                "largest split-R-hat of the reference's class indicators"),
+        "data_class_prior": (seeds + ("class",), reference["data_class_prior"].values[None], "1",
+                             "fraction of the training images in each class"),
+    }
+    return {name: xr.DataArray(np.broadcast_to(values, (len(training_seeds),) + np.shape(values)[1:]), dims=dims,
+                               coords={"training_seed": training_seeds}, attrs={"units": units, "long_name": long_name})
+            for name, (dims, values, units, long_name) in per_rbm.items()}
 
 
 def window_labels(run: xr.Dataset, rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,

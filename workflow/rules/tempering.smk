@@ -96,6 +96,33 @@ rule tempering_run:
         "../scripts/tempering_run.py"
 
 
+REFERENCE = "results/rbm/{dataset}/seed{training_seed}/reference.nc"
+
+
+rule reference_distribution:
+    input:
+        rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+        data=dataset_files,
+    output:
+        REFERENCE,
+    params:
+        reference=canonical(config["reference"]),
+        readout=TEMPERING["readout"],
+        data=lambda wc: canonical(config["datasets"][wc.dataset]),
+        split_seed=lambda wc: job_seed("dataset_split", wc.dataset),
+        seed=lambda wc: job_seed("reference_distribution", wc.dataset, wc.training_seed),
+    log:
+        "results/logs/rbm/{dataset}/seed{training_seed}/reference.log",
+    benchmark:
+        "results/benchmarks/rbm/{dataset}/seed{training_seed}/reference.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    script:
+        "../scripts/reference_distribution.py"
+
+
 def group_runs(dataset, sampler, training_seed, tempered, seeds):
     return [RUN.format(dataset=dataset, sampler=sampler, schedule=schedule, training_seed=training_seed, seed=seed)
             for seed in seeds for schedule in ("free", tempered)]
@@ -104,6 +131,7 @@ def group_runs(dataset, sampler, training_seed, tempered, seeds):
 rule mixing_group:
     input:
         rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+        reference=REFERENCE,
         runs=lambda wc: group_runs(wc.dataset, wc.sampler, wc.training_seed, MAIN_TEMPERED, TEMPERING_SEEDS),
     output:
         "results/mixing/{dataset}/{sampler}/training_seed{training_seed}.nc",
@@ -153,6 +181,7 @@ def scan_schedule_label(condition):
 rule scan_group:
     input:
         rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+        reference=REFERENCE,
         runs=lambda wc: group_runs(wc.dataset, "lif", wc.training_seed,
                                    scan_schedule_label(wc.condition), SCAN_SEEDS),
     output:

@@ -10,9 +10,14 @@ with job_log(snakemake.log[0]):
     runs = [read_dataset(path) for path in snakemake.input.runs]
     group = mixing_group(runs, read_dataset(snakemake.input.rbm), params.frequency_hz, params.t_max,
                          params.readout["ground_state_tolerance"], params.readout["readout"], params.shape,
-                         params.dwell_fraction, params.readout["readout_delay"])
+                         params.dwell_fraction, params.readout["readout_delay"],
+                         reference=read_dataset(snakemake.input.reference))
     for schedule in group["schedule"].values:
         row = group.sel(schedule=schedule)
         print(f"{schedule}: switch rate {float(row.switch_rate_hz.mean()):.3f} Hz, "
-              f"ground confidence {float(row.ground_confidence.mean()):.3f} (mean over seeds)")
+              f"ground confidence {float(row.ground_confidence.mean()):.3f}, "
+              f"free energy gap to the data {float(row.ground_free_energy_gap.mean()):.2f} nat, "
+              f"visible activity / data {float(row.ground_visible_activity_ratio.mean()):.3f}, "
+              f"final class D_KL to the reference {float(row.class_kl_reference_final.mean()):.4f} nat "
+              f"(mean over seeds)")
     write_dataset(group, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

@@ -1,0 +1,30 @@
+"""The reference class distribution of one trained RBM: parallel tempering (rule ``reference_distribution``)."""
+
+from pathlib import Path
+
+from lif_tempering.io import read_dataset, write_dataset
+from lif_tempering.rbm_study import load_images, rbm_classifier, rbm_parameters
+from lif_tempering.reference import ReferenceNotConverged, reference_dataset
+from lif_tempering.runtime import job_log, limit_threads
+
+params = snakemake.params
+limit_threads(snakemake.threads)
+with job_log(snakemake.log[0]):
+    rbm = read_dataset(snakemake.input.rbm)
+    data_dir = Path(snakemake.input.data[0]).parent if snakemake.input.data else None
+    data = load_images(snakemake.wildcards.dataset, params.data, data_dir, params.split_seed)
+    reference = reference_dataset(*rbm_parameters(rbm), rbm_classifier(rbm), rbm["train_class_frequency"].values,
+                                  data.test_images, data.test_labels, params.reference, params.readout, params.seed)
+    attrs = reference.attrs
+    print(f"reference ({attrs['n_chains']} ladders x {attrs['n_betas']} betas down to {attrs['beta_min']:.3g}, "
+          f"{attrs['n_sweeps']} sweeps, {attrs['burn_in_sweeps']} burn-in): max split-R-hat {attrs['max_r_hat']:.4f}, "
+          f"swap acceptance {reference['swap_acceptance'].min().item():.3f} (lowest pair)")
+    for name in ("class_probability", "data_class_prior"):
+        print(f"{name}: " + " ".join(f"{p:.3f}" for p in reference[name].values))
+    print(f"D_KL(reference || data class prior) = {attrs['reference_prior_kl']:.4f} nat")
+    print(f"mean visible activity: reference {attrs['reference_mean_visible']:.4f}, "
+          f"test images {attrs['data_mean_visible']:.4f}; mean F(v): reference {attrs['reference_free_energy']:.2f}, "
+          f"test images {attrs['data_free_energy']:.2f} nat")
+    if not attrs["converged"]:
+        raise ReferenceNotConverged(reference)
+    write_dataset(reference, snakemake.output[0], params=dict(params.items()), config=snakemake.config)
