@@ -67,7 +67,9 @@ def test_summary_sanity(study):
 
 def test_parameter_scan(study):
     ds = read_dataset(study / "results/mixing/parameter_scan.nc")
-    assert ds["switch_rate_hz"].dims == ("frequency_hz", "t_max")
+    assert ds["switch_rate_hz"].dims == ("shape", "frequency_hz", "t_max")
+    assert list(ds["shape"].values) == ["sinusoid"] and ds.attrs["readout_delay"] == 0.0
+    ds = ds.sel(shape="sinusoid")
     np.testing.assert_array_equal(ds["frequency_hz"], [5.0, 10.0])
     np.testing.assert_array_equal(ds["t_max"], [1.3, 1.5])
     assert ds["frequency_hz"].attrs["units"] == "Hz" and ds["t_max"].attrs["units"] == "1"
@@ -111,8 +113,29 @@ def test_runs_are_shared_and_self_describing(study):
         assert run.sizes["time"] == 200 and np.all(run["temperature"].values == 1.0)  # one sweep per tau_ref
     assert_described(read_dataset(study / "results/mixing/digits/gibbs/training_seed0.nc"))
     assert_described(read_dataset(study / "results/mixing/digits/scan/f5_T1.3/training_seed0.nc"))
-    for name in ("digit_strip", "class_timelines", "mixing_metrics", "parameter_scan"):
+    for name in ("digit_strip", "class_timelines", "mixing_metrics", "parameter_scan", "phase_diagnostics"):
         assert (study / f"results/figures/tempering/{name}.png").stat().st_size > 10_000
+
+
+def test_phase_diagnostics(study):
+    """Phase profiles of the 10 Hz, T_max 1.5 runs: T follows the sinusoid; relaxation times are within a period."""
+    ds = read_dataset(study / "results/mixing/phase_diagnostics.nc")
+    assert ds["confidence"].dims == ("sampler", "schedule", "training_seed", "seed", "phase")
+    assert list(ds["sampler"].values) == ["lif", "gibbs"] and ds.sizes["phase"] == 8
+    assert_described(ds)
+    run = ds.sel(sampler="lif", schedule="tempered", training_seed=0, seed=0)
+    # per bin, the mean of 1 + 0.25 (1 - cos phi) over 12.5 equally spaced phases: within 0.02 of the bin average
+    phase_edges = np.linspace(0.0, 2 * np.pi, 9)
+    bin_average = 1.25 - 0.25 * (np.sin(phase_edges[1:]) - np.sin(phase_edges[:-1])) / (np.pi / 4)
+    np.testing.assert_allclose(run["temperature"], bin_average, atol=0.02)
+    np.testing.assert_array_equal(ds["temperature"].sel(schedule="free"), 1.0)
+    assert int(run["n_samples"].sum()) == 2000 and float(run["n_peaks"]) == 19  # 19 peaks with a whole period after
+    relaxation = ds["relaxation_time_ms"]
+    assert np.all((relaxation >= 0) & (relaxation <= 100.0))  # at most one period of 10 Hz
+    assert 0.0 < ds.attrs["data_mean_visible"] < 1.0 and ds.attrs["activity_tolerance"] == 0.2
+    for name in ("visible_activity", "hidden_activity", "confidence", "label_change_probability"):
+        values = ds[name].values
+        assert np.all((values >= 0) & (values <= 1)), name
 
 
 def test_nothing_to_do_after_a_finished_run(study):
@@ -125,12 +148,22 @@ def test_changing_the_scan_reruns_only_the_scan(study):
     assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == SCAN_JOBS
 
 
-def test_changing_the_readout_reruns_the_analysis_but_no_run(study):
+@pytest.mark.parametrize("key, value", [("ground_state_tolerance", 0.1), ("readout_delay", 0.5)])
+def test_changing_the_readout_reruns_the_analysis_but_no_run(study, key, value):
     config = load_test_config()
-    config["tempering"]["ground_state_tolerance"] = 0.1
+    config["tempering"][key] = value
     assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == [
         "mixing_group", "mixing_summary", "parameter_scan", "parameter_scan_figure", "scan_group",
         "tempering_figures", "tempering_study"]
+
+
+def test_a_dwell_shape_in_the_scan_adds_tempered_runs_only(study):
+    """The free runs serve the dwell conditions too: only the dwell's tempered runs and the scan are new."""
+    config = load_test_config()
+    config["parameter_scan"]["shapes"] = ["sinusoid", "dwell"]
+    jobs = run_workflow(study, config, ["tempering_study"], dryrun=True)
+    assert sorted(set(jobs)) == SCAN_JOBS
+    assert jobs.count("tempering_run") == 4 * 5 and jobs.count("scan_group") == 4  # 2 x 2 points x 5 seeds
 
 
 def test_a_lif_run_reads_only_its_schemes_temperature_map(tmp_path):

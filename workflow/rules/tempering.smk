@@ -305,7 +305,7 @@ rule phase_diagnostics:
         "results/mixing/phase_diagnostics.nc",
     params:
         frequency_hz=TEMPERING["frequency_hz"],
-        readout=READOUT,
+        readout=TEMPERING["readout"],
         diagnostics=canonical(TEMPERING["phase_diagnostics"]),
         data=canonical(config["datasets"][DATASET]),
         split_seed=job_seed("dataset_split", DATASET),

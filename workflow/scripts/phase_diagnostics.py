@@ -15,7 +15,7 @@ with job_log(snakemake.log[0]):
     dataset = snakemake.config["dataset"]
     data_dir = Path(snakemake.input.data[0]).parent if snakemake.input.data else None
     data_mean_visible = float(load_images(dataset, params.data, data_dir, params.split_seed).test_images.mean())
-    settings, readout = params.diagnostics, params.readout["readout"]
+    settings, readout = params.diagnostics, params.readout
     rbms = {int(read_dataset(path).attrs["training_seed"]): path for path in snakemake.input.rbms}
     groups = {}
     for path in snakemake.input.runs:  # one sampler and trained RBM at a time: the runs of all would fill memory
