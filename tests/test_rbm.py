@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 from scipy.stats import chi2
 
 from lif_tempering.boltzmann import all_states, energy, exact_distribution, rbm_as_bm, state_index
 from lif_tempering.datasets import load_digits_binary
 from lif_tempering.rbm import (
     _gibbs_step,
+    _monitoring_curves,
     ais_log_partition,
     average_log_likelihood,
     base_rate_visible_bias,
@@ -132,6 +133,23 @@ def test_gibbs_step_gives_the_exact_gradient_statistics_in_either_dtype(dtype):
     assert np.all(np.abs(sampled - exact) < 4 * std_error)
 
 
+def test_monitoring_curves_are_the_free_energy_and_mean_field_formulas():
+    # pseudo-log-likelihood term log p(v_i | v_-i) = log sigmoid(F(v with i flipped) - F(v)), exact
+    # (same random units); float32 agrees to float32 rounding of the free-energy gaps (~1e-5 nats here)
+    W, b_v, b_h = random_rbm(6, 4, seed=3)
+    v = (np.random.default_rng(4).random((50, 6)) < 0.5).astype(np.float64)
+    reconstruction_error, pseudo_log_likelihood = _monitoring_curves(v, W, b_v, b_h, np.random.default_rng(5))
+    unit = np.random.default_rng(5).integers(0, 6, size=50)
+    flipped = v.copy()
+    flipped[np.arange(50), unit] = 1 - flipped[np.arange(50), unit]
+    gap = visible_free_energy(flipped, W, b_v, b_h) - visible_free_energy(v, W, b_v, b_h)
+    assert pseudo_log_likelihood == pytest.approx(6 * np.mean(np.log(expit(gap))), rel=1e-12)
+    mean_field = expit(expit(v @ W + b_h) @ W.T + b_v)
+    assert reconstruction_error == pytest.approx(np.mean((v - mean_field) ** 2), rel=1e-12)
+    single = _monitoring_curves(*(x.astype(np.float32) for x in (v, W, b_v, b_h)), np.random.default_rng(5))
+    np.testing.assert_allclose(single, (reconstruction_error, pseudo_log_likelihood), rtol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("method", ["pcd", "cd"])
 def test_training_increases_the_exact_likelihood(method, dtype):
@@ -167,6 +185,8 @@ def test_training_is_reproducible_and_logs_each_epoch():
     assert not np.array_equal(first["W"], other["W"])
     with pytest.raises(ValueError, match="binary"):
         train_rbm(data * 2, 5, epochs=1)
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        train_rbm(data, 5, epochs=1, dtype=np.float16)
 
 
 def test_classifier_on_binary_digits():
