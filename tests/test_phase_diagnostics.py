@@ -89,3 +89,6 @@ def test_phase_profiles_and_relaxation_of_constructed_runs():
     assert float(ds["relaxation_time_ms_mean"].sel(sampler="gibbs", schedule="tempered")) == 80.0
     for name in ds.data_vars:
         assert ds[name].attrs["units"] and ds[name].attrs["long_name"], name
+    lif = [run.assign_attrs(sampler="lif") for run in (free, tempered)]
+    both = phase_diagnostics(lif + [free, tempered], {0: fake_rbm()}, FREQ_HZ, 8, "visible", 0.25, 0.2)
+    assert list(both["sampler"].values) == ["lif", "gibbs"]  # the order of the runs, as in the summary

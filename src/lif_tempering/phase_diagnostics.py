@@ -179,9 +179,11 @@ def combine_phase_profiles(profiles: list[xr.Dataset], attrs: dict) -> xr.Datase
     """Per-run profiles stacked on sampler x schedule x training_seed x seed, with means over runs per phase bin.
 
     ``{name}_mean`` (sampler, schedule, phase) averages the runs' bin means with equal
-    weight per run; ``relaxation_time_ms_mean`` (sampler, schedule) likewise.
+    weight per run; ``relaxation_time_ms_mean`` (sampler, schedule) likewise. Samplers
+    keep the order of their first profile.
     """
-    runs = combine_runs(profiles)
+    samplers = list(dict.fromkeys(str(profile["sampler"].item()) for profile in profiles))
+    runs = combine_runs(profiles).sel(sampler=samplers)
     for name in ("sampler", "schedule", "training_seed", "seed"):
         runs[name].attrs["units"] = "1"
     for name in (*PROFILE_VARIABLES, "relaxation_time_ms", "relaxation_censored_fraction"):
