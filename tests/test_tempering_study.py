@@ -189,10 +189,15 @@ def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
     assert float(group.class_kl_reference[-1]) == float(group.class_kl_reference_final)
     np.testing.assert_array_equal(group.reference_class_probability.values, reference.class_probability.values)
     assert float(group.reference_prior_kl) == reference.attrs["reference_prior_kl"]
-    summary = mixing_summary([mixing_group([run, constructed_run("tempered", alternating_every_ms(500.0))], rbm, 2.0,
-                                           2.0, 0.1, "visible", reference=reference)], seed=0, n_resamples=100,
-                             confidence=0.9)
+    runs = [run, constructed_run("tempered", alternating_every_ms(500.0))]
+    groups = [mixing_group([r.assign_attrs(sampler=sampler) for r in runs], rbm, 2.0, 2.0, 0.1, "visible",
+                           reference=reference) for sampler in ("lif", "gibbs")]
+    summary = mixing_summary(groups, seed=0, n_resamples=100, confidence=0.9)
+    assert summary["reference_class_probability"].dims == ("training_seed", "class")
     for name in ("ground_free_energy_gap_mean", "ground_visible_activity_ratio_ci_low", "class_kl_reference_final_mean",
                  "ground_activity_ratio", "class_kl_reference_ratio"):
         assert np.all(np.isfinite(summary[name].values)), name
     assert summary["class_kl_reference_mean"].dims == ("sampler", "schedule", "kl_time_s")
+    for name in ("training_seed", "reference_class_probability", "reference_prior_kl", "reference_max_r_hat",
+                 "data_class_prior", "class_kl_reference", "ground_free_energy_gap"):
+        assert {"units", "long_name"} <= set(summary[name].attrs), name

@@ -65,6 +65,26 @@ def test_summary_sanity(study):
     assert np.all(ratio - slack <= ds["switch_ratio_ci_high"].values[defined])
 
 
+def test_reference_and_quality_measures(study):
+    """Every trained RBM has a converged reference; the summary measures runs against it and against the data."""
+    reference = read_dataset(study / "results/rbm/digits/seed0/reference.nc")
+    assert_described(reference)
+    assert reference.attrs["converged"] == 1 and reference.attrs["max_r_hat"] <= reference.attrs["r_hat_max"]
+    np.testing.assert_allclose(reference["class_probability"].sum(), 1.0)
+    assert reference.attrs["reference_prior_kl"] >= 0.0 and 0.0 < reference.attrs["data_mean_visible"] < 1.0
+    ds = read_dataset(study / "results/mixing/summary.nc")
+    for name, units in (("ground_free_energy_gap", "nat"), ("ground_visible_activity_ratio", "1"),
+                        ("class_kl_reference_final", "nat")):
+        assert ds[name].attrs["units"] == units and np.all(np.isfinite(ds[name])), name
+        assert ds[f"{name}_ci_low"].dims == ("sampler", "schedule"), name
+    assert np.all(ds["ground_visible_activity_ratio"] > 0.0)
+    for name in ("ground_activity_ratio", "class_kl_reference_ratio"):
+        assert ds[name].dims == ("sampler",) and ds[f"{name}_by_training_seed"].dims == ("sampler", "training_seed")
+    assert ds["class_kl_reference_mean"].dims == ("sampler", "schedule", "kl_time_s")
+    np.testing.assert_array_equal(ds["reference_class_probability"].sel(training_seed=0),
+                                  reference["class_probability"])
+
+
 def test_parameter_scan(study):
     ds = read_dataset(study / "results/mixing/parameter_scan.nc")
     assert ds["switch_rate_hz"].dims == ("shape", "frequency_hz", "t_max")
@@ -164,6 +184,14 @@ def test_a_dwell_shape_in_the_scan_adds_tempered_runs_only(study):
     jobs = run_workflow(study, config, ["tempering_study"], dryrun=True)
     assert sorted(set(jobs)) == SCAN_JOBS
     assert jobs.count("tempering_run") == 4 * 5 and jobs.count("scan_group") == 4  # 2 x 2 points x 5 seeds
+
+
+def test_changing_the_reference_reruns_it_and_the_analysis_but_no_run(study):
+    config = load_test_config()
+    config["reference"]["n_sweeps"] = 500
+    assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == [
+        "mixing_group", "mixing_summary", "parameter_scan", "parameter_scan_figure", "reference_distribution",
+        "scan_group", "tempering_figures", "tempering_study"]
 
 
 def test_a_lif_run_reads_only_its_schemes_temperature_map(tmp_path):

@@ -57,6 +57,10 @@ SCAN_VARIABLES = {
     "ground_confidence": ("ground_confidence", "tempered"),
     "free_switch_rate_hz": ("switch_rate_hz", "free"),
     "free_ground_confidence": ("ground_confidence", "free"),
+    "ground_free_energy_gap": ("ground_free_energy_gap", "tempered"),
+    "free_ground_free_energy_gap": ("ground_free_energy_gap", "free"),
+    "ground_visible_activity_ratio": ("ground_visible_activity_ratio", "tempered"),
+    "free_ground_visible_activity_ratio": ("ground_visible_activity_ratio", "free"),
 }
 #: Tempered/free ratios of :func:`parameter_scan`.
 SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio")
@@ -203,6 +207,11 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
     return group
 
 
+#: Variables of :func:`reference_variables`.
+REFERENCE_VARIABLES = ("reference_class_probability", "reference_class_probability_std_error", "reference_prior_kl",
+                       "reference_max_r_hat", "data_class_prior")
+
+
 def reference_variables(reference: xr.Dataset, training_seeds) -> dict:
     """The reference's class distribution, ``D_KL`` to the prior and R-hat on ``training_seed`` (one RBM's seeds)."""
     seeds = ("training_seed",)
@@ -220,7 +229,7 @@ def reference_variables(reference: xr.Dataset, training_seeds) -> dict:
                              "fraction of the training images in each class"),
     }
     return {name: xr.DataArray(np.broadcast_to(values, (len(training_seeds),) + np.shape(values)[1:]), dims=dims,
-                               coords={"training_seed": training_seeds}, attrs={"units": units, "long_name": long_name})
+                               attrs={"units": units, "long_name": long_name})
             for name, (dims, values, units, long_name) in per_rbm.items()}
 
 
@@ -260,7 +269,7 @@ def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
 
     Samplers keep the order of their first group, schedules are ``free``, ``tempered``.
     """
-    combined = xr.combine_by_coords(groups, combine_attrs="drop_conflicts", coords="different",
+    combined = xr.combine_by_coords(groups, combine_attrs="drop_conflicts", data_vars="all", coords="different",
                                     compat="no_conflicts", join="outer")
     samplers = list(dict.fromkeys(str(s) for group in groups for s in group["sampler"].values))
     combined = combined.sel(sampler=samplers, schedule=["free", "tempered"])
@@ -270,8 +279,14 @@ def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
 
 
 def mixing_summary(groups: list[xr.Dataset], seed: int, n_resamples: int, confidence: float) -> xr.Dataset:
-    """The groups of one condition stacked (:func:`stack_groups`) with :func:`lif_tempering.mixing.summarize`."""
+    """The groups of one condition stacked (:func:`stack_groups`) with :func:`lif_tempering.mixing.summarize`.
+
+    The per-RBM reference variables (:func:`reference_variables`) are the same for every sampler and keep
+    the dims ``training_seed`` (x ``class``).
+    """
     runs = stack_groups(groups)
+    runs = runs.assign({name: runs[name].isel(sampler=0, drop=True) for name in REFERENCE_VARIABLES
+                        if name in runs and "sampler" in runs[name].dims})
     summary = summarize(runs, seed, n_resamples=n_resamples, confidence=confidence)
     summary.attrs.update({key: runs.attrs[key] for key in ("readout_frequency_hz", "readout_t_max",
                                                            "ground_state_tolerance", "dataset")})
@@ -287,7 +302,8 @@ def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sh
     Per grid point, ``sampler``'s mean over runs with its two-stage (cluster)
     bootstrap interval (trained RBMs, then seeds within each; the summaries'
     ``bootstrap_method``, stored as an attribute) of the tempered and the free switch
-    rate and ground-state confidence (:data:`SCAN_VARIABLES`), the tempered/free
+    rate, ground-state confidence, free-energy gap and visible activity ratio to the
+    test images (:data:`SCAN_VARIABLES`), the tempered/free
     ratios :data:`SCAN_RATIOS` and their per-RBM values ``{ratio}_by_training_seed``;
     the free runs are the same at every point but are read in each point's windows.
     ``shapes`` keep their order; the summaries' ``readout_shape`` attribute places them.

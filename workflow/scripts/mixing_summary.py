@@ -18,4 +18,10 @@ with job_log(snakemake.log[0]):
               f"[{float(row.switch_ratio_ci_low):.3f}, {float(row.switch_ratio_ci_high):.3f}], "
               f"ground confidence tempered / free {float(row.ground_confidence_ratio):.3f} "
               f"[{float(row.ground_confidence_ratio_ci_low):.3f}, {float(row.ground_confidence_ratio_ci_high):.3f}]")
+        for schedule in ("free", "tempered"):
+            cell = row.sel(schedule=schedule)
+            print(f"{sampler} {schedule}: ground-state free energy minus the test images' "
+                  f"{float(cell.ground_free_energy_gap_mean):.2f} nat, visible activity / test images "
+                  f"{float(cell.ground_visible_activity_ratio_mean):.3f}, class D_KL to the reference at the end "
+                  f"{float(cell.class_kl_reference_final_mean):.4f} nat")
     write_dataset(summary, snakemake.output[0], params=dict(params.items()), config=snakemake.config)
