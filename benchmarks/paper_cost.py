@@ -90,6 +90,11 @@ def reduced_config(config: dict, reduction: float) -> dict:
     scan["t_max_values"] = [t["t_max"]]
     scan["n_training_seeds"], scan["n_seeds"] = 1, 1
     t["bootstrap"]["min_distinct_resamples"] = 1  # one run per grid point measures the cost, not the statistics
+    r = c["reference"]
+    n_sweeps = max(8, int(round(r["n_sweeps"] / reduction)))
+    r["burn_in_sweeps"] = int(r["burn_in_sweeps"] * n_sweeps / r["n_sweeps"])
+    r["n_sweeps"] = n_sweeps
+    r["r_hat_max"] = 2.0  # the largest allowed: short reference chains measure the cost, not the convergence
     return c
 
 

@@ -34,6 +34,8 @@ def test_reduced_paper_config_is_valid_and_keeps_the_sizes(reduction):
     assert reduced["dataset"] == full["dataset"]
     assert reduced["tempering"]["n_seeds"] == 1 and reduced["parameter_scan"]["n_seeds"] == 1
     assert reduced["calibration"]["fit"]["n_points"] == full["calibration"]["fit"]["n_points"]
+    assert reduced["reference"]["n_sweeps"] == pytest.approx(full["reference"]["n_sweeps"] / reduction, rel=0.1)
+    assert reduced["reference"]["n_chains"] == full["reference"]["n_chains"]
     # whole sine periods of the tempering schedule
     periods = (reduced["tempering"]["duration_ms"] - reduced["tempering"]["burn_in_ms"]) \
         * reduced["tempering"]["frequency_hz"] / 1000.0

@@ -99,6 +99,15 @@ rule tempering_run:
 REFERENCE = "results/rbm/{dataset}/seed{training_seed}/reference.nc"
 
 
+def reference_runtime_minutes(dataset, flops_per_s=2e9, safety=3.0):
+    """Wall minutes of one reference job: four multiply-adds per coupling, chain, beta and sweep at a
+    conservative ``flops_per_s`` (about 7e9 measured on digits), times ``safety``, at least 10."""
+    settings = config["reference"]
+    flops = (4.0 * settings["n_chains"] * settings["n_betas"] * settings["n_sweeps"] * visible_units(config, dataset)
+             * config["rbm"]["n_hidden"])
+    return max(10, int(safety * flops / flops_per_s / 60.0) + 1)
+
+
 rule reference_distribution:
     input:
         rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
@@ -117,7 +126,7 @@ rule reference_distribution:
         "results/benchmarks/rbm/{dataset}/seed{training_seed}/reference.tsv"
     threads: 1
     resources:
-        runtime=30,
+        runtime=lambda wc: reference_runtime_minutes(wc.dataset),
         mem_mb=4000,
     script:
         "../scripts/reference_distribution.py"
