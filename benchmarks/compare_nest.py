@@ -5,7 +5,7 @@ Every task is simulated by both simulators with the same physics (docs/model.md,
 docs/calibration.md, docs/translation.md): conductance-based LIF neurons of the sbs tutorial set, exact
 Poisson background (3 kHz excitatory and inhibitory, 1 nS), dt = 0.1 ms, and
 for the networks "renewing" synapses (Tsodyks-Markram with U = 1, tau_rec =
-tau_syn) carrying the weights of :func:`lif_tempering.translation.bm_to_lif`.
+tau_syn) carrying the weights of :func:`lif_tempering.sampling.translation.bm_to_lif`.
 
 Ours: the package's own path (PopulationSimulator for the calibration,
 BoltzmannSampler / LIFSamplingNetwork for the networks). The project is compiled
@@ -24,7 +24,7 @@ bm100 network with short-term plasticity, U = 0.2, tau_rec = 100 ms, tau_fac = 5
 (depression and facilitation) in both, ``tsodyks2_synapse`` starting rested (u = U,
 x = 1: NEST sends its first spike with the initial u x, so it releases U, as ours;
 its release sequences equal ours to rounding), translated weights divided by U
-(:func:`lif_tempering.translation.stp_weight_factor`, weight scaling ``rested``).
+(:func:`lif_tempering.sampling.translation.stp_weight_factor`, weight scaling ``rested``).
 Every run starts with ``nest.ResetKernel()``; the kernel is built
 (``nest_setup_s``: Create, Connect, Prepare) and then run (``nest*_s_per_s``:
 ``nest.Run`` plus reading the spike recorder, per simulated second), with 1 and
@@ -65,22 +65,22 @@ os.environ.setdefault("PYNEST_QUIET", "1")  # no NEST banner at import
 
 import numpy as np  # noqa: E402
 
-from lif_tempering.boltzmann import random_bm, rbm_as_bm  # noqa: E402
-from lif_tempering.calibration import fit_logistic  # noqa: E402
-from lif_tempering.network import (  # noqa: E402
+from lif_tempering.calibration.activation import fit_logistic  # noqa: E402
+from lif_tempering.calibration.temperature import ActivationPoint  # noqa: E402
+from lif_tempering.neuron.parameters import PARAMETER_SETS, NeuronParameters  # noqa: E402
+from lif_tempering.neuron.population import PopulationSimulator  # noqa: E402
+from lif_tempering.neuron.standalone import COMPILE_ARGS  # noqa: E402
+from lif_tempering.runtime import job_log  # noqa: E402
+from lif_tempering.sampling.boltzmann import random_bm, rbm_as_bm  # noqa: E402
+from lif_tempering.sampling.network import (  # noqa: E402
     BoltzmannSampler,
     bipartite_connectivity,
     full_connectivity,
     spikes_to_states,
     synapse_values,
 )
-from lif_tempering.parameters import PARAMETER_SETS, NeuronParameters  # noqa: E402
-from lif_tempering.population import PopulationSimulator  # noqa: E402
-from lif_tempering.runtime import job_log  # noqa: E402
-from lif_tempering.standalone import COMPILE_ARGS  # noqa: E402
-from lif_tempering.stp import STPParameters  # noqa: E402
-from lif_tempering.temperature import ActivationPoint  # noqa: E402
-from lif_tempering.translation import bm_to_lif, stp_weight_factor  # noqa: E402
+from lif_tempering.sampling.stp import STPParameters  # noqa: E402
+from lif_tempering.sampling.translation import bm_to_lif, stp_weight_factor  # noqa: E402
 
 PARAMS: NeuronParameters = PARAMETER_SETS["sbs_tutorial"]
 #: Activation function of the sbs tutorial set at 3 kHz / 3 kHz (docs/calibration.md);

@@ -56,8 +56,8 @@ from compare_nest import (  # noqa: E402
 )
 
 from lif_tempering.io import write_dataset  # noqa: E402
-from lif_tempering.network import BoltzmannSampler  # noqa: E402
 from lif_tempering.runtime import job_log  # noqa: E402
+from lif_tempering.sampling.network import BoltzmannSampler  # noqa: E402
 
 BURN_IN_MS = 100.0
 DEFAULT_RBM = (64, 200)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Epoch time of RBM training (:func:`lif_tempering.rbm.train_rbm`) at the study's sizes.
+"""Epoch time of RBM training (:func:`lif_tempering.learning.rbm.train_rbm`) at the study's sizes.
 
 Two shapes: 196 x 200 (MNIST downsampled to 14x14, the default study) and 784 x 500
 (MNIST 28x28, ``config/paper.yaml``), each on 60,000 training images with the
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from lif_tempering.datasets import load_idx_binary
-from lif_tempering.rbm import MONITOR_IMAGES, train_rbm
+from lif_tempering.learning.datasets import load_idx_binary
+from lif_tempering.learning.rbm import MONITOR_IMAGES, train_rbm
 
 SHAPES = {"196x200": (2, 200), "784x500": (1, 500)}
 N_IMAGES = 60_000

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from lif_tempering.boltzmann import (
+from lif_tempering.sampling.boltzmann import (
     EffectiveBMFitError,
     all_states,
     coupling_gain,

@@ -8,8 +8,13 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from lif_tempering.boltzmann import exact_distribution, kl_divergence, random_bm
-from lif_tempering.boltzmann_study import (
+from lif_tempering.analysis.mixing import classify
+from lif_tempering.config import ConfigError, validate_config
+from lif_tempering.learning.datasets import BinaryImages
+from lif_tempering.learning.rbm import sample_rbm_gibbs, train_classifier
+from lif_tempering.learning.study import layer_activity, load_images, rbm_classifier, rbm_parameters, train_rbm_dataset
+from lif_tempering.sampling.boltzmann import exact_distribution, kl_divergence, random_bm
+from lif_tempering.sampling.study import (
     SAMPLERS,
     combine_samplers,
     dkl_over_time,
@@ -19,11 +24,6 @@ from lif_tempering.boltzmann_study import (
     validation_machines,
     validation_times_ms,
 )
-from lif_tempering.config import ConfigError, validate_config
-from lif_tempering.datasets import BinaryImages
-from lif_tempering.mixing import classify
-from lif_tempering.rbm import sample_rbm_gibbs, train_classifier
-from lif_tempering.rbm_study import layer_activity, load_images, rbm_classifier, rbm_parameters, train_rbm_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ import pytest
 import xarray as xr
 from workflow_helpers import assert_described, load_test_config, run_workflow
 
-from lif_tempering.datasets import IDX_FILES
 from lif_tempering.io import read_dataset
+from lif_tempering.learning.datasets import IDX_FILES
 
 pytestmark = pytest.mark.slow
 

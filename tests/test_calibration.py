@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lif_tempering.calibration import calibrate, fit_logistic, fit_window, inverse_logistic, logistic
-from lif_tempering.parameters import resolve_parameters
+from lif_tempering.calibration.activation import calibrate, fit_logistic, fit_window, inverse_logistic, logistic
+from lif_tempering.neuron.parameters import resolve_parameters
 
 SBS = resolve_parameters("sbs_tutorial")
 

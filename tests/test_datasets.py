@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lif_tempering import datasets
-from lif_tempering.datasets import (
+from lif_tempering.learning import datasets
+from lif_tempering.learning.datasets import (
     CANONICAL_DIGESTS,
     IDX_FILES,
     SUMS_FILE,

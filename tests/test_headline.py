@@ -12,7 +12,7 @@ from jinja2 import Environment, StrictUndefined
 from snakemake.utils import update_config
 from workflow_helpers import ROOT
 
-from lif_tempering.headline import (
+from lif_tempering.analysis.headline import (
     MIXING_ROWS,
     SETTINGS,
     format_value,
@@ -21,8 +21,8 @@ from lif_tempering.headline import (
     headline_html,
     headline_table,
 )
+from lif_tempering.analysis.mixing import RATIOS, SUMMARY_METRICS
 from lif_tempering.io import read_dataset, write_dataset
-from lif_tempering.mixing import RATIOS, SUMMARY_METRICS
 
 SAMPLERS = ["lif", "gibbs"]
 RUN_SETTINGS = {"dataset": "digits", "tempering.samplers": SAMPLERS, "tempering.scheme": "compensated",

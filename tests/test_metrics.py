@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 from scipy.signal import lfilter
 
-from lif_tempering.metrics import (
+from lif_tempering.analysis.metrics import (
     autocorrelation,
     bootstrap_ci,
     class_histogram_kl,

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 from scipy.special import expit
 
-from lif_tempering.mixing import (
+from lif_tempering.analysis.mixing import (
     METRICS,
     RATIOS,
     SUMMARY_METRICS,
@@ -20,8 +20,8 @@ from lif_tempering.mixing import (
     visible_readout,
     window_centres_s,
 )
-from lif_tempering.schedules import ground_state_window_ids
-from lif_tempering.tempering import make_schedule, run_dataset
+from lif_tempering.tempering.runs import make_schedule, run_dataset
+from lif_tempering.tempering.schedules import ground_state_window_ids
 
 N_CLASSES = 3
 FREQUENCY_HZ, T_MAX, TOLERANCE = 2.0, 2.0, 0.1

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lif_tempering.model import BUDGET_PACKING, UNDRAWN_BUDGET, _poisson_budget_numpy, budget_growth
+from lif_tempering.neuron.model import BUDGET_PACKING, UNDRAWN_BUDGET, _poisson_budget_numpy, budget_growth
 
 
 def budget_counts(rates_hz, n_neurons: int, dt_ms: float = 0.1, seed: int = 0) -> np.ndarray:

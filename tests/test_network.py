@@ -10,7 +10,13 @@ import pytest
 from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, ms, start_scope, uS
 from scipy.special import expit
 
-from lif_tempering.boltzmann import (
+from lif_tempering.calibration.activation import calibrate
+from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.io import read_dataset, stored_params
+from lif_tempering.neuron.model import TSODYKS_MARKRAM_ON_SPIKE, make_lif_group, per_neuron_values, run_reset_before_synapses
+from lif_tempering.neuron.parameters import PARAMETER_SETS
+from lif_tempering.neuron.population import PopulationSimulator
+from lif_tempering.sampling.boltzmann import (
     coupling_gain,
     empirical_distribution,
     exact_distribution,
@@ -18,10 +24,7 @@ from lif_tempering.boltzmann import (
     kl_divergence,
     random_bm,
 )
-from lif_tempering.calibration import calibrate
-from lif_tempering.io import read_dataset, stored_params
-from lif_tempering.model import TSODYKS_MARKRAM_ON_SPIKE, make_lif_group, per_neuron_values, run_reset_before_synapses
-from lif_tempering.network import (
+from lif_tempering.sampling.network import (
     BoltzmannSampler,
     SamplingResult,
     bipartite_connectivity,
@@ -34,9 +37,6 @@ from lif_tempering.network import (
     synapse_values,
     write_samples,
 )
-from lif_tempering.parameters import PARAMETER_SETS
-from lif_tempering.population import PopulationSimulator
-from lif_tempering.temperature import ActivationPoint
 
 P = PARAMETER_SETS["sbs_tutorial"]
 DT_MS = 0.1

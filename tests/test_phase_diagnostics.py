@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from lif_tempering.phase_diagnostics import (
+from lif_tempering.analysis.phase_diagnostics import (
     binned_mean,
     label_changes,
     peak_times_ms,
@@ -12,7 +12,7 @@ from lif_tempering.phase_diagnostics import (
     phase_diagnostics,
     relaxation_times_ms,
 )
-from lif_tempering.tempering import make_schedule, run_dataset
+from lif_tempering.tempering.runs import make_schedule, run_dataset
 
 FREQ_HZ, DURATION_MS, DT_MS = 2.0, 10_000.0, 5.0
 #: a confident class-0 state (visible activity 1/4, hidden 0) and a "hot" state the classifier cannot tell (all on)

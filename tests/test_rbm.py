@@ -5,9 +5,8 @@ import pytest
 from scipy.special import expit, logsumexp
 from scipy.stats import chi2
 
-from lif_tempering.boltzmann import all_states, energy, exact_distribution, rbm_as_bm, state_index
-from lif_tempering.datasets import load_digits_binary
-from lif_tempering.rbm import (
+from lif_tempering.learning.datasets import load_digits_binary
+from lif_tempering.learning.rbm import (
     _gibbs_step,
     _monitoring_curves,
     ais_log_partition,
@@ -20,6 +19,7 @@ from lif_tempering.rbm import (
     train_rbm,
     visible_free_energy,
 )
+from lif_tempering.sampling.boltzmann import all_states, energy, exact_distribution, rbm_as_bm, state_index
 
 
 def random_rbm(n_visible, n_hidden, seed, scale=1.0):

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from scipy.special import expit, logsumexp, softmax
 
-from lif_tempering.boltzmann import all_states
-from lif_tempering.mixing import SoftmaxClassifier
-from lif_tempering.rbm import visible_free_energy
-from lif_tempering.reference import (
+from lif_tempering.analysis.mixing import SoftmaxClassifier
+from lif_tempering.learning.rbm import visible_free_energy
+from lif_tempering.learning.reference import (
     beta_ladder,
     class_distribution,
     class_start_states,
@@ -17,6 +16,7 @@ from lif_tempering.reference import (
     smoothed_class_distribution,
     split_r_hat,
 )
+from lif_tempering.sampling.boltzmann import all_states
 
 N_VISIBLE, N_HIDDEN = 10, 6
 #: Visible units 0-4 form pattern A, 5-9 pattern B.

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from lif_tempering.schedules import (
+from lif_tempering.tempering.schedules import (
     constant_temperature,
     dwell_half_width,
     dwell_temperature,

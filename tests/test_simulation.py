@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from brian2 import StateMonitor, ms, uS
 
-from lif_tempering.model import NO_SPIKING_THRESHOLD_MV, make_lif_group, per_neuron_values
-from lif_tempering.parameters import resolve_parameters
-from lif_tempering.population import PopulationSimulator
-from lif_tempering.single_neuron import membrane_dataset
-from lif_tempering.standalone import StandaloneProject
+from lif_tempering.neuron.model import NO_SPIKING_THRESHOLD_MV, make_lif_group, per_neuron_values
+from lif_tempering.neuron.parameters import resolve_parameters
+from lif_tempering.neuron.population import PopulationSimulator
+from lif_tempering.neuron.single_neuron import membrane_dataset
+from lif_tempering.neuron.standalone import StandaloneProject
 
 pytestmark = pytest.mark.slow
 

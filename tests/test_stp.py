@@ -14,21 +14,21 @@ import pytest
 import yaml
 from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, ms, start_scope, uS
 
+from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.config import ConfigError, validate_config
 from lif_tempering.io import read_dataset
-from lif_tempering.model import TSODYKS_MARKRAM_ON_SPIKE, run_reset_before_synapses
-from lif_tempering.network import BoltzmannSampler, make_synapses, write_samples
-from lif_tempering.parameters import PARAMETER_SETS
-from lif_tempering.standalone import StandaloneProject
-from lif_tempering.stp import (
+from lif_tempering.neuron.model import TSODYKS_MARKRAM_ON_SPIKE, run_reset_before_synapses
+from lif_tempering.neuron.parameters import PARAMETER_SETS
+from lif_tempering.neuron.standalone import StandaloneProject
+from lif_tempering.sampling.network import BoltzmannSampler, make_synapses, write_samples
+from lif_tempering.sampling.stp import (
     RENEWING,
     STPParameters,
     reference_release,
     steady_state_release,
     stp_from_config,
 )
-from lif_tempering.temperature import ActivationPoint
-from lif_tempering.translation import stp_weight_factor
+from lif_tempering.sampling.translation import stp_weight_factor
 
 P = PARAMETER_SETS["sbs_tutorial"]
 DT_MS = 0.1

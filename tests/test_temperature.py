@@ -7,14 +7,14 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from lif_tempering.parameters import resolve_parameters
-from lif_tempering.temperature import (
+from lif_tempering.calibration.temperature import (
     ActivationPoint,
     HCSActivationModel,
     find_temperature_point,
     solve_rates,
     weight_temperature,
 )
+from lif_tempering.neuron.parameters import resolve_parameters
 
 SBS = resolve_parameters("sbs_tutorial")
 REFERENCE = ActivationPoint(3000.0, 3000.0, -50.62, 0.80)
@@ -158,7 +158,7 @@ def test_weight_temperature_is_one_at_reference_and_grows_with_noise():
 
 
 def test_tolerance_misses_name_the_miss_and_the_config_key():
-    from lif_tempering.temperature import tolerance_misses
+    from lif_tempering.calibration.temperature import tolerance_misses
 
     assert tolerance_misses("compensated", 2.0, 2.009, 0.019, 0.005, 0.02) == []
     (t_miss,) = tolerance_misses("compensated", 2.0, 2.024, 0.0, 0.005, 0.02)
@@ -172,7 +172,7 @@ def test_tolerance_misses_name_the_miss_and_the_config_key():
 
 def test_a_search_that_runs_out_of_iterations_stops_the_map():
     """The 8 %-off 'simulator' misses T = 2.5 after one calibration: the map check names scheme, T and the miss."""
-    from lif_tempering.temperature import TemperatureMapNotConverged, require_converged
+    from lif_tempering.calibration.temperature import TemperatureMapNotConverged, require_converged
 
     model = HCSActivationModel.anchored(SBS, REFERENCE)
 

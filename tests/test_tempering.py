@@ -10,17 +10,16 @@ import xarray as xr
 from brian2 import StateMonitor, ms, uS
 from scipy import stats
 
-from lif_tempering.model import (
+from lif_tempering.neuron.model import (
     NO_SPIKING_THRESHOLD_MV,
     make_lif_group,
     make_rate_schedules,
     per_neuron_values,
     schedule_run_values,
 )
-from lif_tempering.parameters import resolve_parameters
-from lif_tempering.schedules import expected_poisson_counts
-from lif_tempering.standalone import StandaloneProject
-from lif_tempering.tempering import (
+from lif_tempering.neuron.parameters import resolve_parameters
+from lif_tempering.neuron.standalone import StandaloneProject
+from lif_tempering.tempering.runs import (
     LIFTemperingSampler,
     TemperatureMap,
     constant_schedule,
@@ -30,6 +29,7 @@ from lif_tempering.tempering import (
     sinusoidal_schedule,
     temperature_map,
 )
+from lif_tempering.tempering.schedules import expected_poisson_counts
 
 P = resolve_parameters("sbs_tutorial")
 DT_MS = 0.1

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from lif_tempering.metrics import count_label_switches
-from lif_tempering.tempering import make_schedule, run_dataset
-from lif_tempering.tempering_study import (
+from lif_tempering.analysis.metrics import count_label_switches
+from lif_tempering.tempering.runs import make_schedule, run_dataset
+from lif_tempering.tempering.study import (
     condition_label,
     gibbs_run,
     mixing_group,
@@ -165,9 +165,9 @@ def test_gibbs_run_records_its_identity():
 
 def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
     """Class D_KL to the RBM's own class distribution and the ground-state quality measures, computed exactly."""
-    from lif_tempering.rbm import visible_free_energy
-    from lif_tempering.rbm_study import rbm_classifier, rbm_parameters
-    from lif_tempering.reference import model_reference, reference_dataset
+    from lif_tempering.learning.rbm import visible_free_energy
+    from lif_tempering.learning.reference import model_reference, reference_dataset
+    from lif_tempering.learning.study import rbm_classifier, rbm_parameters
 
     rbm = fake_rbm()
     W, b_v, b_h = rbm_parameters(rbm)

@@ -6,21 +6,21 @@ import numpy as np
 import pytest
 from brian2 import Network, SpikeGeneratorGroup, StateMonitor, defaultclock, ms, mV, start_scope, uS
 
-from lif_tempering.boltzmann import random_bm, rbm_as_bm
-from lif_tempering.model import make_lif_group, per_neuron_values
-from lif_tempering.network import BoltzmannSampler, make_synapses
-from lif_tempering.parameters import PARAMETER_SETS
-from lif_tempering.rbm import train_rbm
-from lif_tempering.rbm_study import rbm_parameter_bounds
-from lif_tempering.temperature import ActivationPoint
-from lif_tempering.theory import (
+from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.learning.rbm import train_rbm
+from lif_tempering.learning.study import rbm_parameter_bounds
+from lif_tempering.neuron.model import make_lif_group, per_neuron_values
+from lif_tempering.neuron.parameters import PARAMETER_SETS
+from lif_tempering.neuron.theory import (
     free_membrane_moments,
     hcs_activation_estimate,
     rectangle_psp_integral,
     representable_bias_range,
     weight_factor_uS,
 )
-from lif_tempering.translation import (
+from lif_tempering.sampling.boltzmann import random_bm, rbm_as_bm
+from lif_tempering.sampling.network import BoltzmannSampler, make_synapses
+from lif_tempering.sampling.translation import (
     CLIP_WEIGHT_FACTOR_GAIN,
     SATURATION_INPUT,
     LIFNetworkValues,

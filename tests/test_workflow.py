@@ -15,7 +15,7 @@ from workflow_helpers import ROOT, load_test_config, scheduled_jobs
 
 from lif_tempering.config import ConfigError, neuron_parameters
 from lif_tempering.io import read_dataset
-from lif_tempering.theory import alpha_theory_mV
+from lif_tempering.neuron.theory import alpha_theory_mV
 
 pytestmark = pytest.mark.slow
 

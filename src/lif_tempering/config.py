@@ -16,8 +16,8 @@ import numpy as np
 import yaml
 from jsonschema import Draft202012Validator
 
-from .metrics import count_two_stage_resamples
-from .parameters import NeuronParameters, noise_label, resolve_parameters
+from lif_tempering.analysis.metrics import count_two_stage_resamples
+from lif_tempering.neuron.parameters import NeuronParameters, noise_label, resolve_parameters
 
 SCHEMA_RESOURCE = "config.schema.yaml"
 

@@ -2,11 +2,11 @@
 
 from snakemake.exceptions import WorkflowError
 
-from lif_tempering.boltzmann_study import LIF_VARIANTS, SAMPLERS
-from lif_tempering.parameters import NeuronParameters
-from lif_tempering.rbm_study import rbm_parameter_bounds
+from lif_tempering.sampling.study import LIF_VARIANTS, SAMPLERS
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.learning.study import rbm_parameter_bounds
 from lif_tempering.config import data_directory, rbm_training_runtime_minutes, runtime_minutes, visible_units
-from lif_tempering.datasets import DATASETS, IDX_DATASETS, SUMS_FILE, idx_files
+from lif_tempering.learning.datasets import DATASETS, IDX_DATASETS, SUMS_FILE, idx_files
 
 REFERENCE_CALIBRATION = f"results/calibration/activation/{REFERENCE_NOISE}.nc"
 VALIDATION = canonical(config["validation"])

@@ -3,7 +3,7 @@
 import re
 from types import SimpleNamespace
 
-from lif_tempering.tempering_study import condition_label, schedule_label
+from lif_tempering.tempering.study import condition_label, schedule_label
 
 TEMPERING = config["tempering"]
 SCAN = config["parameter_scan"]

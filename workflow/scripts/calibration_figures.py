@@ -2,7 +2,7 @@
 
 import xarray as xr
 
-from lif_tempering import figures
+from lif_tempering.figures import calibration as figures
 from lif_tempering.io import read_dataset
 from lif_tempering.runtime import job_log
 

@@ -1,8 +1,8 @@
 """Collect per-noise-configuration results along the ``noise`` dimension."""
 
 from lif_tempering.io import read_dataset, write_dataset
+from lif_tempering.neuron.single_neuron import combine_along
 from lif_tempering.runtime import job_log
-from lif_tempering.single_neuron import combine_along
 
 with job_log(snakemake.log[0]):
     ds = combine_along([read_dataset(path) for path in snakemake.input], "noise", snakemake.params.noise,

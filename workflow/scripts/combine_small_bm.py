@@ -1,8 +1,8 @@
 """The validation study along ``sampler`` (rule ``small_bm``)."""
 
-from lif_tempering.boltzmann_study import combine_samplers, validation_machines
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.runtime import job_log
+from lif_tempering.sampling.study import combine_samplers, validation_machines
 
 params = snakemake.params
 with job_log(snakemake.log[0]):

@@ -1,9 +1,9 @@
 """Coupling gain W_eff / W of LIF sampling and its correction (rule ``coupling_calibration``)."""
 
-from lif_tempering.boltzmann_study import activation_point, coupling_calibration, validation_machines
 from lif_tempering.io import read_dataset, write_dataset
-from lif_tempering.parameters import NeuronParameters
+from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.runtime import job_log, limit_threads
+from lif_tempering.sampling.study import activation_point, coupling_calibration, validation_machines
 
 params = snakemake.params
 limit_threads(snakemake.threads)

@@ -4,7 +4,7 @@ Files already present and verified are kept; the output lists the verified files
 with their SHA-256 as stored. The embedded digits need no download.
 """
 
-from lif_tempering.datasets import IDX_DATASETS, download_dataset, file_sha256
+from lif_tempering.learning.datasets import IDX_DATASETS, download_dataset, file_sha256
 from lif_tempering.runtime import job_log
 
 dataset, data_dir = snakemake.params.dataset, snakemake.params.data_dir

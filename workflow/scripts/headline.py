@@ -1,6 +1,6 @@
 """Headline results of the run as HTML (the report's first page) and CSV (rule ``headline``)."""
 
-from lif_tempering.headline import front_page_html, headline_html, headline_table
+from lif_tempering.analysis.headline import front_page_html, headline_html, headline_table
 from lif_tempering.io import read_dataset
 from lif_tempering.runtime import job_log
 

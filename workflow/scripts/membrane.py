@@ -1,9 +1,9 @@
 """Membrane statistics of one noise configuration (rule ``membrane``)."""
 
 from lif_tempering.io import write_dataset
-from lif_tempering.parameters import NeuronParameters
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.single_neuron import membrane_dataset
 from lif_tempering.runtime import job_log, limit_threads
-from lif_tempering.single_neuron import membrane_dataset
 
 params = snakemake.params
 limit_threads(snakemake.threads)

@@ -2,7 +2,7 @@
 
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.runtime import job_log, limit_threads
-from lif_tempering.tempering_study import mixing_group
+from lif_tempering.tempering.study import mixing_group
 
 params = snakemake.params
 limit_threads(snakemake.threads)

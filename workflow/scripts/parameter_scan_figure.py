@@ -1,6 +1,6 @@
 """Heatmaps of the parameter scan over frequency x T_max (rule ``parameter_scan_figure``)."""
 
-from lif_tempering import tempering_figures
+from lif_tempering.figures import tempering as tempering_figures
 from lif_tempering.io import read_dataset
 from lif_tempering.runtime import job_log
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import xarray as xr
 
+from lif_tempering.analysis.phase_diagnostics import combine_phase_profiles, diagnostics_attrs, group_profiles
 from lif_tempering.io import ENGINE, read_dataset, write_dataset
-from lif_tempering.phase_diagnostics import combine_phase_profiles, diagnostics_attrs, group_profiles
-from lif_tempering.rbm_study import load_images
+from lif_tempering.learning.study import load_images
 from lif_tempering.runtime import job_log, limit_threads
 
 params = snakemake.params

@@ -1,6 +1,6 @@
 """Phase profiles of free and tempered runs (rule ``phase_diagnostics_figure``)."""
 
-from lif_tempering import tempering_figures
+from lif_tempering.figures import tempering as tempering_figures
 from lif_tempering.io import read_dataset
 from lif_tempering.runtime import job_log
 

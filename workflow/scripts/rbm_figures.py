@@ -1,6 +1,6 @@
 """Figures of one trained RBM and its LIF samples (rule ``rbm_figures``)."""
 
-from lif_tempering import boltzmann_figures
+from lif_tempering.figures import boltzmann as boltzmann_figures
 from lif_tempering.io import read_dataset
 from lif_tempering.runtime import job_log
 

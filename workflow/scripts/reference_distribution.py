@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from lif_tempering.io import read_dataset, write_dataset
-from lif_tempering.rbm_study import load_images, rbm_classifier, rbm_parameters
-from lif_tempering.reference import ReferenceNotConverged, reference_dataset
+from lif_tempering.learning.reference import ReferenceNotConverged, reference_dataset
+from lif_tempering.learning.study import load_images, rbm_classifier, rbm_parameters
 from lif_tempering.runtime import job_log, limit_threads
 
 params = snakemake.params

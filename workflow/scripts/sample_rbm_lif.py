@@ -1,11 +1,11 @@
 """Sample a trained RBM with a LIF network at T = 1 (rule ``sample_rbm_lif``)."""
 
-from lif_tempering.boltzmann_study import activation_point
 from lif_tempering.io import read_dataset
-from lif_tempering.network import write_samples
-from lif_tempering.parameters import NeuronParameters
-from lif_tempering.rbm_study import LAYER_ACTIVITY, lif_rbm_samples
+from lif_tempering.learning.study import LAYER_ACTIVITY, lif_rbm_samples
+from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.runtime import job_log, limit_threads
+from lif_tempering.sampling.network import write_samples
+from lif_tempering.sampling.study import activation_point
 
 params = snakemake.params
 limit_threads(snakemake.threads)

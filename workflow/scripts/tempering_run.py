@@ -1,10 +1,10 @@
 """One free or tempered sampling run of a trained RBM, LIF or Gibbs (rule ``tempering_run``)."""
 
 from lif_tempering.io import read_dataset, write_dataset
-from lif_tempering.parameters import NeuronParameters
+from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.runtime import job_log, limit_threads
-from lif_tempering.tempering import make_schedule, temperature_map
-from lif_tempering.tempering_study import gibbs_run, lif_run
+from lif_tempering.tempering.runs import make_schedule, temperature_map
+from lif_tempering.tempering.study import gibbs_run, lif_run
 
 params = snakemake.params
 wildcards = snakemake.wildcards

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from lif_tempering.io import write_dataset
-from lif_tempering.rbm_study import load_images, train_rbm_dataset
+from lif_tempering.learning.study import load_images, train_rbm_dataset
 from lif_tempering.runtime import job_log, limit_threads
 
 params = snakemake.params

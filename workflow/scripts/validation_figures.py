@@ -1,6 +1,6 @@
 """Figures of the validation study (rule ``validation_figures``)."""
 
-from lif_tempering import boltzmann_figures
+from lif_tempering.figures import boltzmann as boltzmann_figures
 from lif_tempering.io import read_dataset
 from lif_tempering.runtime import job_log
 

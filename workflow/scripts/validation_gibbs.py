@@ -1,8 +1,8 @@
 """Gibbs sampling of the validation machines (rule ``validation_gibbs``)."""
 
-from lif_tempering.boltzmann_study import gibbs_validation, validation_machines
 from lif_tempering.io import write_dataset
 from lif_tempering.runtime import job_log, limit_threads
+from lif_tempering.sampling.study import gibbs_validation, validation_machines
 
 params = snakemake.params
 limit_threads(snakemake.threads)

@@ -1,9 +1,9 @@
 """LIF sampling of the validation machines by one LIF variant (rule ``validation_lif``)."""
 
-from lif_tempering.boltzmann_study import LIF_VARIANTS, activation_point, lif_validation, validation_machines
 from lif_tempering.io import read_dataset, write_dataset
-from lif_tempering.parameters import NeuronParameters
+from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.runtime import job_log, limit_threads
+from lif_tempering.sampling.study import LIF_VARIANTS, activation_point, lif_validation, validation_machines
 
 params = snakemake.params
 variant = snakemake.wildcards.lif_variant

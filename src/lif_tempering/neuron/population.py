@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import StateMonitor, ms, mV
 
-from .model import NO_SPIKING_THRESHOLD_MV, make_lif_group, per_neuron_values
-from .parameters import NeuronParameters
-from .standalone import StandaloneProject
+from lif_tempering.neuron.model import NO_SPIKING_THRESHOLD_MV, make_lif_group, per_neuron_values
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.standalone import StandaloneProject
 
 
 @dataclass(frozen=True)

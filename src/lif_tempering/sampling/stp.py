@@ -19,7 +19,7 @@ sampling (Petrovici et al. 2016): a spike renews the conductance to the weight
 instead of piling up PSPs. It is the default.
 
 Weight scaling (``weight_scaling``) keeps the meaning of a translated weight
-(:func:`~lif_tempering.translation.stp_weight_factor`): the network's weights are the
+(:func:`~lif_tempering.sampling.translation.stp_weight_factor`): the network's weights are the
 translated ones divided by a reference release, that of a rested synapse (``rested``,
 ``U``: the first PSP after rest is the translated one) or the steady-state release of
 a regular train at the rate of a unit with p(z = 1) = 1/2, ``1 / (2 tau_ref)``

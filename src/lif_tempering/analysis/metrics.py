@@ -3,7 +3,7 @@ convergence, integrated autocorrelation time and bootstrap confidence intervals.
 
 Labels are the classifier's class of each sample: integers in ``[0, n_classes)``,
 ordered in time. Read free and tempered runs the same way (the same readout instants
-or one majority label per ground-state window, see :mod:`lif_tempering.schedules`):
+or one majority label per ground-state window, see :mod:`lif_tempering.tempering.schedules`):
 label changes between consecutive samples read at every step are dominated by
 classifier flicker near class boundaries, not by mixing.
 """
@@ -75,7 +75,7 @@ def majority_labels_per_window(labels: ArrayLike, window_ids: ArrayLike) -> tupl
         Class labels of the samples.
     window_ids : array_like of int, shape (n,)
         Window index of each sample, -1 outside windows
-        (see :func:`lif_tempering.schedules.ground_state_window_ids`).
+        (see :func:`lif_tempering.tempering.schedules.ground_state_window_ids`).
 
     Returns
     -------

@@ -34,7 +34,7 @@ from pathlib import Path
 import brian2
 from brian2 import Network, defaultclock, device, get_device, ms, prefs, set_device
 
-from .io import canonical_json
+from lif_tempering.io import canonical_json
 
 SEED_VARIABLE = "LIF_TEMPERING_SEED"
 

@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .calibration import logistic  # noqa: E402
+from lif_tempering.calibration.activation import logistic  # noqa: E402
 
 sns.set_theme(context="talk", style="ticks")
 

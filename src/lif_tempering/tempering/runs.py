@@ -7,10 +7,10 @@ are the ground-state readout instants (docs/tempering.md):
 - ``free``: ``T = 1`` throughout; it carries the frequency of the tempered run it
   is compared with, so that both are read at the same instants;
 - ``tempered``, shape ``sinusoid``: ``T(t) = 1 + (T_max - 1) (1 - cos 2 pi f t) / 2``
-  between 1 and ``T_max`` (:func:`lif_tempering.schedules.sinusoidal_temperature`);
+  between 1 and ``T_max`` (:func:`lif_tempering.tempering.schedules.sinusoidal_temperature`);
 - ``tempered``, shape ``dwell``: ``T = 1`` for a fraction ``dwell_fraction`` of each
   period around phase 0 and one raised-cosine excursion to ``T_max`` in the rest
-  (:func:`lif_tempering.schedules.dwell_temperature`).
+  (:func:`lif_tempering.tempering.schedules.dwell_temperature`).
 
 Other shapes (a square wave, a recorded oscillation) fit the same
 :class:`TemperatureSchedule`: any function of time in ms giving ``T >= 1``.
@@ -41,17 +41,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from .boltzmann import rbm_as_bm
-from .parameters import NeuronParameters
-from .rbm import sample_rbm_gibbs
-from .schedules import (
+from lif_tempering.calibration.temperature import SCHEMES, ActivationPoint
+from lif_tempering.learning.rbm import sample_rbm_gibbs
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.sampling.boltzmann import rbm_as_bm
+from lif_tempering.tempering.schedules import (
     constant_temperature,
     dwell_temperature,
     interpolate_rates,
     schedule_phase,
     sinusoidal_temperature,
 )
-from .temperature import SCHEMES, ActivationPoint
 
 SCHEDULE_NAMES = ("free", "tempered")
 #: Shapes of the tempered schedule (config ``tempering.schedule.shape``).
@@ -226,7 +226,8 @@ def run_dataset(z, time_ms, schedule: TemperatureSchedule, n_visible: int, attrs
 
 
 def rbm_arrays(rbm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(W, b_v, b_h)`` as float arrays from a tuple or a dict with those keys (:func:`lif_tempering.rbm.train_rbm`)."""
+    """``(W, b_v, b_h)`` as float arrays from a tuple or a dict with those keys
+    (:func:`lif_tempering.learning.rbm.train_rbm`)."""
     if isinstance(rbm, dict):
         rbm = (rbm["W"], rbm["b_v"], rbm["b_h"])
     W, b_v, b_h = (np.asarray(x, dtype=np.float64) for x in rbm)
@@ -255,7 +256,7 @@ class LIFTemperingSampler:
         self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
         self.p, self.tmap, self.coupling_scale, self.dt_ms = p, tmap, float(coupling_scale), float(dt_ms)
 
-        from .network import BoltzmannSampler  # Brian2 only for LIF jobs: the others start ~1 s faster
+        from lif_tempering.sampling.network import BoltzmannSampler  # Brian2 only for LIF jobs: the others start ~1 s faster
 
         self.sampler = BoltzmannSampler(n_visible + n_hidden, duration_ms, cache_dir, pattern="bipartite",
                                         n_visible=n_visible, synapse=synapse, dt_ms=dt_ms, sample_dt_ms=sample_dt_ms,

@@ -12,11 +12,11 @@ import os
 import numpy as np
 import xarray as xr
 
-from .calibration import LogisticFit, calibrate, logistic
-from .parameters import NeuronParameters
-from .population import PopulationSimulator
-from .temperature import ActivationPoint, converged, find_temperature_point, weight_temperature
-from .theory import alpha_theory_mV, free_membrane_moments
+from lif_tempering.calibration.activation import LogisticFit, calibrate, logistic
+from lif_tempering.calibration.temperature import ActivationPoint, converged, find_temperature_point, weight_temperature
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.population import PopulationSimulator
+from lif_tempering.neuron.theory import alpha_theory_mV, free_membrane_moments
 
 
 def _var(dims, values, units, long_name, **extra):
@@ -139,7 +139,7 @@ class ActivationCalibrator:
         return self._simulators[stage]
 
     def calibrate(self, rate_exc_hz: float, rate_inh_hz: float, seed: int, expected=None):
-        """(coarse, fine) results of :func:`lif_tempering.calibration.calibrate` at these rates.
+        """(coarse, fine) results of :func:`lif_tempering.calibration.activation.calibrate` at these rates.
 
         ``expected`` = (u0_mV, alpha_mV) places the fit window without a coarse scan.
         """

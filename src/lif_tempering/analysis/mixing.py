@@ -1,13 +1,13 @@
 """Mixing analysis of free and tempered sampling runs (docs/mixing.md).
 
-Input: runs as written by :mod:`lif_tempering.tempering` (:func:`~lif_tempering.tempering.run_dataset`:
+Input: runs as written by :mod:`lif_tempering.tempering.runs` (:func:`~lif_tempering.tempering.runs.run_dataset`:
 int8 states ``z`` (time, unit; visible units first) with ``time_ms``,
 ``temperature``, ``phase`` and attributes ``sampler``, ``schedule``, ``seed``,
 ``frequency_hz``, ``phase0``, ``t_max``, ``duration_ms``, ``burn_in_ms``,
 ``wall_time_s``, ``n_visible``; optionally ``training_seed``).
 
 **Readout.** Every sample's visible part is classified by a classifier trained on
-the binarised images (:func:`lif_tempering.rbm.train_classifier`). The classifier
+the binarised images (:func:`lif_tempering.learning.rbm.train_classifier`). The classifier
 sees either the visible state itself (``readout="visible"``) or, by default,
 ``p(v = 1 | h)`` of the sample's hidden state at ``T = 1``
 (``readout="mean_field"``, see docs/mixing.md):
@@ -20,7 +20,7 @@ in the same windows: the phase-0 (``T = 1``) windows of the tempered schedule,
 ``|phase| <= half_width_rad`` (:func:`ground_state_half_width` gives the half-width
 for ``T <= 1 + tolerance``); a free run carries the tempered run's frequency, so
 its windows lie at the same times. Each window gives one majority label
-(:func:`lif_tempering.metrics.majority_labels_per_window`): label flicker within a
+(:func:`lif_tempering.analysis.metrics.majority_labels_per_window`): label flicker within a
 window is classifier noise, not mixing. Per run (:func:`run_mixing`):
 
 - ``switch_rate_hz``: changes of the majority label between consecutive windows per
@@ -31,7 +31,7 @@ window is classifier noise, not mixing. Per run (:func:`run_mixing`):
 - ``class_kl``: D_KL of the running histogram of window labels to the class prior
   versus sampling time (nats);
 - ``tau_int_label`` (s, named as in the data contract) and ``tau_int_free_energy_s``: integrated autocorrelation
-  times (Sokal window, :func:`lif_tempering.metrics.integrated_autocorrelation_time`)
+  times (Sokal window, :func:`lif_tempering.analysis.metrics.integrated_autocorrelation_time`)
   of the one-hot window labels (slowest class) and of the window-mean visible free
   energy ``F(v)`` at ``T = 1``, in seconds (windows x period). Reliable only for runs
   of more than ~50 tau_int. A chain that never changes (stuck in one class) has no
@@ -45,7 +45,7 @@ window is classifier noise, not mixing. Per run (:func:`run_mixing`):
 - ``ground_confidence``: mean classifier max-probability of the ground-state samples.
 
 **Against the model itself** (:class:`ModelReference`, built by
-:func:`lif_tempering.reference.model_reference`). A trained RBM need not reproduce
+:func:`lif_tempering.learning.reference.model_reference`). A trained RBM need not reproduce
 the data's class prior, so ``class_kl`` mixes how fast a sampler explores with how
 far the RBM is from the data; ``class_kl_reference`` (and its end value
 ``class_kl_reference_final``) measures the window-label histogram against the RBM's
@@ -60,7 +60,7 @@ pixel activity over the test images' (< 1: fainter).
 Across runs, :func:`combine_runs` stacks them on ``sampler`` x ``schedule`` x
 ``training_seed`` x ``seed`` and :func:`summarize` adds two-stage (cluster) bootstrap
 confidence intervals, trained RBMs then seeds within each
-(:func:`lif_tempering.metrics.cluster_bootstrap_ci`), and the tempered/free ratios
+(:func:`lif_tempering.analysis.metrics.cluster_bootstrap_ci`), and the tempered/free ratios
 (``switch_ratio`` etc.), pooled and per trained RBM.
 """
 
@@ -72,7 +72,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import expit, softmax
 
-from .metrics import (
+from lif_tempering.analysis.metrics import (
     class_histogram_kl,
     cluster_bootstrap_ci,
     cluster_ratio_bootstrap_ci,
@@ -83,9 +83,9 @@ from .metrics import (
     one_hot,
     switch_rate_hz,
 )
-from .rbm import visible_free_energy
-from .schedules import MS_PER_S, TWO_PI, ground_state_window_ids
-from .tempering import rbm_arrays
+from lif_tempering.learning.rbm import visible_free_energy
+from lif_tempering.tempering.runs import rbm_arrays
+from lif_tempering.tempering.schedules import MS_PER_S, TWO_PI, ground_state_window_ids
 
 READOUTS = ("mean_field", "visible")
 RUN_DIMS = ("sampler", "schedule", "training_seed", "seed")
@@ -140,7 +140,7 @@ RATIOS = {"switch_ratio": "switch_rate_hz", "ground_confidence_ratio": "ground_c
 
 @dataclass(frozen=True)
 class ModelReference:
-    """What a run is compared with besides the data's class prior (:mod:`lif_tempering.reference`).
+    """What a run is compared with besides the data's class prior (:mod:`lif_tempering.learning.reference`).
 
     ``class_probability`` (K,): the RBM's own class distribution, positive (smoothed),
     summing to 1; ``data_free_energy``: mean visible free energy ``F(v)`` of the test
@@ -256,8 +256,8 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     ``kl_times_s`` sampling times (s after burn-in) at which ``class_kl`` is
     evaluated (default every window period up to the run's end); ``c`` Sokal's
     window factor; ``readout_delay`` the fraction of each window skipped at its start
-    (:func:`lif_tempering.schedules.ground_state_window_ids`). Scalar coordinates ``sampler``, ``schedule``, ``seed``,
-    ``training_seed`` (-1 if the run has none), ``frequency_hz`` and ``t_max``
+    (:func:`lif_tempering.tempering.schedules.ground_state_window_ids`). Scalar coordinates
+    ``sampler``, ``schedule``, ``seed``, ``training_seed`` (-1 if the run has none), ``frequency_hz`` and ``t_max``
     identify the run. ``reference`` (:class:`ModelReference`) gives the RBM's own class
     distribution and the data's statistics for ``class_kl_reference`` and the
     ground-state quality measures (``nan`` without one).
@@ -391,7 +391,7 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
     """Bootstrap summary over runs of :func:`combine_runs` (dims sampler, schedule, training_seed, seed).
 
     Every interval is a two-stage (cluster) percentile bootstrap
-    (:func:`lif_tempering.metrics.cluster_bootstrap_ci`): training seeds (trained
+    (:func:`lif_tempering.analysis.metrics.cluster_bootstrap_ci`): training seeds (trained
     RBMs, which differ more than runs of one RBM) are resampled with replacement,
     then seeds within each drawn RBM; the method is stated in the attribute
     ``bootstrap_method``. Adds, per sampler and schedule, ``{metric}_mean``,

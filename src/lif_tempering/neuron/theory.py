@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .parameters import NeuronParameters
+from lif_tempering.neuron.parameters import NeuronParameters
 
 #: alpha ~= ALPHA_PER_SIGMA * sigma_V (in E_l units: times g_tot / g_l), as used by sbs.
 ALPHA_PER_SIGMA = np.sqrt(2.0 * np.pi) / 4.0

@@ -2,7 +2,7 @@
 
 A network is compiled once per *structure* (number of neurons, which ordered pairs
 (pre, post) are connected, synapse type, duration, dt) with
-:class:`~lif_tempering.standalone.StandaloneProject`; every run passes its
+:class:`~lif_tempering.neuron.standalone.StandaloneProject`; every run passes its
 *values* (leak potentials, synaptic weights and receptors, background rates,
 seed) to the compiled binary. Networks of the same structure therefore share
 one binary, e.g. every 5-unit BM with full connectivity.
@@ -10,8 +10,8 @@ one binary, e.g. every 5-unit BM with full connectivity.
 Synapse types (docs/translation.md), each synapse with a weight ``weight`` and a
 receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
 
-- ``renewing`` (default): Tsodyks-Markram short-term plasticity (:mod:`.stp`,
-  :class:`~lif_tempering.stp.STPParameters` ``U``, ``tau_rec_ms``, ``tau_fac_ms``),
+- ``renewing`` (default): Tsodyks-Markram short-term plasticity (:mod:`lif_tempering.sampling.stp`,
+  :class:`~lif_tempering.sampling.stp.STPParameters` ``U``, ``tau_rec_ms``, ``tau_fac_ms``),
   by default ``U = 1``, ``tau_rec`` = ``tau_syn``, ``tau_fac = 0``: a spike train
   renews the conductance to ``weight`` instead of piling up PSPs. With parameters
   shared by all synapses, the resource ``x`` and utilisation ``u`` of a synapse
@@ -19,17 +19,17 @@ receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
   neuron keeps them (``resource``, ``utilization``, with the time
   ``t_previous_spike`` of its last spike; parameters ``stp_U``, ``tau_rec``,
   ``tau_fac``, set per run): on each spike they are updated as NEST's
-  ``tsodyks2_synapse`` updates its own (:data:`~lif_tempering.model.TSODYKS_MARKRAM_ON_SPIKE`),
+  ``tsodyks2_synapse`` updates its own (:data:`~lif_tempering.neuron.model.TSODYKS_MARKRAM_ON_SPIKE`),
   and every synapse of the neuron adds ``weight * release`` (``release = u x``)
   to its target conductance. Two ``exp`` per spike instead of per synaptic
   event; the same numbers as per-synapse states.
 - ``exponential``: each spike adds ``weight``.
 
 Like the background's, every synaptic increment is scaled by the target's
-``syn_weight_scale`` (:mod:`.model`): the conductance held over each step after a spike
+``syn_weight_scale`` (:mod:`lif_tempering.neuron.model`): the conductance held over each step after a spike
 is the step average of ``weight * exp(-s / tau_syn)``, so a PSP's conductance integral
 is ``weight * tau_syn``, the one the translation's weight factor assumes
-(:func:`~lif_tempering.theory.rectangle_psp_integral`), not 0.5 % more.
+(:func:`~lif_tempering.neuron.theory.rectangle_psp_integral`), not 0.5 % more.
 
 Readout (docs/translation.md): neuron k is in state z_k = 1 while refractory,
 i.e. for t in [t_s, t_s + tau_ref) after each spike t_s. The spikes are recorded
@@ -38,9 +38,9 @@ of +1 at each spike and -1 at spike + tau_ref, all in integer time steps.
 
 Background rates are per-neuron constants, or (``scheduled_rates=True``) follow
 excitatory and inhibitory rate schedules over the whole run, one value per time
-step, shared by all neurons and passed per run (see :mod:`.model`): the same
+step, shared by all neurons and passed per run (see :mod:`lif_tempering.neuron.model`): the same
 binary then serves every schedule of that duration, e.g. the noise oscillations
-of simulated tempering (:mod:`.tempering`).
+of simulated tempering (:mod:`lif_tempering.tempering.runs`).
 
 Many independent small networks run in one NeuronGroup with block-diagonal
 connectivity (:func:`block_diagonal_connectivity`); :class:`BoltzmannSampler`
@@ -59,13 +59,13 @@ import xarray as xr
 from brian2 import SpikeMonitor, Synapses, ms, uS
 from scipy.linalg import block_diag
 
-from .io import canonical_json, write_dataset
-from .model import make_lif_group, make_rate_schedules, per_neuron_values, schedule_run_values
-from .parameters import NeuronParameters
-from .standalone import StandaloneProject
-from .stp import RENEWING, STPParameters
-from .temperature import ActivationPoint
-from .translation import bm_to_lif, stp_weight_factor
+from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.io import canonical_json, write_dataset
+from lif_tempering.neuron.model import make_lif_group, make_rate_schedules, per_neuron_values, schedule_run_values
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.standalone import StandaloneProject
+from lif_tempering.sampling.stp import RENEWING, STPParameters
+from lif_tempering.sampling.translation import bm_to_lif, stp_weight_factor
 
 SYNAPSE_TYPES = ("renewing", "exponential")
 
@@ -97,8 +97,8 @@ def make_synapses(source, target, synapse: str = "renewing", name: str = "synaps
     """Unconnected Brian2 synapses of type ``synapse`` from ``source`` to ``target`` (LIF group).
 
     Renewing (Tsodyks-Markram) synapses read the source's ``release``: the source must run
-    :data:`~lif_tempering.model.TSODYKS_MARKRAM_ON_SPIKE` on each spike before the
-    synapses (an LIF group of :func:`~lif_tempering.model.make_lif_group` does,
+    :data:`~lif_tempering.neuron.model.TSODYKS_MARKRAM_ON_SPIKE` on each spike before the
+    synapses (an LIF group of :func:`~lif_tempering.neuron.model.make_lif_group` does,
     with its per-neuron ``stp_U``, ``tau_rec``, ``tau_fac``).
     """
     if synapse not in SYNAPSE_CODE:
@@ -226,7 +226,7 @@ class LIFSamplingNetwork:
     ``pre``, ``post``: connected ordered pairs (synapse k goes from neuron
     ``pre[k]`` to neuron ``post[k]``). ``synapse``: ``renewing`` or ``exponential``;
     ``stp``: the Tsodyks-Markram parameters of the renewing synapse (default
-    :data:`~lif_tempering.stp.RENEWING`; values of each run, not of the compiled
+    :data:`~lif_tempering.sampling.stp.RENEWING`; values of each run, not of the compiled
     structure, so one binary serves every setting). The sample grid (applied in
     numpy after the run, so not part of the compiled structure) is
     ``burn_in_ms + k * sample_dt_ms`` below ``duration_ms``; both must be
@@ -401,7 +401,7 @@ class BoltzmannSampler:
     ``n_visible`` units visible, the rest hidden). Networks are independent
     (block-diagonal connectivity, own background noise per neuron). Other
     arguments as for :class:`LIFSamplingNetwork`; translated weights are multiplied by
-    :func:`~lif_tempering.translation.stp_weight_factor` of ``stp`` (1 for the renewing synapse).
+    :func:`~lif_tempering.sampling.translation.stp_weight_factor` of ``stp`` (1 for the renewing synapse).
     """
 
     def __init__(self, n_units: int, duration_ms: float, cache_dir: str | os.PathLike, n_networks: int = 1,

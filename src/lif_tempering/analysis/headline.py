@@ -1,7 +1,7 @@
 """Headline results of a study: the numbers the report opens with.
 
 :func:`headline_table` gathers, in one long table, the settings the run was made with, the mixing
-of free against tempered sampling (the summary of :func:`lif_tempering.tempering_study.mixing_summary`:
+of free against tempered sampling (the summary of :func:`lif_tempering.tempering.study.mixing_summary`:
 means over runs with their bootstrap intervals and the tempered/free ratios, per sampler), and the
 single-neuron calibration behind it (the T = 1 activation fit, free-membrane statistics against
 high-conductance-state theory, the temperature map of the tempering scheme).

@@ -13,9 +13,9 @@ as ``tau_ref`` of network time (docs/tempering.md); LIF states are read every
 ``sample_dt_ms``.
 
 Effective couplings. Fitting a Boltzmann machine to a sampled distribution
-(:func:`~lif_tempering.boltzmann.fit_effective_bm`) gives the couplings the
+(:func:`~lif_tempering.sampling.boltzmann.fit_effective_bm`) gives the couplings the
 sampler realised; the least-squares slope of ``W_eff`` on ``W``
-(:func:`~lif_tempering.boltzmann.coupling_gain`) is their gain. LIF couplings act
+(:func:`~lif_tempering.sampling.boltzmann.coupling_gain`) is their gain. LIF couplings act
 about 1.4x too strong with renewing synapses (docs/translation.md): the coupling
 calibration measures this gain and the default LIF sampler divides the
 translated weights by it.
@@ -28,7 +28,9 @@ import os
 import numpy as np
 import xarray as xr
 
-from .boltzmann import (
+from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.sampling.boltzmann import (
     EffectiveBMFitError,
     coupling_gain,
     empirical_distribution,
@@ -40,9 +42,7 @@ from .boltzmann import (
     state_index,
     states_from_indices,
 )
-from .network import BoltzmannSampler
-from .parameters import NeuronParameters
-from .temperature import ActivationPoint
+from lif_tempering.sampling.network import BoltzmannSampler
 
 #: Samplers of the validation study: Gibbs, and LIF variants as (synapse type, coupling correction applied).
 LIF_VARIANTS = {
@@ -64,7 +64,7 @@ def _var(dims, values, units, long_name):
 
 
 def validation_machines(n_units: int, seeds, weight_scale: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Random machines ``(W, b)`` of :func:`~lif_tempering.boltzmann.random_bm`, one per seed."""
+    """Random machines ``(W, b)`` of :func:`~lif_tempering.sampling.boltzmann.random_bm`, one per seed."""
     return [random_bm(n_units, int(seed), weight_scale) for seed in seeds]
 
 

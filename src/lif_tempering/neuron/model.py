@@ -33,9 +33,9 @@ of the step after the event: one event's conductance integral is w tau_syn exact
 is Campbell's w nu tau_syn and its variance w^2 nu tau_syn / 2 up to a factor
 2 tanh(dt / (2 tau_syn)) / (dt / tau_syn) = 1 - 8e-6 at dt = 0.1 ms, tau_syn = 10
 ms (at full weight both would be too high, by dt / (2 tau_syn) = 0.5 % and
-dt / tau_syn = 1 %). Recurrent synapses (:mod:`.network`) scale their events the
+dt / tau_syn = 1 %). Recurrent synapses (:mod:`lif_tempering.sampling.network`) scale their events the
 same way, so that a PSP's conductance integral is the w tau_syn of the translation's
-weight factor (:func:`~lif_tempering.theory.rectangle_psp_integral`).
+weight factor (:func:`~lif_tempering.neuron.theory.rectangle_psp_integral`).
 
 The background is either constant per neuron (growth factors of per-neuron rates,
 the default) or follows a schedule in time shared by all neurons of
@@ -51,12 +51,12 @@ from __future__ import annotations
 import numpy as np
 from brian2 import DEFAULT_FUNCTIONS, Function, NeuronGroup, TimedArray, ms, mV, nF, uS
 
-from .parameters import NeuronParameters
-from .stp import RENEWING, STPParameters
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.sampling.stp import RENEWING, STPParameters
 
 #: The neuron model without its background rates (completed by CONSTANT_RATES or SCHEDULED_RATES).
 #: ``resource``, ``utilization``, ``release`` and ``t_previous_spike`` are the presynaptic state
-#: of Tsodyks-Markram synapses (:mod:`.network`), ``stp_U``, ``tau_rec``, ``tau_fac`` their parameters.
+#: of Tsodyks-Markram synapses (:mod:`lif_tempering.sampling.network`), ``stp_U``, ``tau_rec``, ``tau_fac`` their parameters.
 LIF_EQUATIONS = """
 dv/dt = (g_l * (E_l - v) + g_exc * (E_exc - v) + g_inh * (E_inh - v)) / C_m : volt (unless refractory)
 g_exc : siemens
@@ -199,7 +199,7 @@ poisson_budget = Function(_poisson_budget_numpy, arg_units=[1, 1], return_unit=1
 poisson_budget.implementations.add_implementation(
     "cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget", dependencies={"_rand": DEFAULT_FUNCTIONS["rand"]})
 
-#: Presynaptic state of Tsodyks-Markram synapses (:mod:`.network`, :mod:`.stp`), updated on each
+#: Presynaptic state of Tsodyks-Markram synapses (:mod:`lif_tempering.sampling.network`, :mod:`lif_tempering.sampling.stp`), updated on each
 #: spike as NEST's ``tsodyks2_synapse``: the resource recovers toward 1 with tau_rec since the previous
 #: spike, the utilisation decays with tau_fac (to 0 at once for tau_fac = 0) and is incremented by
 #: U (1 - u), then ``release = u * resource`` leaves the resource.

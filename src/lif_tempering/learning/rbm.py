@@ -2,7 +2,7 @@
 
 Convention: binary visible ``v`` (n_v,) and hidden ``h`` (n_h,) units with energy
 ``E(v, h) = -v^T W h - b_v^T v - b_h^T h``, ``W`` of shape (n_v, n_h), and
-``p(v, h) = exp(-E(v, h)) / Z``. :func:`lif_tempering.boltzmann.rbm_as_bm` gives the
+``p(v, h) = exp(-E(v, h)) / Z``. :func:`lif_tempering.sampling.boltzmann.rbm_as_bm` gives the
 same model in the full Boltzmann machine convention. Log-probabilities and free
 energies are in nats; all arrays float64 unless said otherwise. An inverse
 temperature ``beta`` scales the whole energy, ``p_beta ~ exp(-beta E)``.
@@ -17,7 +17,7 @@ import numpy as np
 from scipy.linalg import blas
 from scipy.special import expit, logsumexp
 
-from lif_tempering.boltzmann import states_from_indices
+from lif_tempering.sampling.boltzmann import states_from_indices
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
@@ -198,7 +198,7 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     every bias is clipped into the range and every weight into
     ``[-weight_abs_max, weight_abs_max]`` at initialisation and after each update, so
     that the RBM stays inside what a LIF network can represent
-    (:func:`lif_tempering.rbm_study.rbm_parameter_bounds`); ``None``: unbounded.
+    (:func:`lif_tempering.learning.study.rbm_parameter_bounds`); ``None``: unbounded.
 
     Returns a dict with ``W`` (n_v, n_hidden), ``b_v``, ``b_h`` and per-epoch curves
     (arrays of length ``epochs``), measured after the epoch on ``monitor_images``

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 from scipy.special import expit
 
-from .theory import alpha_theory_mV, mean_conductances
+from lif_tempering.neuron.theory import alpha_theory_mV, mean_conductances
 
 
 def logistic(E_l_mV, u0_mV, alpha_mV):

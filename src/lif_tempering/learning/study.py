@@ -18,11 +18,10 @@ import numpy as np
 import xarray as xr
 from scipy.special import expit
 
-from .boltzmann import rbm_as_bm
-from .datasets import DATASETS, IDX_DATASETS, BinaryImages, load_digits_binary, load_idx_binary
-from .mixing import SoftmaxClassifier
-from .parameters import NeuronParameters
-from .rbm import (
+from lif_tempering.analysis.mixing import SoftmaxClassifier
+from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.learning.datasets import DATASETS, IDX_DATASETS, BinaryImages, load_digits_binary, load_idx_binary
+from lif_tempering.learning.rbm import (
     MONITOR_IMAGES,
     ais_log_partition,
     average_log_likelihood,
@@ -32,11 +31,12 @@ from .rbm import (
     train_classifier,
     train_rbm,
 )
-from .temperature import ActivationPoint
-from .theory import hcs_activation_estimate, representable_bias_range
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.theory import hcs_activation_estimate, representable_bias_range
+from lif_tempering.sampling.boltzmann import rbm_as_bm
 
 if TYPE_CHECKING:
-    from .network import SamplingResult
+    from lif_tempering.sampling.network import SamplingResult
 
 #: Keys of :func:`layer_activity`.
 LAYER_ACTIVITY = ("mean_visible", "mean_hidden", "mean_visible_given_hidden", "mean_hidden_given_visible")
@@ -65,9 +65,9 @@ def rbm_parameter_bounds(settings: dict, p: NeuronParameters) -> dict:
 
     ``settings["parameter_bounds"]``: ``"auto"``, ``"none"`` or explicit
     ``{bias_min, bias_max, weight_abs_max}``. ``auto`` derives them from HCS theory at
-    the reference noise of ``p`` (:func:`~lif_tempering.theory.hcs_activation_estimate`
+    the reference noise of ``p`` (:func:`~lif_tempering.neuron.theory.hcs_activation_estimate`
     stands in for the simulated calibration, so that training does not wait for it):
-    the biases of :func:`~lif_tempering.theory.representable_bias_range` with
+    the biases of :func:`~lif_tempering.neuron.theory.representable_bias_range` with
     ``settings["max_weight_factor_gain"]``, and ``weight_abs_max`` = the smaller of
     ``-bias_min`` and ``bias_max``, because a weight acts on its target like a bias
     change of the same size while the presynaptic neuron is refractory (the PSP is
@@ -229,7 +229,7 @@ def rbm_parameters(rbm: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def rbm_classifier(rbm: xr.Dataset) -> SoftmaxClassifier:
-    """The classifier stored with an RBM dataset (label images with :func:`lif_tempering.mixing.classify`)."""
+    """The classifier stored with an RBM dataset (label images with :func:`lif_tempering.analysis.mixing.classify`)."""
     return SoftmaxClassifier(rbm["classifier_coef"].values, rbm["classifier_intercept"].values)
 
 
@@ -239,12 +239,15 @@ def lif_rbm_samples(rbm: xr.Dataset, p: NeuronParameters, calibration: Activatio
 
     Units are ordered visible first, then hidden. ``settings``: duration_ms,
     burn_in_ms, sample_dt_ms and stp (Tsodyks-Markram parameters of the synapses,
-    :func:`~lif_tempering.stp.stp_from_config`; absent: renewing). Returns samples int8 (time, unit); its ``params``
+    :func:`~lif_tempering.sampling.stp.stp_from_config`; absent: renewing). Returns samples int8 (time, unit); its ``params``
     add the RBM's layout (n_visible, n_hidden, image size, data set, training
     seed) and the :func:`layer_activity` of the samples.
     """
-    from .network import BoltzmannSampler, SamplingResult  # Brian2 only for LIF jobs: the others start faster
-    from .stp import stp_from_config
+    from lif_tempering.sampling.network import (  # Brian2 only for LIF jobs: the others start faster
+        BoltzmannSampler,
+        SamplingResult,
+    )
+    from lif_tempering.sampling.stp import stp_from_config
 
     W, b_v, b_h = rbm_parameters(rbm)
     n_visible, n_hidden = W.shape

@@ -3,14 +3,14 @@
 Each function is one unit of work of the workflow (docs/tempering.md, docs/mixing.md):
 
 - :func:`lif_run` and :func:`gibbs_run`: one sampling run of one trained RBM
-  (:func:`lif_tempering.rbm_study.train_rbm_dataset`) under one schedule and seed,
-  a :func:`lif_tempering.tempering.run_dataset`;
-- :func:`mixing_group`: the mixing metrics (:func:`lif_tempering.mixing.run_mixing`)
+  (:func:`lif_tempering.learning.study.train_rbm_dataset`) under one schedule and seed,
+  a :func:`lif_tempering.tempering.runs.run_dataset`;
+- :func:`mixing_group`: the mixing metrics (:func:`lif_tempering.analysis.mixing.run_mixing`)
   of the free and tempered runs of one sampler and trained RBM, all read in the
   ground-state windows of one *condition* (frequency, ``T_max``), stacked on
   ``sampler`` x ``schedule`` x ``training_seed`` x ``seed``;
 - :func:`mixing_summary`: the groups of all samplers and trained RBMs with the
-  bootstrap summary of :func:`lif_tempering.mixing.summarize`;
+  bootstrap summary of :func:`lif_tempering.analysis.mixing.summarize`;
 - :func:`parameter_scan`: the summaries of a grid of conditions on
   ``shape`` x ``frequency_hz`` x ``t_max``.
 
@@ -34,8 +34,8 @@ import os
 import numpy as np
 import xarray as xr
 
-from .metrics import majority_labels_per_window
-from .mixing import (
+from lif_tempering.analysis.metrics import majority_labels_per_window
+from lif_tempering.analysis.mixing import (
     RUN_DIMS,
     classify,
     combine_runs,
@@ -45,11 +45,17 @@ from .mixing import (
     visible_readout,
     window_centres_s,
 )
-from .parameters import NeuronParameters
-from .rbm_study import rbm_classifier, rbm_parameters
-from .reference import model_reference
-from .schedules import MS_PER_S, dwell_half_width, ground_state_window_ids
-from .tempering import LIFTemperingSampler, TemperatureMap, TemperatureSchedule, constant_schedule, sample_gibbs
+from lif_tempering.learning.reference import model_reference
+from lif_tempering.learning.study import rbm_classifier, rbm_parameters
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.tempering.runs import (
+    LIFTemperingSampler,
+    TemperatureMap,
+    TemperatureSchedule,
+    constant_schedule,
+    sample_gibbs,
+)
+from lif_tempering.tempering.schedules import MS_PER_S, dwell_half_width, ground_state_window_ids
 
 #: Variables of :func:`parameter_scan` taken from each grid point's summary: name -> (summary variable, schedule).
 SCAN_VARIABLES = {
@@ -121,7 +127,7 @@ def _run_attrs(rbm: xr.Dataset, training_seed: int, seed: int, rng_seed: int) ->
 def lif_run(rbm: xr.Dataset, tmap: TemperatureMap, p: NeuronParameters, schedule: TemperatureSchedule,
             settings: dict, dt_ms: float, training_seed: int, seed: int, rng_seed: int,
             cache_dir: str | os.PathLike) -> xr.Dataset:
-    """One LIF run of a trained RBM under ``schedule`` (:class:`~lif_tempering.tempering.LIFTemperingSampler`).
+    """One LIF run of a trained RBM under ``schedule`` (:class:`~lif_tempering.tempering.runs.LIFTemperingSampler`).
 
     ``settings``: duration_ms, burn_in_ms, sample_dt_ms, coupling_scale (the
     ``tempering`` config); ``tmap`` the noise scheme's temperature map; ``p`` the
@@ -173,13 +179,13 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
     (``dwell_fraction`` for the dwell shape), ``t_max`` and ``frequency_hz`` has
     ``T <= 1 + tolerance`` (:func:`readout_half_width`), skipping the first
     ``readout_delay`` of each window, labelled by the RBM's classifier
-    (``readout``: ``mean_field`` or ``visible``, :func:`lif_tempering.mixing.visible_readout`)
+    (``readout``: ``mean_field`` or ``visible``, :func:`lif_tempering.analysis.mixing.visible_readout`)
     against the training images' class prior. Tempered runs must have this shape,
     ``t_max`` and frequency. ``reference``: the RBM's
-    :func:`lif_tempering.reference.reference_dataset`, the target of ``class_kl_reference``
+    :func:`lif_tempering.learning.reference.reference_dataset`, the target of ``class_kl_reference``
     and the data statistics of the ground-state quality measures; its class
     distribution, ``D_KL`` to the prior and R-hat are added per training seed.
-    Returns :func:`lif_tempering.mixing.combine_runs` of the runs (dims sampler,
+    Returns :func:`lif_tempering.analysis.mixing.combine_runs` of the runs (dims sampler,
     schedule, training_seed, seed) with the condition as attributes.
     """
     for run in runs:
@@ -279,7 +285,7 @@ def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
 
 
 def mixing_summary(groups: list[xr.Dataset], seed: int, n_resamples: int, confidence: float) -> xr.Dataset:
-    """The groups of one condition stacked (:func:`stack_groups`) with :func:`lif_tempering.mixing.summarize`.
+    """The groups of one condition stacked (:func:`stack_groups`) with :func:`lif_tempering.analysis.mixing.summarize`.
 
     The per-RBM reference variables (:func:`reference_variables`) are the same for every sampler and keep
     the dims ``training_seed`` (x ``class``).

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq, root
 
-from .parameters import NeuronParameters
-from .theory import free_membrane_moments, rectangle_psp_integral
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.theory import free_membrane_moments, rectangle_psp_integral
 
 SCHEMES = ("balanced", "compensated")
 

@@ -13,10 +13,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .mixing import classify, visible_readout  # noqa: E402
-from .rbm_study import rbm_classifier, rbm_parameters  # noqa: E402
-from .schedules import MS_PER_S  # noqa: E402
-from .tempering import make_schedule  # noqa: E402
+from lif_tempering.analysis.mixing import classify, visible_readout  # noqa: E402
+from lif_tempering.learning.study import rbm_classifier, rbm_parameters  # noqa: E402
+from lif_tempering.tempering.runs import make_schedule  # noqa: E402
+from lif_tempering.tempering.schedules import MS_PER_S  # noqa: E402
 
 sns.set_theme(context="talk", style="ticks")
 
@@ -86,7 +86,7 @@ def digit_strip(tempered: xr.Dataset, free: xr.Dataset, rbm: xr.Dataset, readout
 def class_timelines(labels: dict[tuple[str, str], dict], duration_s: float) -> plt.Figure:
     """Classifier label against time, one row per (sampler, schedule): every ground-state sample and the window majority.
 
-    ``labels`` maps (sampler, schedule) to :func:`lif_tempering.tempering_study.window_labels`.
+    ``labels`` maps (sampler, schedule) to :func:`lif_tempering.tempering.study.window_labels`.
     """
     fig, axes = plt.subplots(len(labels), 1, figsize=(16, 2.6 * len(labels) + 0.8), sharex=True, sharey=True,
                              squeeze=False, constrained_layout=True)
@@ -214,7 +214,7 @@ def parameter_scan_heatmaps(scan: xr.Dataset) -> plt.Figure:
 def phase_diagnostics_figure(ds: xr.Dataset) -> plt.Figure:
     """Phase profiles (mean over runs, band: spread over runs) of free and tempered runs, relaxation times in the legend.
 
-    ``ds`` from :func:`lif_tempering.phase_diagnostics.phase_diagnostics`; x is the
+    ``ds`` from :func:`lif_tempering.analysis.phase_diagnostics.phase_diagnostics`; x is the
     phase as a fraction of the period (0: ``T = 1``, 0.5: ``T_max``).
     """
     panels = {"temperature": "T", "visible_activity": "visible activity (states)",

@@ -1,15 +1,15 @@
 """Translation between Boltzmann machines and LIF network parameters (docs/translation.md).
 
 Boltzmann convention: ``p(z) ~ exp(1/2 z^T W z + b^T z)`` with ``W`` symmetric and
-zero on the diagonal (see :mod:`.boltzmann`).
+zero on the diagonal (see :mod:`lif_tempering.sampling.boltzmann`).
 
-A *calibration* is an :class:`~lif_tempering.temperature.ActivationPoint`: the
+A *calibration* is an :class:`~lif_tempering.calibration.temperature.ActivationPoint`: the
 logistic activation function (``u0_mV``, ``alpha_mV``) measured at the background
 rates (``rate_exc_hz``, ``rate_inh_hz``) the network will run with.
 
 - bias: ``E_l,k = u0 + alpha * b_k`` (mV), one leak potential per neuron;
 - weight: ``w[i, j] = coupling_scale * |W_ij| * f_j`` (uS), where ``f_j`` is
-  :func:`~lif_tempering.theory.weight_factor_uS` of the *target* neuron ``j`` at its
+  :func:`~lif_tempering.neuron.theory.weight_factor_uS` of the *target* neuron ``j`` at its
   bias-shifted ``E_l,j`` and the calibration's rates, for the excitatory receptor
   if ``W_ij > 0`` and the inhibitory one if ``W_ij < 0``.
 
@@ -25,7 +25,7 @@ most of it); 1.0 is the plain translation.
 
 **Representable range.** ``f`` is positive and finite only while the target's mean
 membrane potential at its ``E_l`` lies inside ``(E_I, E_E)``, which bounds the biases
-(:func:`~lif_tempering.theory.representable_bias_range`). :func:`bm_to_lif` refuses
+(:func:`~lif_tempering.neuron.theory.representable_bias_range`). :func:`bm_to_lif` refuses
 a machine with a bias outside that range, naming the units, unless the unit is
 saturated (its total input keeps one sign beyond ``SATURATION_INPUT`` for every
 state of the others, so its state is constant anyway): then its bias is clipped into
@@ -39,10 +39,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .parameters import NeuronParameters
-from .stp import STPParameters, reference_release
-from .temperature import ActivationPoint
-from .theory import representable_bias_range, weight_factor_uS
+from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.theory import representable_bias_range, weight_factor_uS
+from lif_tempering.sampling.stp import STPParameters, reference_release
 
 #: Total input (units of k_B T) beyond which a unit counts as saturated: it leaves its
 #: constant state with probability below exp(-20) ~ 2e-9 per update.
@@ -150,7 +150,7 @@ def representable_biases(W, b, p: NeuronParameters, calibration: ActivationPoint
 def weight_factors(p: NeuronParameters, calibration: ActivationPoint, E_l_mV) -> tuple[np.ndarray, np.ndarray]:
     """Conductance per unit Boltzmann weight (uS) of each target neuron, (f_exc, f_inh).
 
-    Computed with :func:`~lif_tempering.theory.weight_factor_uS` at the target's leak
+    Computed with :func:`~lif_tempering.neuron.theory.weight_factor_uS` at the target's leak
     potential ``E_l_mV`` (n,) and the calibration's alpha and background rates.
     """
     E_l = np.asarray(E_l_mV, dtype=np.float64)
@@ -208,7 +208,7 @@ def stp_weight_factor(stp: STPParameters, p: NeuronParameters) -> float:
     """Factor (1) on translated weights for Tsodyks-Markram synapses: 1 / the reference release.
 
     A synapse steps its target's conductance by ``weight * u x``; dividing the translated
-    weight by :func:`~lif_tempering.stp.reference_release` (``U`` for ``rested``, the
+    weight by :func:`~lif_tempering.sampling.stp.reference_release` (``U`` for ``rested``, the
     steady-state release at ``1 / (2 tau_ref)`` for ``steady_state``) makes the release
     of reference give the translated PSP. 1 for the renewing synapse (``U = 1``, rested).
     """

@@ -1,0 +1,2 @@
+"""Mixing measures and their statistics, phase-resolved diagnostics and the headline table.
+"""

@@ -1,0 +1,2 @@
+"""Activation-function calibration and the noise-to-temperature map.
+"""

@@ -1,0 +1,2 @@
+"""Figures of each stage (seaborn).
+"""

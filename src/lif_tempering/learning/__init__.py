@@ -1,0 +1,2 @@
+"""Data sets, RBM training and evaluation, and the reference class distribution of trained RBMs.
+"""
