@@ -61,3 +61,14 @@ def test_existing_result_survives_a_failed_rewrite(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         io.write_dataset(small_dataset(), path, params={"version": 2})
     assert io.stored_params(io.read_dataset(path)) == {"version": 1}
+
+
+def test_strings_combined_from_files_keep_their_full_width(tmp_path):
+    """Names read from files of shorter names (width 3) and combined with longer ones are written whole."""
+    parts = []
+    for name in ("lif", "lif_stp"):
+        io.write_dataset(xr.Dataset({"x": ("sampler", [1.0])}, coords={"sampler": [name]}), tmp_path / f"{name}.nc")
+        parts.append(io.read_dataset(tmp_path / f"{name}.nc"))
+    combined = xr.concat(parts, dim="sampler")
+    io.write_dataset(combined, tmp_path / "both.nc")
+    assert list(io.read_dataset(tmp_path / "both.nc")["sampler"].values) == ["lif", "lif_stp"]

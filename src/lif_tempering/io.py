@@ -91,13 +91,18 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, params: dict | None =
                   config: dict | None = None, compress: bool = True) -> Path:
     """Write ``ds`` to ``path`` atomically with provenance attributes.
 
-    Data variables are zlib-compressed when ``compress`` is true. The file first
+    Data variables are zlib-compressed when ``compress`` is true. Strings are written at
+    their own width (a fixed width read from another file, e.g. a sampler name, is
+    dropped: combined with longer names it would truncate them). The file first
     goes to a hidden temporary name in the target folder and is renamed when
     complete.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds = ds.copy()
+    for var in ds.variables.values():
+        if var.dtype.kind in "US":
+            var.encoding = {key: value for key, value in var.encoding.items() if key != "dtype"}
     ds.attrs.update(provenance_attrs(params, config))
     encoding = {}
     if compress:
