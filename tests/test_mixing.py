@@ -8,6 +8,7 @@ from scipy.special import expit
 from lif_tempering.analysis.mixing import (
     METRICS,
     RATIOS,
+    RATIOS_VS_FREE_LIF,
     SUMMARY_METRICS,
     SoftmaxClassifier,
     censored_tau_int,
@@ -241,6 +242,53 @@ def test_summary_units_ratios_and_intervals(combined):
         by_rbm = summary[f"{name}_by_training_seed"]
         assert by_rbm.dims == ("sampler", "training_seed") and by_rbm.attrs["units"] == "1"
     np.testing.assert_allclose(summary["switch_ratio_by_training_seed"], 3.0)
+
+
+def test_ratios_against_the_free_lif_runs_in_the_two_by_two_design():
+    """lif, lif_stp and gibbs, free and tempered, with switch counts n: every ratio to free lif is exactly n / 4.
+
+    Every run switches exactly as constructed, so every bootstrap resample has the same ratio and the
+    interval collapses onto it; the free lif runs against themselves give 1.
+    """
+    rng = np.random.default_rng(4)
+    switches = {("lif", "free"): 4, ("lif", "tempered"): 12, ("lif_stp", "free"): 6, ("lif_stp", "tempered"): 18,
+                ("gibbs", "free"): 8, ("gibbs", "tempered"): 2}
+    runs = [analyse(constructed_run(switching_labels(40, n, rng), schedule=schedule, seed=seed,
+                                    training_seed=training_seed, sampler=sampler))
+            for (sampler, schedule), n in switches.items() for training_seed in (0, 1) for seed in (10, 11)]
+    summary = summarize(combine_runs(runs), seed=5, n_resamples=500)
+    for name in RATIOS_VS_FREE_LIF:
+        assert summary[name].dims == ("sampler", "schedule") and summary[name].attrs["units"] == "1"
+        assert "free lif runs" in summary[name].attrs["long_name"]
+    for (sampler, schedule), n in switches.items():
+        cell = summary.sel(sampler=sampler, schedule=schedule)
+        for suffix in ("", "_ci_low", "_ci_high"):
+            assert float(cell[f"switch_ratio_vs_free_lif{suffix}"]) == pytest.approx(n / 4)
+    np.testing.assert_allclose(summary["switch_ratio"].sel(sampler=["lif", "lif_stp", "gibbs"]), [3.0, 3.0, 0.25])
+
+
+def test_the_ratio_against_free_lif_pairs_training_seeds_and_seeds():
+    """Paired over (training seed, seed): a pair missing on either side is left out of both means."""
+    stp = np.array([[2.0, 4.0, np.nan], [6.0, 8.0, 10.0], [1.0, 1.0, 1.0], [3.0, 3.0, 3.0]])
+    lif = np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0], [np.nan, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    rates = np.stack([np.stack([lif, 2 * lif]), np.stack([stp, stp])])
+    ds = synthetic_runs({"free": lif, "tempered": 2 * lif}, 20.0)
+    ds = xr.concat([ds, ds.assign_coords(sampler=["lif_stp"])], dim="sampler")
+    ds["switch_rate_hz"] = (("sampler", "schedule", "training_seed", "seed"), rates, {"units": "Hz"})
+    summary = summarize(ds, seed=1, n_resamples=1000)
+    both = np.isfinite(stp) & np.isfinite(lif)
+    expected = stp[both].mean() / lif[both].mean()
+    ratio = summary["switch_ratio_vs_free_lif"].sel(sampler="lif_stp", schedule="free")
+    assert float(ratio) == pytest.approx(expected, rel=1e-12)
+    assert float(summary["switch_ratio_vs_free_lif"].sel(sampler="lif", schedule="tempered")) == pytest.approx(2.0)
+    low, high = (float(summary[f"switch_ratio_vs_free_lif_ci_{end}"].sel(sampler="lif_stp", schedule="free"))
+                 for end in ("low", "high"))
+    assert low < expected < high
+
+
+def test_no_ratio_against_free_lif_without_lif_runs(combined):
+    summary = summarize(combined.sel(sampler=["gibbs"]), seed=1, n_resamples=200)
+    assert not any(name in summary for name in RATIOS_VS_FREE_LIF)
 
 
 def test_a_stuck_chain_stays_in_the_summary_as_censored():

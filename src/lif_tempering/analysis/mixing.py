@@ -134,6 +134,10 @@ SUMMARY_METRICS = ("switch_rate_hz", "sample_switch_rate_hz", "coverage_time_s",
 RATIOS = {"switch_ratio": "switch_rate_hz", "ground_confidence_ratio": "ground_confidence",
           "ess_ratio": "ess_per_s", "ground_activity_ratio": "ground_visible_activity_ratio",
           "class_kl_reference_ratio": "class_kl_reference_final"}
+#: Ratios of :func:`summarize` of every sampler and schedule against the free renewing LIF network
+#: (sampler ``lif``, schedule ``free``): output name -> metric.
+RATIOS_VS_FREE_LIF = {"switch_ratio_vs_free_lif": "switch_rate_hz",
+                      "ground_confidence_ratio_vs_free_lif": "ground_confidence"}
 
 
 # --------------------------------------------------------------------------- readout
@@ -406,8 +410,12 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
     (training seed, seed) pairs of free and tempered runs (which sample the same
     trained RBM) are resampled together and each resample's ratio is taken over the
     same pairs; ``{ratio}_by_training_seed`` gives the ratio of each trained RBM
-    separately (its seeds resampled). ``class_kl_mean`` is the mean over runs.
-    Deterministic given ``seed``.
+    separately (its seeds resampled). Where the runs hold the sampler ``lif``, per
+    sampler and schedule the ratios :data:`RATIOS_VS_FREE_LIF` (``switch_ratio_vs_free_lif``
+    etc.) of its mean to that of the free ``lif`` runs, paired and resampled over the same
+    (training seed, seed) pairs (1 for the free ``lif`` runs themselves): the 2 x 2 design
+    renewing / short-term plasticity x free / tempered on one scale. ``class_kl_mean`` is
+    the mean over runs. Deterministic given ``seed``.
     """
     rng = np.random.default_rng(seed)
     out = {}
@@ -454,6 +462,16 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
         _add_ratio(out, name, metric, ("sampler",), table, confidence)
         _add_ratio(out, f"{name}_by_training_seed", metric, ("sampler", "training_seed"), by_rbm, confidence,
                    " of one trained RBM (its seeds resampled)")
+    if "lif" in samplers and "free" in schedules:
+        for name, metric in RATIOS_VS_FREE_LIF.items():
+            cells = _clusters(runs[metric])
+            free_lif = cells[list(samplers).index("lif"), list(schedules).index("free")]
+            table = np.full((3, samplers.size, schedules.size), np.nan)
+            for i in range(samplers.size):
+                for j in range(schedules.size):
+                    table[:, i, j] = _ratio(cells[i, j], free_lif, rng, n_resamples, confidence)
+            _add_ratio(out, name, metric, ("sampler", "schedule"), table, confidence,
+                       what="ratio of the mean {metric} to that of the free lif runs (same training seeds and seeds)")
     n_training_seeds, n_seeds = runs.sizes["training_seed"], runs.sizes["seed"]
     summary = runs.assign(out)
     summary.attrs = {"title": "Mixing of free and tempered sampling: per-run metrics and bootstrap summary",
@@ -467,8 +485,8 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
 
 
 def _add_ratio(out: dict, name: str, metric: str, dims: tuple, table: np.ndarray, confidence: float,
-               scope: str = "") -> None:
-    what = f"tempered / free ratio of the mean {metric}{scope}"
+               scope: str = "", what: str = "tempered / free ratio of the mean {metric}") -> None:
+    what = what.format(metric=metric) + scope
     out[name] = (dims, table[0], {"units": "1", "long_name": what})
     out[f"{name}_ci_low"] = (dims, table[1], {"units": "1", "long_name": f"{what}: low end of the bootstrap CI",
                                               "confidence": confidence})
