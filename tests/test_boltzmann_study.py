@@ -14,11 +14,13 @@ from lif_tempering.learning.datasets import BinaryImages
 from lif_tempering.learning.rbm import sample_rbm_gibbs, train_classifier
 from lif_tempering.learning.study import layer_activity, load_images, rbm_classifier, rbm_parameters, train_rbm_dataset
 from lif_tempering.sampling.boltzmann import exact_distribution, kl_divergence, random_bm
+from lif_tempering.sampling.stp import STPParameters
 from lif_tempering.sampling.study import (
     SAMPLERS,
     combine_samplers,
     dkl_over_time,
     gibbs_validation,
+    lif_validation,
     pooled_coupling_gain,
     sampling_times_ms,
     validation_machines,
@@ -207,3 +209,9 @@ def test_validation_machines_are_the_seeded_random_machines():
     W, b = random_bm(5, 12, 0.5)
     np.testing.assert_array_equal(machines[1][0], W)
     np.testing.assert_array_equal(machines[1][1], b)
+
+
+@pytest.mark.parametrize("sampler, stp", [("lif_stp", None), ("lif_uncorrected", STPParameters(U=0.5))])
+def test_stp_parameters_go_with_the_lif_stp_sampler_only(sampler, stp):
+    with pytest.raises(ValueError, match="lif_stp"):
+        lif_validation([], None, None, SETTINGS, sampler, 1.0, 0.1, 0, "unused", stp=stp)

@@ -137,6 +137,16 @@ def test_tempering_schema_ranges():
                   "parameter_scan.frequencies_hz[0]", "> 0")
 
 
+def test_stp_sampler_is_opt_in_and_checked():
+    config = default_config()
+    assert "lif_stp" not in config["tempering"]["samplers"] and config["stp_sampler"]["validation"] is False
+    config["tempering"]["samplers"] = ["lif", "lif_stp", "gibbs"]
+    validate_config(config)
+    config["stp_sampler"].update(U=0.0, weight_scaling="average")
+    del config["stp_sampler"]["validation"]
+    _expect_error(config, "stp_sampler.U", "> 0", "stp_sampler.weight_scaling", "rested", "stp_sampler", "validation")
+
+
 def test_schema_is_package_data():
     from importlib.resources import files
 

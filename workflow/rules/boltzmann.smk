@@ -2,7 +2,7 @@
 
 from snakemake.exceptions import WorkflowError
 
-from lif_tempering.sampling.study import LIF_VARIANTS, SAMPLERS
+from lif_tempering.sampling.study import LIF_VARIANTS, SAMPLERS, STP_SAMPLER
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.learning.study import rbm_parameter_bounds
 from lif_tempering.config import data_directory, rbm_training_runtime_minutes, runtime_minutes, visible_units
@@ -10,6 +10,10 @@ from lif_tempering.learning.datasets import DATASETS, IDX_DATASETS, SUMS_FILE, i
 
 REFERENCE_CALIBRATION = f"results/calibration/activation/{REFERENCE_NOISE}.nc"
 VALIDATION = canonical(config["validation"])
+#: The validation's samplers: every LIF variant and Gibbs, and lif_stp where stp_sampler.validation is set.
+VALIDATION_SAMPLERS = [*SAMPLERS, *([STP_SAMPLER] if config["stp_sampler"]["validation"] else [])]
+#: The Tsodyks-Markram parameters of lif_stp (stp_sampler without its validation switch).
+STP_SAMPLER_PARAMETERS = canonical({k: v for k, v in config["stp_sampler"].items() if k != "validation"})
 VALIDATION_MACHINE_SEEDS = [job_seed("validation_bm", k) for k in range(config["validation"]["n_machines"])]
 CALIBRATION_MACHINE_SEEDS = [
     job_seed("coupling_bm", k) for k in range(config["validation"]["n_calibration_machines"])
@@ -31,7 +35,7 @@ def rbm_neuron_seconds(dataset, duration_ms):
 
 
 wildcard_constraints:
-    lif_variant="|".join(LIF_VARIANTS),
+    lif_variant="|".join([*LIF_VARIANTS, STP_SAMPLER]),
     dataset="|".join(DATASETS),
     training_seed=r"[0-9]+",
 
@@ -80,7 +84,7 @@ rule validation_gibbs:
 
 
 def lif_validation_inputs(wildcards):
-    _, corrected = LIF_VARIANTS[wildcards.lif_variant]
+    _, corrected = LIF_VARIANTS.get(wildcards.lif_variant, ("renewing", False))
     return {"calibration": REFERENCE_CALIBRATION, **({"coupling": COUPLING} if corrected else {})}
 
 
@@ -95,6 +99,7 @@ rule validation_lif:
         machine_seeds=VALIDATION_MACHINE_SEEDS,
         dt_ms=config["simulation"]["dt_ms"],
         seed=lambda wc: job_seed("validation_sampling", wc.lif_variant),
+        stp=lambda wc: STP_SAMPLER_PARAMETERS if wc.lif_variant == STP_SAMPLER else None,
     log:
         "results/logs/validation/{lif_variant}.log",
     benchmark:
@@ -109,11 +114,11 @@ rule validation_lif:
 
 rule small_bm:
     input:
-        expand("results/validation/small_bm/{sampler}.nc", sampler=SAMPLERS),
+        expand("results/validation/small_bm/{sampler}.nc", sampler=VALIDATION_SAMPLERS),
     output:
         "results/validation/small_bm.nc",
     params:
-        samplers=list(SAMPLERS),
+        samplers=VALIDATION_SAMPLERS,
         validation=VALIDATION,
         machine_seeds=VALIDATION_MACHINE_SEEDS,
     benchmark:

@@ -47,6 +47,11 @@ RUN_SETTINGS = {
     "lif": canonical({k: TEMPERING[k] for k in ("duration_ms", "burn_in_ms", "sample_dt_ms", "coupling_scale")}),
     "gibbs": canonical({k: TEMPERING[k] for k in ("duration_ms", "burn_in_ms")}),
 }
+#: lif_stp: the lif settings and the Tsodyks-Markram parameters of stp_sampler (without its validation switch).
+RUN_SETTINGS["lif_stp"] = canonical({**RUN_SETTINGS["lif"],
+                                     "stp": {k: v for k, v in config["stp_sampler"].items() if k != "validation"}})
+#: The LIF samplers (renewing synapses, and the opt-in lif_stp with the short-term plasticity of stp_sampler).
+LIF_SAMPLERS = ("lif", "lif_stp")
 READOUT = canonical({k: TEMPERING[k] for k in ("ground_state_tolerance", "readout", "readout_delay")})
 #: What the intervals depend on (min_distinct_resamples only checks the configuration).
 BOOTSTRAP = canonical({k: TEMPERING["bootstrap"][k] for k in ("n_resamples", "confidence", "seed")})
@@ -55,7 +60,7 @@ MAIN_TEMPERED = schedule_label("tempered", TEMPERING["frequency_hz"], TEMPERING[
 
 
 wildcard_constraints:
-    sampler="lif|gibbs",
+    sampler="lif|lif_stp|gibbs",
     schedule="|".join(re.escape(label) for label in SCHEDULES),
     condition="|".join(re.escape(label) for label in SCAN_CONDITIONS),
     seed=r"[0-9]+",
@@ -63,7 +68,7 @@ wildcard_constraints:
 
 def sampling_inputs(wildcards):
     inputs = {"rbm": f"results/rbm/{wildcards.dataset}/seed{wildcards.training_seed}/rbm.nc"}
-    if wildcards.sampler == "lif":
+    if wildcards.sampler in LIF_SAMPLERS:
         inputs["temperature_map"] = TEMPERATURE_MAP.format(scheme=TEMPERING["scheme"])
     return inputs
 
@@ -76,9 +81,9 @@ rule tempering_run:
     params:
         schedule=lambda wc: SCHEDULES[wc.schedule],
         settings=lambda wc: RUN_SETTINGS[wc.sampler],
-        scheme=lambda wc: TEMPERING["scheme"] if wc.sampler == "lif" else None,
-        neuron=lambda wc: NEURON if wc.sampler == "lif" else None,
-        dt_ms=lambda wc: config["simulation"]["dt_ms"] if wc.sampler == "lif" else None,
+        scheme=lambda wc: TEMPERING["scheme"] if wc.sampler in LIF_SAMPLERS else None,
+        neuron=lambda wc: NEURON if wc.sampler in LIF_SAMPLERS else None,
+        dt_ms=lambda wc: config["simulation"]["dt_ms"] if wc.sampler in LIF_SAMPLERS else None,
         sweep_ms=lambda wc: NEURON["tau_ref_ms"] if wc.sampler == "gibbs" else None,
         rng_seed=lambda wc: job_seed("tempering_run", wc.dataset, wc.sampler, wc.schedule, wc.training_seed,
                                      wc.seed),
@@ -89,7 +94,7 @@ rule tempering_run:
     threads: 1
     resources:
         runtime=lambda wc: runtime_minutes(
-            rbm_neuron_seconds(wc.dataset, TEMPERING["duration_ms"]) if wc.sampler == "lif" else 0.0
+            rbm_neuron_seconds(wc.dataset, TEMPERING["duration_ms"]) if wc.sampler in LIF_SAMPLERS else 0.0
         ),
         mem_mb=3000,
     script:

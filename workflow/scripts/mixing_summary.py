@@ -20,6 +20,10 @@ with job_log(snakemake.log[0]):
               f"[{float(row.ground_confidence_ratio_ci_low):.3f}, {float(row.ground_confidence_ratio_ci_high):.3f}]")
         for schedule in ("free", "tempered"):
             cell = row.sel(schedule=schedule)
+            if "switch_ratio_vs_free_lif" in cell:
+                print(f"{sampler} {schedule}: switch rate / free lif {float(cell.switch_ratio_vs_free_lif):.3f} "
+                      f"[{float(cell.switch_ratio_vs_free_lif_ci_low):.3f}, "
+                      f"{float(cell.switch_ratio_vs_free_lif_ci_high):.3f}]")
             print(f"{sampler} {schedule}: ground-state free energy minus the test images' "
                   f"{float(cell.ground_free_energy_gap_mean):.2f} nat, visible activity / test images "
                   f"{float(cell.ground_visible_activity_ratio_mean):.3f}, class D_KL to the reference at the end "

@@ -1,8 +1,9 @@
-"""One free or tempered sampling run of a trained RBM, LIF or Gibbs (rule ``tempering_run``)."""
+"""One free or tempered sampling run of a trained RBM, LIF (renewing or STP synapses) or Gibbs (rule ``tempering_run``)."""
 
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.runtime import job_log, limit_threads
+from lif_tempering.sampling.stp import stp_from_config
 from lif_tempering.tempering.runs import make_schedule, temperature_map
 from lif_tempering.tempering.study import gibbs_run, lif_run
 
@@ -15,10 +16,11 @@ with job_log(snakemake.log[0]):
     schedule = make_schedule(spec["schedule"], spec["t_max"], spec["frequency_hz"], shape=spec.get("shape", "sinusoid"),
                              dwell_fraction=spec.get("dwell_fraction", 0.0))
     identity = {"training_seed": int(wildcards.training_seed), "seed": int(wildcards.seed), "rng_seed": params.rng_seed}
-    if wildcards.sampler == "lif":
+    if wildcards.sampler in ("lif", "lif_stp"):
         tmap = temperature_map(read_dataset(snakemake.input.temperature_map), params.scheme)
+        stp = stp_from_config(params.settings["stp"]) if wildcards.sampler == "lif_stp" else None
         run = lif_run(rbm, tmap, NeuronParameters(**params.neuron), schedule, params.settings, params.dt_ms,
-                      cache_dir=snakemake.config["simulation"]["build_cache_dir"], **identity)
+                      cache_dir=snakemake.config["simulation"]["build_cache_dir"], stp=stp, **identity)
     else:
         run = gibbs_run(rbm, schedule, params.settings, params.sweep_ms, **identity)
     print(f"{wildcards.sampler} {wildcards.schedule}: {run.sizes['time']} samples, "

@@ -23,6 +23,7 @@ SAMPLER_LABELS = {
     "lif": "LIF (renewing, corrected)",
     "lif_uncorrected": "LIF (renewing, uncorrected)",
     "lif_exponential": "LIF (exponential synapses)",
+    "lif_stp": "LIF (short-term plasticity)",
 }
 
 

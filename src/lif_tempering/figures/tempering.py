@@ -20,7 +20,7 @@ from lif_tempering.tempering.schedules import MS_PER_S  # noqa: E402
 
 sns.set_theme(context="talk", style="ticks")
 
-SAMPLER_LABELS = {"lif": "LIF network", "gibbs": "Gibbs"}
+SAMPLER_LABELS = {"lif": "LIF network", "lif_stp": "LIF network, STP", "gibbs": "Gibbs"}
 SCHEDULE_COLOURS = dict(zip(("free", "tempered"), sns.color_palette("deep", 2)))
 
 

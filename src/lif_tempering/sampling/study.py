@@ -43,6 +43,7 @@ from lif_tempering.sampling.boltzmann import (
     states_from_indices,
 )
 from lif_tempering.sampling.network import BoltzmannSampler
+from lif_tempering.sampling.stp import STPParameters
 
 #: Samplers of the validation study: Gibbs, and LIF variants as (synapse type, coupling correction applied).
 LIF_VARIANTS = {
@@ -51,11 +52,15 @@ LIF_VARIANTS = {
     "lif_exponential": ("exponential", False),
 }
 SAMPLERS = ("gibbs", *LIF_VARIANTS)
+#: The opt-in sampler with short-term plasticity (config ``stp_sampler``): renewing synapses with the
+#: ``stp_sampler`` Tsodyks-Markram parameters, no coupling correction (as the tempering study's LIF runs).
+STP_SAMPLER = "lif_stp"
 SAMPLER_DESCRIPTIONS = {
     "gibbs": "Gibbs sampling (one sweep = tau_ref of network time)",
     "lif": "LIF network, renewing synapses, coupling correction",
     "lif_uncorrected": "LIF network, renewing synapses, no coupling correction",
     "lif_exponential": "LIF network, plain exponential synapses, no coupling correction",
+    STP_SAMPLER: "LIF network, synapses with short-term plasticity (stp_sampler), no coupling correction",
 }
 
 
@@ -178,35 +183,42 @@ def validation_times_ms(settings: dict, tau_ref_ms: float) -> np.ndarray:
 
 
 def lif_samples(bms, p: NeuronParameters, calibration: ActivationPoint, settings: dict, synapse: str,
-                coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike) -> np.ndarray:
+                coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike,
+                stp: STPParameters | None = None) -> np.ndarray:
     """LIF samples int8 (time, machine, copy, unit) of ``copies_per_machine`` networks per machine, one run.
 
-    ``settings``: copies_per_machine, duration_ms, burn_in_ms, sample_dt_ms.
+    ``settings``: copies_per_machine, duration_ms, burn_in_ms, sample_dt_ms; ``stp``: short-term
+    plasticity of renewing synapses (``None``: the renewing synapse).
     """
     copies = settings["copies_per_machine"]
     n_units = np.shape(bms[0][1])[0]
     sampler = BoltzmannSampler(n_units, settings["duration_ms"], cache_dir, n_networks=len(bms) * copies,
                                synapse=synapse, dt_ms=dt_ms, sample_dt_ms=settings["sample_dt_ms"],
-                               burn_in_ms=settings["burn_in_ms"], report_period_s=30.0)
+                               burn_in_ms=settings["burn_in_ms"], stp=stp, report_period_s=30.0)
     result = sampler.sample([bm for bm in bms for _ in range(copies)], p, calibration, seed, coupling_scale)
     sampler.close()
     return result.samples.reshape(result.samples.shape[0], len(bms), copies, n_units)
 
 
 def lif_validation(bms, p: NeuronParameters, calibration: ActivationPoint, settings: dict, sampler: str,
-                   coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike) -> xr.Dataset:
-    """D_KL over time of one LIF variant of :data:`LIF_VARIANTS` on every machine.
+                   coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike,
+                   stp: STPParameters | None = None) -> xr.Dataset:
+    """D_KL over time of one LIF variant of :data:`LIF_VARIANTS`, or of :data:`STP_SAMPLER`, on every machine.
 
     ``coupling_scale`` multiplies the translated weights (the coupling correction,
-    1 for the uncorrected variants). ``settings``: the validation config.
+    1 for the uncorrected variants). ``settings``: the validation config. ``stp``: the
+    Tsodyks-Markram parameters of :data:`STP_SAMPLER` (required for it, not allowed otherwise);
+    they are stored as attributes (``stp_U`` etc.).
     """
-    synapse, _ = LIF_VARIANTS[sampler]
-    samples = lif_samples(bms, p, calibration, settings, synapse, coupling_scale, dt_ms, seed, cache_dir)
+    if (sampler == STP_SAMPLER) != (stp is not None):
+        raise ValueError(f"STP parameters are given with the sampler {STP_SAMPLER} and only with it, got {sampler}")
+    synapse = "renewing" if sampler == STP_SAMPLER else LIF_VARIANTS[sampler][0]
+    samples = lif_samples(bms, p, calibration, settings, synapse, coupling_scale, dt_ms, seed, cache_dir, stp)
     times = validation_times_ms(settings, p.tau_ref_ms)
     ds = _sampler_dataset(bms, samples, settings["sample_dt_ms"], times, sampler, settings["effective_bm_l2"],
                           coupling_scale)
     return ds.assign_attrs(seed=int(seed), synapse=synapse, u0_mV=float(calibration.u0_mV),
-                           alpha_mV=float(calibration.alpha_mV))
+                           alpha_mV=float(calibration.alpha_mV), **(stp.attrs(p.tau_syn_ms) if stp else {}))
 
 
 def machines_dataset(bms, seeds) -> xr.Dataset:
@@ -229,7 +241,11 @@ def machines_dataset(bms, seeds) -> xr.Dataset:
 
 
 def combine_samplers(sampler_datasets: list[xr.Dataset], bms, seeds) -> xr.Dataset:
-    """The validation study: per-sampler results along ``sampler`` with the machines' definition."""
+    """The validation study: per-sampler results along ``sampler`` with the machines' definition.
+
+    With :data:`STP_SAMPLER` among the samplers its Tsodyks-Markram parameters become the attributes
+    ``lif_stp_U``, ``lif_stp_tau_rec_ms``, ``lif_stp_tau_fac_ms`` and ``lif_stp_weight_scaling``.
+    """
     names = [ds.attrs["sampler"] for ds in sampler_datasets]
     stripped = [ds.drop_attrs(deep=False) for ds in sampler_datasets]
     combined = xr.concat(stripped, dim="sampler", coords="different", compat="equals", join="exact")
@@ -244,6 +260,8 @@ def combine_samplers(sampler_datasets: list[xr.Dataset], bms, seeds) -> xr.Datas
         "lif_u0_mV": next(d.attrs["u0_mV"] for d in sampler_datasets if "u0_mV" in d.attrs),
         "lif_alpha_mV": next(d.attrs["alpha_mV"] for d in sampler_datasets if "alpha_mV" in d.attrs),
         "n_units": int(np.shape(bms[0][1])[0]),
+        **{f"{STP_SAMPLER}_{key.removeprefix('stp_')}": value for d in sampler_datasets
+           if d.attrs["sampler"] == STP_SAMPLER for key, value in d.attrs.items() if key.startswith("stp_")},
     }
     return ds
 

@@ -45,6 +45,7 @@ from lif_tempering.calibration.temperature import SCHEMES, ActivationPoint
 from lif_tempering.learning.rbm import sample_rbm_gibbs
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.sampling.boltzmann import rbm_as_bm
+from lif_tempering.sampling.stp import RENEWING, STPParameters
 from lif_tempering.tempering.schedules import (
     constant_temperature,
     dwell_temperature,
@@ -246,27 +247,31 @@ class LIFTemperingSampler:
     :func:`rate_schedule_hz`. Samples are read every ``sample_dt_ms`` from
     ``burn_in_ms`` on. Each distinct rate schedule leaves two float64 files of
     ``duration_ms / dt_ms`` values in the project's ``static_arrays`` folder
-    (Brian2 keeps them; seeds of one schedule share them).
+    (Brian2 keeps them; seeds of one schedule share them). ``stp``: Tsodyks-Markram
+    parameters of the synapses (default the renewing synapse, sampler ``lif``; any
+    other setting is the sampler ``lif_stp``); the binary does not depend on them.
     """
 
     def __init__(self, n_visible: int, n_hidden: int, duration_ms: float, cache_dir: str | os.PathLike,
                  p: NeuronParameters, tmap: TemperatureMap, synapse: str = "renewing", dt_ms: float = 0.1,
                  sample_dt_ms: float = 1.0, burn_in_ms: float = 0.0, coupling_scale: float = 1.0,
-                 report_period_s: float = 60.0):
+                 report_period_s: float = 60.0, stp: STPParameters | None = None):
         self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
         self.p, self.tmap, self.coupling_scale, self.dt_ms = p, tmap, float(coupling_scale), float(dt_ms)
+        self.stp = RENEWING if stp is None else stp
+        self.name = "lif" if self.stp == RENEWING else "lif_stp"
 
         from lif_tempering.sampling.network import BoltzmannSampler  # Brian2 only for LIF jobs: the others start ~1 s faster
 
         self.sampler = BoltzmannSampler(n_visible + n_hidden, duration_ms, cache_dir, pattern="bipartite",
                                         n_visible=n_visible, synapse=synapse, dt_ms=dt_ms, sample_dt_ms=sample_dt_ms,
-                                        burn_in_ms=burn_in_ms, report_period_s=report_period_s,
+                                        burn_in_ms=burn_in_ms, stp=self.stp, report_period_s=report_period_s,
                                         scheduled_rates=True)
 
     def sample(self, rbm, schedule: TemperatureSchedule, seed: int, attrs: dict | None = None) -> xr.Dataset:
         """Run the network for ``rbm`` (``(W, b_v, b_h)`` or a dict with those keys) under ``schedule``.
 
-        Returns :func:`run_dataset` with ``sampler = "lif"``; ``wall_time_s`` is the
+        Returns :func:`run_dataset` with ``sampler`` ``lif`` or ``lif_stp``; ``wall_time_s`` is the
         time of the simulation run and readout (not compilation). ``attrs`` are
         added to the dataset's attributes (e.g. the training seed).
         """
@@ -281,13 +286,15 @@ class LIFTemperingSampler:
         wall_time_s = time.perf_counter() - start
         params = result.params
         run_attrs = {
-            "sampler": "lif", "seed": int(seed), "wall_time_s": float(wall_time_s),
+            "sampler": self.name, "seed": int(seed), "wall_time_s": float(wall_time_s),
             "duration_ms": params["duration_ms"], "burn_in_ms": params["burn_in_ms"],
             "sample_dt_ms": params["sample_dt_ms"], "dt_ms": params["dt_ms"], "synapse": params["synapse"],
             "coupling_scale": self.coupling_scale, "noise_scheme": self.tmap.scheme,
             "u0_mV": params["u0_mV"], "alpha_mV": params["alpha_mV"], "n_clipped_units": params["n_clipped_units"],
             "rate_exc_hz_min": float(rate_exc.min()), "rate_exc_hz_max": float(rate_exc.max()),
             "rate_inh_hz_min": float(rate_inh.min()), "rate_inh_hz_max": float(rate_inh.max()),
+            **({key: params[key] for key in (*self.stp.attrs(self.p.tau_syn_ms), "stp_weight_factor")}
+               if params["synapse"] == "renewing" else {}),
             **(attrs or {}),
         }
         return run_dataset(result.samples[:, 0, :], result.times_ms, schedule, self.n_visible, run_attrs)

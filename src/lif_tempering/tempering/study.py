@@ -48,6 +48,7 @@ from lif_tempering.analysis.mixing import (
 from lif_tempering.learning.reference import model_reference
 from lif_tempering.learning.study import rbm_classifier, rbm_parameters
 from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.sampling.stp import STPParameters
 from lif_tempering.tempering.runs import (
     LIFTemperingSampler,
     TemperatureMap,
@@ -126,19 +127,20 @@ def _run_attrs(rbm: xr.Dataset, training_seed: int, seed: int, rng_seed: int) ->
 
 def lif_run(rbm: xr.Dataset, tmap: TemperatureMap, p: NeuronParameters, schedule: TemperatureSchedule,
             settings: dict, dt_ms: float, training_seed: int, seed: int, rng_seed: int,
-            cache_dir: str | os.PathLike) -> xr.Dataset:
+            cache_dir: str | os.PathLike, stp: STPParameters | None = None) -> xr.Dataset:
     """One LIF run of a trained RBM under ``schedule`` (:class:`~lif_tempering.tempering.runs.LIFTemperingSampler`).
 
     ``settings``: duration_ms, burn_in_ms, sample_dt_ms, coupling_scale (the
     ``tempering`` config); ``tmap`` the noise scheme's temperature map; ``p`` the
-    neuron parameters. Runs of equal duration and RBM size share one binary in
-    ``cache_dir``.
+    neuron parameters; ``stp``: the synapses' short-term plasticity (``None``: renewing,
+    sampler ``lif``; else sampler ``lif_stp``). Runs of equal duration and RBM size
+    share one binary in ``cache_dir``.
     """
     W, b_v, b_h = rbm_parameters(rbm)
     sampler = LIFTemperingSampler(W.shape[0], W.shape[1], settings["duration_ms"], cache_dir, p, tmap,
                                   dt_ms=dt_ms, sample_dt_ms=settings["sample_dt_ms"],
                                   burn_in_ms=settings["burn_in_ms"], coupling_scale=settings["coupling_scale"],
-                                  report_period_s=30.0)
+                                  report_period_s=30.0, stp=stp)
     try:
         return sampler.sample((W, b_v, b_h), schedule, rng_seed, attrs=_run_attrs(rbm, training_seed, seed, rng_seed))
     finally:
