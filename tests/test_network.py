@@ -13,7 +13,13 @@ from scipy.special import expit
 from lif_tempering.calibration.activation import calibrate
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.io import read_dataset, stored_params
-from lif_tempering.neuron.model import TSODYKS_MARKRAM_ON_SPIKE, make_lif_group, per_neuron_values, run_reset_before_synapses
+from lif_tempering.neuron.model import (
+    TSODYKS_MARKRAM_ON_SPIKE,
+    TSODYKS_MARKRAM_STATE,
+    make_lif_group,
+    per_neuron_values,
+    run_reset_before_synapses,
+)
 from lif_tempering.neuron.parameters import PARAMETER_SETS
 from lif_tempering.neuron.population import PopulationSimulator
 from lif_tempering.sampling.boltzmann import (
@@ -123,15 +129,7 @@ def spike_source(spike_times_ms, duration_ms, U=1.0, tau_rec_ms=P.tau_syn_ms, ta
     Tsodyks-Markram synapses (rested: resource 1, utilisation 0)."""
     pattern = np.zeros(int(round(duration_ms / DT_MS)))
     pattern[np.rint(np.asarray(spike_times_ms) / DT_MS).astype(int)] = 1.0
-    source = NeuronGroup(1, """
-                         resource : 1
-                         utilization : 1
-                         release : 1
-                         t_previous_spike : second
-                         stp_U : 1
-                         tau_rec : second
-                         tau_fac : second
-                         """,
+    source = NeuronGroup(1, TSODYKS_MARKRAM_STATE,
                          threshold="spike_pattern(t) > 0.5", reset=TSODYKS_MARKRAM_ON_SPIKE,
                          namespace={"spike_pattern": TimedArray(pattern, dt=DT_MS * ms)}, name="source")
     run_reset_before_synapses(source)

@@ -17,7 +17,7 @@ from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock,
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.config import ConfigError, validate_config
 from lif_tempering.io import read_dataset
-from lif_tempering.neuron.model import TSODYKS_MARKRAM_ON_SPIKE, run_reset_before_synapses
+from lif_tempering.neuron.model import TSODYKS_MARKRAM_ON_SPIKE, TSODYKS_MARKRAM_STATE, run_reset_before_synapses
 from lif_tempering.neuron.parameters import PARAMETER_SETS
 from lif_tempering.neuron.standalone import StandaloneProject
 from lif_tempering.sampling.network import BoltzmannSampler, make_synapses, write_samples
@@ -59,15 +59,7 @@ def probe_objects():
     n = len(SETTINGS)
     pattern = np.zeros(int(round(PROBE_MS / DT_MS)))
     pattern[np.rint(np.array(SPIKES_MS) / DT_MS).astype(int)] = 1.0
-    source = NeuronGroup(n, """
-                         resource : 1
-                         utilization : 1
-                         release : 1
-                         t_previous_spike : second
-                         stp_U : 1
-                         tau_rec : second
-                         tau_fac : second
-                         """, threshold="spike_pattern(t) > 0.5", reset=TSODYKS_MARKRAM_ON_SPIKE,
+    source = NeuronGroup(n, TSODYKS_MARKRAM_STATE, threshold="spike_pattern(t) > 0.5", reset=TSODYKS_MARKRAM_ON_SPIKE,
                          namespace={"spike_pattern": TimedArray(pattern, dt=DT_MS * ms)}, name="stp_source")
     run_reset_before_synapses(source)
     target = NeuronGroup(n, "g_exc : siemens\ng_inh : siemens\nsyn_weight_scale : 1", name="stp_target")

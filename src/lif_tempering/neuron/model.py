@@ -54,9 +54,19 @@ from brian2 import DEFAULT_FUNCTIONS, Function, NeuronGroup, TimedArray, ms, mV,
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.sampling.stp import RENEWING, STPParameters
 
+#: Presynaptic state of Tsodyks-Markram synapses (:mod:`lif_tempering.sampling.network`): ``resource``,
+#: ``utilization``, ``release`` and ``t_previous_spike``; ``stp_U``, ``tau_rec``, ``tau_fac`` their parameters.
+TSODYKS_MARKRAM_STATE = """
+resource : 1
+utilization : 1
+release : 1
+t_previous_spike : second
+stp_U : 1
+tau_rec : second
+tau_fac : second
+"""
+
 #: The neuron model without its background rates (completed by CONSTANT_RATES or SCHEDULED_RATES).
-#: ``resource``, ``utilization``, ``release`` and ``t_previous_spike`` are the presynaptic state
-#: of Tsodyks-Markram synapses (:mod:`lif_tempering.sampling.network`), ``stp_U``, ``tau_rec``, ``tau_fac`` their parameters.
 LIF_EQUATIONS = """
 dv/dt = (g_l * (E_l - v) + g_exc * (E_exc - v) + g_inh * (E_inh - v)) / C_m : volt (unless refractory)
 g_exc : siemens
@@ -78,14 +88,7 @@ w_exc : siemens
 w_inh : siemens
 t_count_start : second
 spike_count : integer
-resource : 1
-utilization : 1
-release : 1
-t_previous_spike : second
-stp_U : 1
-tau_rec : second
-tau_fac : second
-"""
+""" + TSODYKS_MARKRAM_STATE
 
 #: Per-neuron constant background: per-step budget growth factors exp(rate * dt) (settable per run).
 CONSTANT_RATES = """
@@ -199,10 +202,11 @@ poisson_budget = Function(_poisson_budget_numpy, arg_units=[1, 1], return_unit=1
 poisson_budget.implementations.add_implementation(
     "cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget", dependencies={"_rand": DEFAULT_FUNCTIONS["rand"]})
 
-#: Presynaptic state of Tsodyks-Markram synapses (:mod:`lif_tempering.sampling.network`, :mod:`lif_tempering.sampling.stp`), updated on each
-#: spike as NEST's ``tsodyks2_synapse``: the resource recovers toward 1 with tau_rec since the previous
-#: spike, the utilisation decays with tau_fac (to 0 at once for tau_fac = 0) and is incremented by
-#: U (1 - u), then ``release = u * resource`` leaves the resource.
+#: Update of the presynaptic Tsodyks-Markram state (:data:`TSODYKS_MARKRAM_STATE`,
+#: :mod:`lif_tempering.sampling.stp`) on each spike as NEST's ``tsodyks2_synapse``: the resource
+#: recovers toward 1 with tau_rec since the previous spike, the utilisation decays with tau_fac
+#: (to 0 at once for tau_fac = 0) and is incremented by U (1 - u), then ``release = u * resource``
+#: leaves the resource.
 TSODYKS_MARKRAM_ON_SPIKE = """
 resource = 1 - (1 - resource) * exp(-(t - t_previous_spike) / tau_rec)
 facilitation = int(tau_fac > 0 * ms) * exp(-(t - t_previous_spike) / (tau_fac + int(tau_fac <= 0 * ms) * ms))
