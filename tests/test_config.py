@@ -118,6 +118,18 @@ def test_tempering_cross_field_rules():
                   "parameter_scan.n_training_seeds")
 
 
+def test_scan_seeds_must_not_be_the_studys_seeds():
+    """The schedule is chosen on the scan's runs; the study's seeds 0 .. n_seeds - 1 report it."""
+    config = default_config()
+    config["parameter_scan"]["first_seed"] = config["tempering"]["n_seeds"] - 1
+    _expect_error(config, f"parameter_scan.first_seed: {config['tempering']['n_seeds'] - 1} must be >= "
+                          f"tempering.n_seeds = {config['tempering']['n_seeds']}")
+    config["parameter_scan"]["first_seed"] = config["tempering"]["n_seeds"]
+    validate_config(config)
+    config["parameter_scan"]["selection"]["min_quality_ratio"] = 1.2
+    _expect_error(config, "parameter_scan.selection.min_quality_ratio", "1.2")
+
+
 def test_scan_sizes_must_allow_enough_distinct_bootstrap_resamples():
     """2 trained RBMs x 2 seeds give 19 distinct two-stage resamples; 2 x 3 would give 156."""
     config = default_config()

@@ -48,6 +48,7 @@ def summary(tmp_path):
             "switch_ratio_ci_low": _per_sampler([1.8, 1.1], "1", "ratio: low"),
             "switch_ratio_ci_high": _per_sampler([3.2, 1.9], "1", "ratio: high"),
             "ground_confidence_ratio": _per_sampler([0.9, 1.0], "1", "ratio"),
+            "ground_activity_ratio": _per_sampler([0.96, 1.01], "1", "ratio"),
             "coverage_censored_fraction": _per_schedule([[0.25, 0.0], [0.0, 0.0]], "1", "censored")}
     for name, value in (("ground_confidence", 0.8), ("coverage_time_s", 1.7)):
         for end, shift in (("mean", 0.0), ("ci_low", -0.1), ("ci_high", 0.1)):
@@ -107,6 +108,34 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
     assert _value(table, "runs per sampler and schedule (trained RBMs x seeds)")["value"] == "3 x 4"
     assert _value(table, "tempering.samplers")["value"] == "lif, gibbs"
     assert _value(table, "tempering.duration_ms")["unit"] == "ms"
+
+
+def scan_with_choice(configured_frequency_hz):
+    """A 1 x 2 x 1 scan whose 2 Hz point is chosen (the 5 Hz point loses visible activity)."""
+    from lif_tempering.tempering.study import choose_schedule
+
+    dims = ("shape", "frequency_hz", "t_max")
+    values = {"switch_ratio": [2.4, 3.1], "switch_ratio_ci_low": [1.7, 2.2], "switch_ratio_ci_high": [3.0, 4.0],
+              "ground_confidence_ratio": [0.97, 0.96], "ground_activity_ratio": [0.98, 0.9], "n_runs": [6, 6]}
+    for name in ("ground_confidence_ratio", "ground_activity_ratio"):
+        values[f"{name}_ci_low"] = [v - 0.02 for v in values[name]]
+        values[f"{name}_ci_high"] = [v + 0.02 for v in values[name]]
+    scan = xr.Dataset({name: (dims, np.asarray(v, dtype=float).reshape(1, 2, 1)) for name, v in values.items()},
+                      coords={"shape": ["sinusoid"], "frequency_hz": [2.0, 5.0], "t_max": [1.5]})
+    return choose_schedule(scan, 0.95, {"shape": "sinusoid", "frequency_hz": configured_frequency_hz, "t_max": 1.5})
+
+
+def test_headline_names_the_schedule_the_scan_chose(summary, calibration):
+    table = headline_table(summary, *calibration, RUN_SETTINGS, scan=scan_with_choice(2.0))
+    assert _value(table, "chosen schedule")["value"] == "sinusoid, 2 Hz, T_max 1.5"
+    assert _value(table, "the configured schedule")["value"] == "sinusoid, 2 Hz, T_max 1.5 (the chosen one)"
+    row = _value(table, "switch ratio, tempered / free (scan runs)")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == (2.4, 1.7, 3.0)
+    assert _value(table, "scan runs at the chosen point (trained RBMs x seeds)")["value"] == 6
+    other = headline_table(summary, *calibration, RUN_SETTINGS, scan=scan_with_choice(5.0))
+    assert "NOT the chosen one" in _value(other, "the configured schedule")["value"]
+    assert "chosen schedule" in set(front_page_table(table)["quantity"])
+    assert _value(table, "ground-state visible activity ratio, tempered / free", "lif")["value"] == 0.96
 
 
 def test_headline_table_holds_the_calibration_numbers(summary, calibration):

@@ -7,6 +7,7 @@ import xarray as xr
 from lif_tempering.analysis.metrics import count_label_switches
 from lif_tempering.tempering.runs import make_schedule, run_dataset
 from lif_tempering.tempering.study import (
+    choose_schedule,
     condition_label,
     gibbs_run,
     mixing_group,
@@ -151,6 +152,36 @@ def test_summary_and_scan_of_constructed_groups():
     assert scan.attrs["bootstrap_distinct_resamples"] == 10  # one trained RBM, 3 seeds: C(5, 3)
     for name in list(scan.data_vars) + list(scan.coords):
         assert scan[name].attrs["units"] and scan[name].attrs["long_name"], name
+
+
+def _scan_grid(switch_ratio_ci_low, confidence_ratio, activity_ratio):
+    """A scan of one shape over frequencies [1, 2] x t_max [1.5, 2] with the given tables (2 x 2)."""
+    dims = ("shape", "frequency_hz", "t_max")
+    tables = {"switch_ratio_ci_low": switch_ratio_ci_low, "switch_ratio": np.asarray(switch_ratio_ci_low) + 1.0,
+              "ground_confidence_ratio": confidence_ratio, "ground_activity_ratio": activity_ratio}
+    return xr.Dataset({name: (dims, np.asarray(table, dtype=float)[None]) for name, table in tables.items()},
+                      coords={"shape": ["sinusoid"], "frequency_hz": [1.0, 2.0], "t_max": [1.5, 2.0]})
+
+
+def test_choose_schedule_keeps_quality_and_maximises_the_interval_low_end():
+    configured = {"shape": "sinusoid", "frequency_hz": 1.0, "t_max": 2.0}
+    # (2 Hz, 2) has the best interval but loses visible activity; (1 Hz, 2) loses confidence
+    scan = _scan_grid([[1.2, 1.9], [1.6, 2.5]], [[0.99, 0.94], [0.97, 0.96]], [[1.0, 0.99], [0.96, 0.90]])
+    chosen = choose_schedule(scan, 0.95, configured)
+    np.testing.assert_array_equal(chosen["eligible"].values[0], [[1, 0], [1, 0]])
+    assert (chosen.attrs["chosen_shape"], chosen.attrs["chosen_frequency_hz"], chosen.attrs["chosen_t_max"]) == (
+        "sinusoid", 2.0, 1.5)
+    assert chosen.attrs["configured_is_chosen"] == 0 and chosen.attrs["selection_min_quality_ratio"] == 0.95
+    assert chosen["eligible"].attrs["units"] == "1" and "0.95" in chosen["eligible"].attrs["long_name"]
+    # a lower bar admits (2 Hz, 2); the configured schedule is then not it either
+    assert choose_schedule(scan, 0.9, configured).attrs["chosen_t_max"] == 2.0
+    assert choose_schedule(scan, 0.9, {**configured, "frequency_hz": 2.0}).attrs["configured_is_chosen"] == 1
+    # a missing interval (nan) is never chosen; no eligible point leaves the choice empty
+    nan_best = _scan_grid([[1.2, 1.9], [np.nan, 2.5]], [[0.99, 0.94], [0.97, 0.96]], [[1.0, 0.99], [0.96, 0.90]])
+    assert choose_schedule(nan_best, 0.95, configured).attrs["chosen_frequency_hz"] == 1.0
+    none = choose_schedule(scan, 1.0, configured)
+    assert none.attrs["chosen_shape"] == "" and np.isnan(none.attrs["chosen_t_max"])
+    assert none.attrs["configured_is_chosen"] == 0 and int(none["eligible"].sum()) == 0
 
 
 def test_gibbs_run_records_its_identity():

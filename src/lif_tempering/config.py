@@ -145,6 +145,11 @@ def _tempering_problems(config: dict, tau_ref_ms: float) -> list[str]:
     if scan["n_training_seeds"] > config["rbm"]["n_training_seeds"]:
         problems.append(f"parameter_scan.n_training_seeds: {scan['n_training_seeds']} must be <= "
                         f"rbm.n_training_seeds = {config['rbm']['n_training_seeds']}")
+    if scan["first_seed"] < tempering["n_seeds"]:
+        problems.append(f"parameter_scan.first_seed: {scan['first_seed']} must be >= tempering.n_seeds = "
+                        f"{tempering['n_seeds']}: the scan's runs (seeds first_seed .. first_seed + n_seeds - 1) "
+                        "choose the schedule and must not be the study's runs (seeds 0 .. tempering.n_seeds - 1) "
+                        "that report it")
     problems += _scan_bootstrap_problems(scan, tempering["bootstrap"]["min_distinct_resamples"])
     return problems
 

@@ -10,6 +10,10 @@ HEADLINE_SETTINGS = {
     "tempering.scheme": TEMPERING["scheme"],
     "tempering.t_max": TEMPERING["t_max"],
     "tempering.frequency_hz": TEMPERING["frequency_hz"],
+    "tempering.schedule.shape": SHAPE,
+    "tempering.n_seeds": TEMPERING["n_seeds"],
+    "parameter_scan.first_seed": SCAN["first_seed"],
+    "parameter_scan.n_seeds": SCAN["n_seeds"],
     "tempering.ground_state_tolerance": TEMPERING["ground_state_tolerance"],
     "tempering.readout": TEMPERING["readout"],
     "tempering.duration_ms": TEMPERING["duration_ms"],
@@ -22,6 +26,7 @@ HEADLINE_SETTINGS = {
 rule headline:
     input:
         summary=rules.mixing_summary.output[0],
+        scan=rules.parameter_scan.output[0],
         reference=REFERENCE_CALIBRATION,
         membrane=rules.membrane_summary.output[0],
         temperature_map=TEMPERATURE_MAP.format(scheme=TEMPERING["scheme"]),

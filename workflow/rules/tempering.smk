@@ -10,7 +10,9 @@ SCAN = config["parameter_scan"]
 DATASET = config["dataset"]
 TEMPERING_SEEDS = list(range(TEMPERING["n_seeds"]))
 SCAN_TRAINING_SEEDS = list(range(SCAN["n_training_seeds"]))
-SCAN_SEEDS = list(range(SCAN["n_seeds"]))
+#: The scan's sampling seeds follow the study's (parameter_scan.first_seed >= tempering.n_seeds): the schedule is
+#: chosen on other runs than the study's runs that report it.
+SCAN_SEEDS = list(range(SCAN["first_seed"], SCAN["first_seed"] + SCAN["n_seeds"]))
 #: The tempered schedule's shape; the dwell shape holds T = 1 for dwell_fraction of each period.
 SHAPE = TEMPERING["schedule"]["shape"]
 DWELL_FRACTION = TEMPERING["schedule"]["dwell_fraction"]
@@ -230,6 +232,9 @@ rule parameter_scan:
         shapes=SCAN["shapes"],
         dwell_fraction=DWELL_FRACTION if "dwell" in SCAN["shapes"] else None,
         bootstrap=BOOTSTRAP,
+        selection=canonical(SCAN["selection"]),
+        configured_schedule=canonical({"shape": SHAPE, "frequency_hz": TEMPERING["frequency_hz"],
+                                       "t_max": TEMPERING["t_max"]}),
     benchmark:
         "results/benchmarks/mixing/parameter_scan.tsv",
     log:

@@ -8,13 +8,14 @@ params = snakemake.params
 with job_log(snakemake.log[0]):
     summary = read_dataset(snakemake.input.summary)
     table = headline_table(summary, read_dataset(snakemake.input.reference), read_dataset(snakemake.input.membrane),
-                           read_dataset(snakemake.input.temperature_map), params.settings)
+                           read_dataset(snakemake.input.temperature_map), params.settings,
+                           scan=read_dataset(snakemake.input.scan))
     print(table.to_string())
     table.to_csv(snakemake.output.csv, index=False)
     confidence = 100 * params.settings["tempering.bootstrap.confidence"]
     note = (f"Means over runs with {confidence:g} % bootstrap intervals [low, high] "
             f"({summary.attrs.get('bootstrap_method', 'percentile bootstrap over runs')}); fits with ± standard "
-            f"error. Numbers: {snakemake.output.csv}, {snakemake.input.summary}.")
+            f"error. Numbers: {snakemake.output.csv}, {snakemake.input.summary}, {snakemake.input.scan}.")
     with open(snakemake.output.html, "w", encoding="utf-8") as out:
         out.write(headline_html(table, note=note))
     with open(snakemake.output.front_page, "w", encoding="utf-8") as out:

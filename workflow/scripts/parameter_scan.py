@@ -4,7 +4,7 @@ from collections import defaultdict
 
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.runtime import job_log
-from lif_tempering.tempering.study import mixing_summary, parameter_scan
+from lif_tempering.tempering.study import choose_schedule, mixing_summary, parameter_scan
 
 params = snakemake.params
 with job_log(snakemake.log[0]):
@@ -16,7 +16,14 @@ with job_log(snakemake.log[0]):
     bootstrap = params.bootstrap
     summaries = [mixing_summary(groups, bootstrap["seed"], bootstrap["n_resamples"], bootstrap["confidence"])
                  for groups in by_condition.values()]
-    scan = parameter_scan(summaries, params.frequencies_hz, params.t_max_values, params.shapes)
-    print(scan[["switch_rate_hz", "free_switch_rate_hz", "switch_ratio", "ground_confidence_ratio"]]
-          .to_dataframe().to_string())
+    scan = choose_schedule(parameter_scan(summaries, params.frequencies_hz, params.t_max_values, params.shapes),
+                           params.selection["min_quality_ratio"], params.configured_schedule)
+    print(scan[["switch_rate_hz", "free_switch_rate_hz", "switch_ratio", "switch_ratio_ci_low",
+                "ground_confidence_ratio", "ground_activity_ratio", "eligible"]].to_dataframe().to_string())
+    print(f"chosen: {scan.attrs['chosen_shape'] or 'no grid point'} f = {scan.attrs['chosen_frequency_hz']:g} Hz, "
+          f"T_max = {scan.attrs['chosen_t_max']:g}; configured: {scan.attrs['configured_shape']} "
+          f"f = {scan.attrs['configured_frequency_hz']:g} Hz, T_max = {scan.attrs['configured_t_max']:g}")
+    if not scan.attrs["configured_is_chosen"]:
+        print("warning: the configured schedule (tempering.schedule.shape, tempering.frequency_hz, tempering.t_max) "
+              "is not the one the scan chooses")
     write_dataset(scan, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

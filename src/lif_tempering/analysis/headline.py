@@ -26,6 +26,7 @@ COLUMNS = ("section", "quantity", "column", "value", "stderr", "ci_low", "ci_hig
 SETTINGS = "Settings"
 TEMPERING = "Free against tempered sampling"
 NEURON = "Single neuron at T = 1"
+SCHEDULE_CHOICE = "Schedule chosen on the parameter scan's runs"
 
 #: Rows of the tempering section: quantity, summary variable (``{name}_mean`` or ``{name}``), schedule.
 MIXING_ROWS = (
@@ -35,6 +36,7 @@ MIXING_ROWS = (
     ("ground-state confidence, free", "ground_confidence", "free"),
     ("ground-state confidence, tempered", "ground_confidence", "tempered"),
     ("ground-state confidence ratio, tempered / free", "ground_confidence_ratio", None),
+    ("ground-state visible activity ratio, tempered / free", "ground_activity_ratio", None),
     ("coverage time of all classes, free", "coverage_time_s", "free"),
     ("coverage time of all classes, tempered", "coverage_time_s", "tempered"),
 )
@@ -42,6 +44,8 @@ MIXING_ROWS = (
 OPTIONAL_MIXING_ROWS = (
     ("runs that never visited every class, free", "coverage_censored_fraction", "free"),
     ("runs that never visited every class, tempered", "coverage_censored_fraction", "tempered"),
+    ("class D_KL to the RBM's reference distribution at the end, free", "class_kl_reference_final", "free"),
+    ("class D_KL to the RBM's reference distribution at the end, tempered", "class_kl_reference_final", "tempered"),
 )
 #: Settings that must agree with the summary's attributes: settings key -> summary attribute.
 SUMMARY_SETTINGS = {"dataset": "dataset", "tempering.t_max": "readout_t_max",
@@ -51,7 +55,8 @@ SUMMARY_SETTINGS = {"dataset": "dataset", "tempering.t_max": "readout_t_max",
 SCHEME_KEY = "tempering.scheme"
 #: Rows of the report's first page (:func:`front_page_table`), by the start of their quantity, in this order.
 FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "ground-state confidence ratio",
-              "coverage time of all classes", "activation width alpha", "inflection point u0",
+              "ground-state visible activity ratio", "coverage time of all classes", "chosen schedule",
+              "the configured schedule", "activation width alpha", "inflection point u0",
               "free-membrane std", "map points meeting", "largest |T_bias")
 #: Settings named on the report's first page.
 FRONT_PAGE_SETTINGS = ("dataset", "neuron.parameter_set", "tempering.scheme", "tempering.t_max",
@@ -156,21 +161,55 @@ def temperature_map_rows(temperature_map: xr.Dataset, scheme: str) -> list[dict]
     ]
 
 
+def _schedule_text(shape: str, frequency_hz: float, t_max: float) -> str:
+    return f"{shape}, {frequency_hz:g} Hz, T_max {t_max:g}"
+
+
+def schedule_choice_rows(scan: xr.Dataset) -> list[dict]:
+    """The schedule the scan chose (:func:`lif_tempering.tempering.study.choose_schedule`), its scan numbers,
+    and whether the study was run with it."""
+    attrs = scan.attrs
+    configured = _schedule_text(attrs["configured_shape"], attrs["configured_frequency_hz"], attrs["configured_t_max"])
+    if not attrs["chosen_shape"]:
+        return [_row(SCHEDULE_CHOICE, "chosen schedule", "",
+                     f"none: no grid point keeps both quality ratios >= {attrs['selection_min_quality_ratio']:g}"),
+                _row(SCHEDULE_CHOICE, "the configured schedule", "", f"{configured} (not chosen by the scan)")]
+    point = scan.sel(shape=attrs["chosen_shape"], frequency_hz=attrs["chosen_frequency_hz"],
+                     t_max=attrs["chosen_t_max"])
+    rows = [_row(SCHEDULE_CHOICE, "chosen schedule", "",
+                 _schedule_text(attrs["chosen_shape"], attrs["chosen_frequency_hz"], attrs["chosen_t_max"])),
+            _row(SCHEDULE_CHOICE, "the configured schedule", "",
+                 f"{configured} ({'the chosen one' if attrs['configured_is_chosen'] else 'NOT the chosen one'})"),
+            _row(SCHEDULE_CHOICE, "scan runs at the chosen point (trained RBMs x seeds)", "",
+                 int(point["n_runs"]), unit="1")]
+    for quantity, name in (("switch ratio, tempered / free (scan runs)", "switch_ratio"),
+                           ("ground-state confidence ratio (scan runs)", "ground_confidence_ratio"),
+                           ("ground-state visible activity ratio (scan runs)", "ground_activity_ratio")):
+        rows.append(_row(SCHEDULE_CHOICE, quantity, "", _float(point[name]), np.nan, _float(point[f"{name}_ci_low"]),
+                         _float(point[f"{name}_ci_high"]), "1"))
+    rows.append(_row(SCHEDULE_CHOICE, "rule", "", attrs["selection_rule"]))
+    return rows
+
+
 def headline_table(summary: xr.Dataset, reference: xr.Dataset, membrane: xr.Dataset, temperature_map: xr.Dataset,
-                   settings: dict) -> pd.DataFrame:
-    """The headline table (:data:`COLUMNS`): settings, tempering, single neuron, temperature map.
+                   settings: dict, scan: xr.Dataset | None = None) -> pd.DataFrame:
+    """The headline table (:data:`COLUMNS`): settings, tempering, schedule choice, single neuron, temperature map.
 
     ``settings``: the configured values the run was made with, by configuration key (``dataset``,
     ``tempering.t_max``, ...); :data:`SCHEME_KEY` selects the temperature map's row. A setting that
     disagrees with the summary's attributes (:data:`SUMMARY_SETTINGS`) raises ``ValueError``.
+    ``scan``: the parameter scan with its schedule choice (section omitted without it).
     """
-    rows = settings_rows(summary, settings) + mixing_rows(summary) + neuron_rows(reference, membrane)
+    rows = settings_rows(summary, settings) + mixing_rows(summary)
+    if scan is not None:
+        rows += schedule_choice_rows(scan)
+    rows += neuron_rows(reference, membrane)
     rows += temperature_map_rows(temperature_map, settings[SCHEME_KEY])
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def front_page_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of :data:`FRONT_PAGE` (results only, no settings), sections in the order tempering, neuron, map."""
+    """The rows of :data:`FRONT_PAGE` (results only, no settings), in the order of :data:`FRONT_PAGE`."""
     rank = table["quantity"].map(lambda q: next((i for i, start in enumerate(FRONT_PAGE) if q.startswith(start)), -1))
     rows = table[(table["section"] != SETTINGS) & (rank >= 0)]
     return rows.assign(_rank=rank[rows.index]).sort_values("_rank", kind="stable").drop(columns="_rank")

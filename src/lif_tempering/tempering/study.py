@@ -70,7 +70,9 @@ SCAN_VARIABLES = {
     "free_ground_visible_activity_ratio": ("ground_visible_activity_ratio", "free"),
 }
 #: Tempered/free ratios of :func:`parameter_scan`.
-SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio")
+SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio", "ground_activity_ratio")
+#: The tempered/free ratios of ground-state quality a chosen schedule must keep (:func:`choose_schedule`).
+QUALITY_RATIOS = ("ground_confidence_ratio", "ground_activity_ratio")
 
 
 # --------------------------------------------------------------------------- schedule labels
@@ -369,3 +371,43 @@ def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sh
 
 def _scan_attrs(attrs: dict, schedule: str) -> dict:
     return dict(attrs, long_name=f"{schedule} runs: {attrs['long_name']}")
+
+
+def choose_schedule(scan: xr.Dataset, min_quality_ratio: float, configured: dict) -> xr.Dataset:
+    """``scan`` (:func:`parameter_scan`) with the study's schedule chosen from it.
+
+    Eligible grid points keep both :data:`QUALITY_RATIOS` (tempered/free ground-state
+    confidence and visible activity) at or above ``min_quality_ratio``; of these the one with
+    the highest lower interval end of ``switch_ratio`` is chosen (the mean breaks ties).
+    Adds ``eligible`` (shape, frequency_hz, t_max; 1 or 0) and the attributes
+    ``chosen_shape``, ``chosen_frequency_hz``, ``chosen_t_max`` (empty and nan when no
+    point is eligible), ``selection_min_quality_ratio``, ``selection_rule``, the
+    ``configured`` schedule (``shape``, ``frequency_hz``, ``t_max``) as
+    ``configured_{key}`` and ``configured_is_chosen`` (1 or 0).
+    """
+    quality = np.ones(scan["switch_ratio"].shape, dtype=bool)
+    for name in QUALITY_RATIOS:
+        quality &= np.nan_to_num(scan[name].values, nan=-np.inf) >= min_quality_ratio
+    eligible = quality & np.isfinite(scan["switch_ratio_ci_low"].values)
+    out = scan.assign(eligible=(scan["switch_ratio"].dims, eligible.astype(np.int8), {
+        "units": "1", "long_name": f"both tempered/free quality ratios ({', '.join(QUALITY_RATIOS)}) "
+                                   f">= {min_quality_ratio:g}"}))
+    chosen = {"chosen_shape": "", "chosen_frequency_hz": np.nan, "chosen_t_max": np.nan}
+    if eligible.any():
+        key = np.where(eligible, scan["switch_ratio_ci_low"].values, -np.inf)
+        best = np.flatnonzero(key == key.max())
+        tie_break = np.nan_to_num(scan["switch_ratio"].values.ravel()[best], nan=-np.inf)
+        k, i, j = np.unravel_index(best[int(np.argmax(tie_break))], eligible.shape)
+        chosen = {"chosen_shape": str(scan["shape"].values[k]),
+                  "chosen_frequency_hz": float(scan["frequency_hz"].values[i]),
+                  "chosen_t_max": float(scan["t_max"].values[j])}
+    is_chosen = (chosen["chosen_shape"] == configured["shape"]
+                 and np.isclose(chosen["chosen_frequency_hz"], configured["frequency_hz"])
+                 and np.isclose(chosen["chosen_t_max"], configured["t_max"]))
+    out.attrs.update(chosen, selection_min_quality_ratio=float(min_quality_ratio),
+                     selection_rule=(f"among grid points with {' and '.join(QUALITY_RATIOS)} >= {min_quality_ratio:g}, "
+                                     "the highest switch_ratio_ci_low (ties: the highest switch_ratio)"),
+                     configured_shape=str(configured["shape"]),
+                     configured_frequency_hz=float(configured["frequency_hz"]),
+                     configured_t_max=float(configured["t_max"]), configured_is_chosen=int(is_chosen))
+    return out
