@@ -138,6 +138,20 @@ def test_headline_names_the_schedule_the_scan_chose(summary, calibration):
     assert _value(table, "ground-state visible activity ratio, tempered / free", "lif")["value"] == 0.96
 
 
+def test_headline_summarises_the_trained_rbms(summary, calibration):
+    rbms = [xr.Dataset(attrs={"test_log_likelihood": ll, "ais_log_z_stderr": se, "classifier_test_accuracy": acc})
+            for ll, se, acc in ((-90.0, 0.2, 0.9), (-86.0, 0.4, 0.94))]
+    references = [xr.Dataset(attrs={"reference_prior_kl": kl, "max_r_hat": r}) for kl, r in ((0.05, 1.01), (0.25, 1.03))]
+    table = headline_table(summary, *calibration, RUN_SETTINGS, rbms=rbms, references=references)
+    row = _value(table, "test log-likelihood per image (AIS; mean of 2 RBMs [min, max])")
+    assert (row["value"], row["ci_low"], row["ci_high"], row["unit"]) == (-88.0, -90.0, -86.0, "nat")
+    assert _value(table, "largest AIS standard error of log Z")["value"] == 0.4
+    row = _value(table, "reference class distribution: D_KL to the data's class prior (mean [min, max])")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == (pytest.approx(0.15), 0.05, 0.25)
+    assert _value(table, "largest split-R-hat of the reference class distributions")["value"] == 1.03
+    assert "Trained RBMs" not in set(headline_table(summary, *calibration, RUN_SETTINGS)["section"])
+
+
 def test_headline_table_holds_the_calibration_numbers(summary, calibration):
     table = headline_table(summary, *calibration, RUN_SETTINGS)
     row = _value(table, "activation width alpha")

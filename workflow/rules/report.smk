@@ -27,6 +27,8 @@ rule headline:
     input:
         summary=rules.mixing_summary.output[0],
         scan=rules.parameter_scan.output[0],
+        rbms=expand("results/rbm/{dataset}/seed{training_seed}/rbm.nc", dataset=DATASET, training_seed=TRAINING_SEEDS),
+        references=expand(REFERENCE, dataset=DATASET, training_seed=TRAINING_SEEDS),
         reference=REFERENCE_CALIBRATION,
         membrane=rules.membrane_summary.output[0],
         temperature_map=TEMPERATURE_MAP.format(scheme=TEMPERING["scheme"]),

@@ -9,7 +9,9 @@ with job_log(snakemake.log[0]):
     summary = read_dataset(snakemake.input.summary)
     table = headline_table(summary, read_dataset(snakemake.input.reference), read_dataset(snakemake.input.membrane),
                            read_dataset(snakemake.input.temperature_map), params.settings,
-                           scan=read_dataset(snakemake.input.scan))
+                           scan=read_dataset(snakemake.input.scan),
+                           rbms=[read_dataset(path) for path in snakemake.input.rbms],
+                           references=[read_dataset(path) for path in snakemake.input.references])
     print(table.to_string())
     table.to_csv(snakemake.output.csv, index=False)
     confidence = 100 * params.settings["tempering.bootstrap.confidence"]

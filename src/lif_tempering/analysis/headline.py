@@ -27,6 +27,7 @@ SETTINGS = "Settings"
 TEMPERING = "Free against tempered sampling"
 NEURON = "Single neuron at T = 1"
 SCHEDULE_CHOICE = "Schedule chosen on the parameter scan's runs"
+RBMS = "Trained RBMs"
 
 #: Rows of the tempering section: quantity, summary variable (``{name}_mean`` or ``{name}``), schedule.
 MIXING_ROWS = (
@@ -56,7 +57,8 @@ SCHEME_KEY = "tempering.scheme"
 #: Rows of the report's first page (:func:`front_page_table`), by the start of their quantity, in this order.
 FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "ground-state confidence ratio",
               "ground-state visible activity ratio", "coverage time of all classes", "chosen schedule",
-              "the configured schedule", "activation width alpha", "inflection point u0",
+              "the configured schedule", "test log-likelihood", "reference class distribution",
+              "activation width alpha", "inflection point u0",
               "free-membrane std", "map points meeting", "largest |T_bias")
 #: Settings named on the report's first page.
 FRONT_PAGE_SETTINGS = ("dataset", "neuron.parameter_set", "tempering.scheme", "tempering.t_max",
@@ -191,18 +193,48 @@ def schedule_choice_rows(scan: xr.Dataset) -> list[dict]:
     return rows
 
 
+def _spread_row(section: str, quantity: str, values, unit: str) -> dict:
+    """Mean over trained RBMs with their range [min, max] in the interval columns."""
+    values = np.asarray(values, dtype=np.float64)
+    return _row(section, quantity, "", float(values.mean()), np.nan, float(values.min()), float(values.max()), unit)
+
+
+def rbm_rows(rbms: list[xr.Dataset], references: list[xr.Dataset]) -> list[dict]:
+    """The trained RBMs (``rbm.nc``) and their reference class distributions (``reference.nc``): test
+    log-likelihood (AIS), classifier accuracy, the reference's D_KL to the data's class prior and its
+    convergence; means over RBMs with [min, max]."""
+    n = len(rbms)
+    return [
+        _spread_row(RBMS, f"test log-likelihood per image (AIS; mean of {n} RBMs [min, max])",
+                    [rbm.attrs["test_log_likelihood"] for rbm in rbms], "nat"),
+        _row(RBMS, "largest AIS standard error of log Z", "", max(float(rbm.attrs["ais_log_z_stderr"]) for rbm in rbms),
+             unit="nat"),
+        _spread_row(RBMS, f"classifier test accuracy (mean of {n} RBMs [min, max])",
+                    [rbm.attrs["classifier_test_accuracy"] for rbm in rbms], "1"),
+        _spread_row(RBMS, "reference class distribution: D_KL to the data's class prior (mean [min, max])",
+                    [ref.attrs["reference_prior_kl"] for ref in references], "nat"),
+        _row(RBMS, "largest split-R-hat of the reference class distributions", "",
+             max(float(ref.attrs["max_r_hat"]) for ref in references), unit="1"),
+    ]
+
+
 def headline_table(summary: xr.Dataset, reference: xr.Dataset, membrane: xr.Dataset, temperature_map: xr.Dataset,
-                   settings: dict, scan: xr.Dataset | None = None) -> pd.DataFrame:
-    """The headline table (:data:`COLUMNS`): settings, tempering, schedule choice, single neuron, temperature map.
+                   settings: dict, scan: xr.Dataset | None = None, rbms: list[xr.Dataset] = (),
+                   references: list[xr.Dataset] = ()) -> pd.DataFrame:
+    """The headline table (:data:`COLUMNS`): settings, tempering, schedule choice, trained RBMs, single neuron,
+    temperature map.
 
     ``settings``: the configured values the run was made with, by configuration key (``dataset``,
     ``tempering.t_max``, ...); :data:`SCHEME_KEY` selects the temperature map's row. A setting that
     disagrees with the summary's attributes (:data:`SUMMARY_SETTINGS`) raises ``ValueError``.
-    ``scan``: the parameter scan with its schedule choice (section omitted without it).
+    ``scan``: the parameter scan with its schedule choice; ``rbms``, ``references``: the trained RBMs and
+    their reference class distributions (each section omitted without them).
     """
     rows = settings_rows(summary, settings) + mixing_rows(summary)
     if scan is not None:
         rows += schedule_choice_rows(scan)
+    if rbms:
+        rows += rbm_rows(list(rbms), list(references))
     rows += neuron_rows(reference, membrane)
     rows += temperature_map_rows(temperature_map, settings[SCHEME_KEY])
     return pd.DataFrame(rows, columns=list(COLUMNS))
