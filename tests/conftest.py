@@ -1,9 +1,11 @@
-"""Shared fixtures: one Brian2 build cache per test session."""
+"""Shared fixtures: one Brian2 build cache and one finished run of config/test.yaml per test session."""
 
 import os
 
 import pytest
+import yaml
 from brian2 import prefs, set_device, start_scope
+from workflow_helpers import load_test_config, scheduled_jobs
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -12,6 +14,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def brian_cache(tmp_path_factory):
     """Folder for compiled Brian2 projects, shared by the tests of one session."""
     return tmp_path_factory.mktemp("brian_cache")
+
+
+@pytest.fixture(scope="session")
+def finished_test_study(tmp_path_factory):
+    """config/test.yaml (as ``test.yaml`` in the folder) run once to the default target.
+
+    Read-only: tests that run or change anything work on a copy (:func:`workflow_helpers.copy_study`).
+    """
+    workdir = tmp_path_factory.mktemp("finished_test_study")
+    configfile = workdir / "test.yaml"
+    configfile.write_text(yaml.safe_dump(load_test_config()))
+    scheduled_jobs(workdir, configfile)
+    return workdir
 
 
 @pytest.fixture

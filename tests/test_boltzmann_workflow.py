@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from workflow_helpers import assert_described, load_test_config, run_workflow
+from workflow_helpers import assert_described, copy_study, load_test_config, run_workflow
 
 from lif_tempering.io import read_dataset
 from lif_tempering.learning.datasets import IDX_FILES
@@ -21,10 +21,9 @@ RBM_JOBS = ["train_rbm", "rbm_first_training_seed", "sample_rbm_lif", "rbm_figur
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("boltzmann")
-    run_workflow(workdir, load_test_config(), ["boltzmann_study"])
-    return workdir
+def study(finished_test_study, tmp_path_factory):
+    """A copy of the session's finished test study (its default target includes boltzmann_study)."""
+    return copy_study(finished_test_study, tmp_path_factory.mktemp("boltzmann") / "study")
 
 
 def test_small_bm_layout(study):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
-from workflow_helpers import assert_described, load_test_config, run_workflow, scheduled_jobs
+from workflow_helpers import assert_described, copy_study, load_test_config, run_workflow, scheduled_jobs
 
 from lif_tempering.io import read_dataset
 
@@ -17,10 +17,9 @@ SCAN_JOBS = ["parameter_scan", "parameter_scan_figure", "scan_group", "tempering
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tempering")
-    run_workflow(workdir, load_test_config(), ["tempering_study"])
-    return workdir
+def study(finished_test_study, tmp_path_factory):
+    """A copy of the session's finished test study (its default target includes tempering_study)."""
+    return copy_study(finished_test_study, tmp_path_factory.mktemp("tempering") / "study")
 
 
 def test_summary_layout_and_units(study):
@@ -96,20 +95,31 @@ def test_parameter_scan(study):
     assert ds["switch_rate_hz"].attrs["units"] == "Hz" and ds["ground_confidence"].attrs["units"] == "1"
     assert np.all(ds["switch_rate_hz"] <= ds["frequency_hz"]) and np.all(ds["free_switch_rate_hz"] <= ds["frequency_hz"])
     assert np.all((ds["ground_confidence"] > 0.1) & (ds["ground_confidence"] <= 1.0))
-    assert np.all(ds["n_runs"] == 5)  # 1 trained RBM x 5 seeds
+    assert np.all(ds["n_runs"] == 3)  # 1 trained RBM x 3 seeds
     assert ds.attrs["bootstrap_method"].startswith("two-stage cluster bootstrap")
-    assert ds.attrs["bootstrap_distinct_resamples"] == 126 and ds.attrs["bootstrap_resamples"] == 200
+    assert ds.attrs["bootstrap_distinct_resamples"] == 10 and ds.attrs["bootstrap_resamples"] == 200
     for name in ("switch_ratio", "switch_ratio_ci_low", "switch_ratio_ci_high", "ground_confidence_ratio",
-                 "switch_ratio_by_training_seed"):
+                 "ground_activity_ratio", "switch_ratio_by_training_seed"):
         assert name in ds, name
     assert_described(ds)
-    # the scan's (10 Hz, T_max 1.5) point reads the tempering study's runs of seeds 0, 1 in the same windows
+    # the scan runs on its own seeds 2, 3, 4, never on the study's 0, 1 that report the chosen schedule
     summary = read_dataset(study / "results/mixing/summary.nc")
     group = read_dataset(study / "results/mixing/digits/scan/f10_T1.5/training_seed0.nc")
-    np.testing.assert_allclose(group["switch_rate_hz"].sel(sampler="lif", seed=[0, 1]),
-                               summary["switch_rate_hz"].sel(sampler="lif", seed=[0, 1]))
+    assert list(group["seed"].values) == [2, 3, 4] and list(summary["seed"].values) == [0, 1]
     np.testing.assert_allclose(float(ds["switch_rate_hz"].sel(frequency_hz=10.0, t_max=1.5)),
                                float(group["switch_rate_hz"].sel(schedule="tempered").mean()))
+    # the choice: an eligible point with the highest lower interval end, and whether the study uses it
+    chosen = read_dataset(study / "results/mixing/parameter_scan.nc")
+    eligible = chosen["eligible"].values.astype(bool)
+    assert chosen.attrs["selection_min_quality_ratio"] == 0.9
+    assert chosen.attrs["configured_frequency_hz"] == 10.0 and chosen.attrs["configured_t_max"] == 1.5
+    if eligible.any():
+        best = chosen["switch_ratio_ci_low"].where(chosen["eligible"] == 1).max()
+        point = chosen.sel(shape=chosen.attrs["chosen_shape"], frequency_hz=chosen.attrs["chosen_frequency_hz"],
+                           t_max=chosen.attrs["chosen_t_max"])
+        assert int(point["eligible"]) == 1 and float(point["switch_ratio_ci_low"]) == float(best)
+    else:
+        assert chosen.attrs["chosen_shape"] == ""
 
 
 def test_runs_are_shared_and_self_describing(study):
@@ -118,7 +128,8 @@ def test_runs_are_shared_and_self_describing(study):
     assert sorted(p.name for p in lif.iterdir()) == ["free", "tempered_f10_T1.3", "tempered_f10_T1.5",
                                                       "tempered_f5_T1.3", "tempered_f5_T1.5"]
     assert sorted(p.name for p in (lif / "tempered_f5_T1.3/training_seed0").iterdir()) == [
-        f"seed{k}.nc" for k in range(5)]
+        f"seed{k}.nc" for k in range(2, 5)]
+    assert sorted(p.name for p in (lif / "free/training_seed0").iterdir()) == [f"seed{k}.nc" for k in range(5)]
     with xr.open_dataset(lif / "tempered_f10_T1.5/training_seed0/seed1.nc", engine="h5netcdf") as run:
         assert run["z"].dims == ("time", "unit") and run["z"].dtype == np.int8
         assert run["z"].encoding.get("zlib") or run["z"].encoding.get("compression") == "zlib"
@@ -183,7 +194,7 @@ def test_a_dwell_shape_in_the_scan_adds_tempered_runs_only(study):
     config["parameter_scan"]["shapes"] = ["sinusoid", "dwell"]
     jobs = run_workflow(study, config, ["tempering_study"], dryrun=True)
     assert sorted(set(jobs)) == SCAN_JOBS
-    assert jobs.count("tempering_run") == 4 * 5 and jobs.count("scan_group") == 4  # 2 x 2 points x 5 seeds
+    assert jobs.count("tempering_run") == 4 * 3 and jobs.count("scan_group") == 4  # 2 x 2 points x 3 seeds
 
 
 def test_changing_the_reference_reruns_it_and_the_analysis_but_no_run(study):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
-from workflow_helpers import ROOT, load_test_config, scheduled_jobs
+from workflow_helpers import ROOT, copy_study, load_test_config, scheduled_jobs
 
 from lif_tempering.config import ConfigError, neuron_parameters
 from lif_tempering.io import read_dataset
@@ -38,12 +38,10 @@ def read_outputs(workdir: Path):
 
 
 @pytest.fixture(scope="module")
-def finished_study(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("study")
-    configfile = workdir / "test.yaml"
-    configfile.write_text(yaml.safe_dump(load_test_config()))
-    run_workflow(workdir, configfile)
-    return workdir, configfile
+def finished_study(finished_test_study, tmp_path_factory):
+    """A copy of the session's finished test study and its configuration file."""
+    workdir = copy_study(finished_test_study, tmp_path_factory.mktemp("workflow") / "study")
+    return workdir, workdir / "test.yaml"
 
 
 def test_outputs_have_the_promised_variables(finished_study):

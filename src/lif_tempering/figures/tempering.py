@@ -40,7 +40,7 @@ def strip_instants_ms(run: xr.Dataset, n_periods: int) -> np.ndarray:
 
 def digit_strip(tempered: xr.Dataset, free: xr.Dataset, rbm: xr.Dataset, readout: str,
                 n_periods: int = 10) -> plt.Figure:
-    """The poster's strip: T(t) over ``n_periods`` sine periods and the sampled digits at its ground states and peaks.
+    """The poster's strip: T(t) over ``n_periods`` periods and the sampled digits at its ground states and peaks.
 
     Rows: the schedule; the tempered run at the ground states (``T = 1``) and peaks
     (``T = T_max``); the free run at the same instants. Each image is what the
@@ -56,7 +56,8 @@ def digit_strip(tempered: xr.Dataset, free: xr.Dataset, rbm: xr.Dataset, readout
     t_ms = np.linspace(instants[0] - 0.25 * (instants[1] - instants[0]), instants[-1] + 0.25 * (instants[1] - instants[0]),
                        40 * n)
     schedule = make_schedule("tempered", float(tempered.attrs["t_max"]), float(tempered.attrs["frequency_hz"]),
-                             float(tempered.attrs["phase0"]))
+                             float(tempered.attrs["phase0"]), tempered.attrs.get("schedule_shape", "sinusoid"),
+                             float(tempered.attrs.get("dwell_fraction", 0.0)))
     ax.plot(t_ms / MS_PER_S, schedule.temperature(t_ms), color=SCHEDULE_COLOURS["tempered"], lw=2.5)
     ax.plot(instants / MS_PER_S, schedule.temperature(instants), "o", color="k", ms=6)
     ax.axhline(1.0, color=SCHEDULE_COLOURS["free"], lw=2, ls="--", label="free run: T = 1")
