@@ -98,15 +98,23 @@ def scan_seeds(study):
 
 
 @pytest.mark.slow
-def test_runs_carry_their_synapses_and_share_the_noise(study):
+def test_runs_carry_their_synapses_and_the_noise_of_their_free_lif_run(study):
     seed = scan_seeds(study)[-1]
     runs = {U: read_dataset(study / f"results/sampling/digits/stp_scan/U{U}_taurec10/training_seed0/seed{seed}.nc")
             for U in ("0.1", "1")}
     for U, run in runs.items():
         assert run.attrs["sampler"] == "lif_stp" and run.attrs["schedule"] == "free" and run.attrs["seed"] == seed
         assert run.attrs["stp_U"] == float(U) and run.attrs["stp_tau_rec_ms"] == 10.0
-    assert runs["0.1"].attrs["rng_seed"] == runs["1"].attrs["rng_seed"]
     assert runs["0.1"].attrs["stp_weight_factor"] == pytest.approx(10.0)
+    # each run has its free lif run's noise; with U = 1 and tau_rec = tau_syn it is that run, bit for bit
+    free_lif = read_dataset(study / f"results/sampling/digits/lif/free/training_seed0/seed{seed}.nc")
+    assert runs["0.1"].attrs["rng_seed"] == runs["1"].attrs["rng_seed"] == free_lif.attrs["rng_seed"]
+    np.testing.assert_array_equal(runs["1"]["z"].values, free_lif["z"].values)
+    assert not np.array_equal(runs["0.1"]["z"].values, free_lif["z"].values)
+    renewing = read_dataset(study / "results/mixing/stp_scan.nc").sel(U=1.0, tau_rec_ms=10.0)
+    for name in ("switch_rate_hz", "ground_confidence", "ground_visible_activity_ratio"):
+        assert float(renewing[name]) == float(renewing[f"free_lif_{name}"]), name
+    assert float(renewing["ground_confidence_ratio_vs_free_lif"]) == 1.0
 
 
 @pytest.mark.slow

@@ -39,8 +39,8 @@ rule stp_scan_run:
         scheme=TEMPERING["scheme"],
         neuron=NEURON,
         dt_ms=config["simulation"]["dt_ms"],
-        # the seed of the tempering study's free lif_stp run: every grid point sees the same noise
-        rng_seed=lambda wc: job_seed("tempering_run", wc.dataset, "lif_stp", "free", wc.training_seed, wc.seed),
+        # the seed of the free lif run it is compared with: every grid point sees that run's background noise
+        rng_seed=lambda wc: job_seed("tempering_run", wc.dataset, "lif", "free", wc.training_seed, wc.seed),
     log:
         "results/logs/sampling/{dataset}/stp_scan/{stp_point}/training_seed{training_seed}/seed{seed}.log",
     benchmark:

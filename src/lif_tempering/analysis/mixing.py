@@ -387,7 +387,8 @@ def _ratio(tempered: np.ndarray, free: np.ndarray, rng, n_resamples: int, confid
 def bootstrap_method(n_training_seeds: int, n_seeds: int, n_resamples: int, seed: int, confidence: float) -> str:
     """The ``bootstrap_method`` attribute: how the intervals of :func:`summarize` were computed."""
     return (f"two-stage cluster bootstrap: training seeds (trained RBMs) with replacement, then seeds within each "
-            f"drawn RBM with replacement (tempered/free pairs resampled together); percentile interval at "
+            f"drawn RBM with replacement (the runs of one training seed and seed, e.g. a tempered/free pair, resampled "
+            f"together); percentile interval at "
             f"confidence {confidence:g}; {n_resamples} resamples; seed {seed}; {n_training_seeds} training seeds x "
             f"{n_seeds} seeds: {count_two_stage_resamples(n_training_seeds, n_seeds):.4g} distinct resamples")
 
