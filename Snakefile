@@ -27,6 +27,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/boltzmann.smk"
 include: "workflow/rules/tempering.smk"
+include: "workflow/rules/stp.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -36,4 +37,5 @@ rule all:
         rules.calibration_study.input,
         rules.boltzmann_study.input,
         rules.tempering_study.input,
+        rules.stp_study.input,
         rules.headline.output,

@@ -1,4 +1,8 @@
-"""One free or tempered sampling run of a trained RBM, LIF (renewing or STP synapses) or Gibbs (rule ``tempering_run``)."""
+"""One free or tempered sampling run of a trained RBM, LIF or Gibbs (rules ``tempering_run``, ``stp_scan_run``).
+
+A LIF run has neuron parameters; its synapses have the short-term plasticity of ``settings["stp"]`` (sampler
+``lif_stp``) or are renewing (``lif``).
+"""
 
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.neuron.parameters import NeuronParameters
@@ -16,13 +20,13 @@ with job_log(snakemake.log[0]):
     schedule = make_schedule(spec["schedule"], spec["t_max"], spec["frequency_hz"], shape=spec.get("shape", "sinusoid"),
                              dwell_fraction=spec.get("dwell_fraction", 0.0))
     identity = {"training_seed": int(wildcards.training_seed), "seed": int(wildcards.seed), "rng_seed": params.rng_seed}
-    if wildcards.sampler in ("lif", "lif_stp"):
+    if params.neuron is not None:
         tmap = temperature_map(read_dataset(snakemake.input.temperature_map), params.scheme)
-        stp = stp_from_config(params.settings["stp"]) if wildcards.sampler == "lif_stp" else None
+        stp = stp_from_config(params.settings["stp"]) if "stp" in params.settings else None
         run = lif_run(rbm, tmap, NeuronParameters(**params.neuron), schedule, params.settings, params.dt_ms,
                       cache_dir=snakemake.config["simulation"]["build_cache_dir"], stp=stp, **identity)
     else:
         run = gibbs_run(rbm, schedule, params.settings, params.sweep_ms, **identity)
-    print(f"{wildcards.sampler} {wildcards.schedule}: {run.sizes['time']} samples, "
+    print(f"{run.attrs['sampler']} {run.attrs['schedule']}: {run.sizes['time']} samples, "
           f"wall time {run.attrs['wall_time_s']:.2f} s")
     write_dataset(run, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

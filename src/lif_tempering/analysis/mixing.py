@@ -137,7 +137,8 @@ RATIOS = {"switch_ratio": "switch_rate_hz", "ground_confidence_ratio": "ground_c
 #: Ratios of :func:`summarize` of every sampler and schedule against the free renewing LIF network
 #: (sampler ``lif``, schedule ``free``): output name -> metric.
 RATIOS_VS_FREE_LIF = {"switch_ratio_vs_free_lif": "switch_rate_hz",
-                      "ground_confidence_ratio_vs_free_lif": "ground_confidence"}
+                      "ground_confidence_ratio_vs_free_lif": "ground_confidence",
+                      "ground_activity_ratio_vs_free_lif": "ground_visible_activity_ratio"}
 
 
 # --------------------------------------------------------------------------- readout
@@ -386,7 +387,8 @@ def _ratio(tempered: np.ndarray, free: np.ndarray, rng, n_resamples: int, confid
 def bootstrap_method(n_training_seeds: int, n_seeds: int, n_resamples: int, seed: int, confidence: float) -> str:
     """The ``bootstrap_method`` attribute: how the intervals of :func:`summarize` were computed."""
     return (f"two-stage cluster bootstrap: training seeds (trained RBMs) with replacement, then seeds within each "
-            f"drawn RBM with replacement (tempered/free pairs resampled together); percentile interval at "
+            f"drawn RBM with replacement (the runs of one training seed and seed, e.g. a tempered/free pair, resampled "
+            f"together); percentile interval at "
             f"confidence {confidence:g}; {n_resamples} resamples; seed {seed}; {n_training_seeds} training seeds x "
             f"{n_seeds} seeds: {count_two_stage_resamples(n_training_seeds, n_seeds):.4g} distinct resamples")
 
@@ -410,10 +412,11 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
     (training seed, seed) pairs of free and tempered runs (which sample the same
     trained RBM) are resampled together and each resample's ratio is taken over the
     same pairs; ``{ratio}_by_training_seed`` gives the ratio of each trained RBM
-    separately (its seeds resampled). Where the runs hold the sampler ``lif``, per
-    sampler and schedule the ratios :data:`RATIOS_VS_FREE_LIF` (``switch_ratio_vs_free_lif``
-    etc.) of its mean to that of the free ``lif`` runs, paired and resampled over the same
-    (training seed, seed) pairs (1 for the free ``lif`` runs themselves): the 2 x 2 design
+    separately (its seeds resampled); runs of one schedule only (e.g. free runs) have
+    none. Where the runs hold the sampler ``lif``, per sampler and schedule the ratios
+    :data:`RATIOS_VS_FREE_LIF` (``switch_ratio_vs_free_lif`` etc.) of its mean to that of the
+    free ``lif`` runs, paired and resampled over the same (training seed, seed) pairs (1 for
+    the free ``lif`` runs themselves): the 2 x 2 design
     renewing / short-term plasticity x free / tempered on one scale. ``class_kl_mean`` is
     the mean over runs. Deterministic given ``seed``.
     """
@@ -450,7 +453,8 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
     out["class_kl_reference_mean"] = runs["class_kl_reference"].mean(("training_seed", "seed")).assign_attrs(
         units="nat", long_name=f"{METRICS_KL_REFERENCE}, mean over runs")
     training_seeds = runs["training_seed"].values
-    for name, metric in RATIOS.items():
+    ratios = RATIOS if {"free", "tempered"} <= set(schedules) else {}
+    for name, metric in ratios.items():
         table = np.full((3, samplers.size), np.nan)
         by_rbm = np.full((3, samplers.size, training_seeds.size), np.nan)
         cells = _clusters(runs[metric].sel(schedule=["tempered", "free"]))

@@ -212,6 +212,36 @@ def parameter_scan_heatmaps(scan: xr.Dataset) -> plt.Figure:
     return fig
 
 
+def stp_scan_heatmaps(scan: xr.Dataset) -> plt.Figure:
+    """Heatmaps over U x tau_rec of the free STP network against the free renewing one: ratios with CIs.
+
+    ``scan`` from :func:`lif_tempering.analysis.stp_scan.stp_scan`; each cell shows the ratio of
+    the means and its two-stage bootstrap interval; colours centred on 1 (as the renewing network).
+    """
+    panels = {"switch_ratio_vs_free_lif": "switch rate STP / renewing",
+              "ground_confidence_ratio_vs_free_lif": "ground confidence STP / renewing",
+              "ground_activity_ratio_vs_free_lif": "ground visible activity STP / renewing"}
+    fig, axes = plt.subplots(1, len(panels), squeeze=False, constrained_layout=True,
+                             figsize=(8 * len(panels), 0.9 * scan.sizes["U"] + 4.5))
+    rows = [f"{U:g}" for U in scan["U"].values]
+    columns = [f"{tau:g}" for tau in scan["tau_rec_ms"].values]
+    for ax, (name, title) in zip(axes[0], panels.items()):
+        values, low, high = (scan[f"{name}{s}"].transpose("U", "tau_rec_ms").values for s in ("", "_ci_low", "_ci_high"))
+        text = np.vectorize("{:.2f}\n[{:.2f}, {:.2f}]".format)(values, low, high)
+        sns.heatmap(pd.DataFrame(values, index=rows, columns=columns), annot=text, fmt="", cmap="vlag", center=1.0,
+                    ax=ax, annot_kws={"fontsize": "x-small"}, cbar_kws={"label": title})
+        ax.invert_yaxis()
+        ax.set_xlabel(r"$\tau_{rec}$ (ms)")
+        ax.set_ylabel("U (release of a rested synapse)")
+        ax.set_title(title, fontsize="small")
+    n_runs = int(np.nanmin(scan["n_runs"].values))
+    confidence = 100 * scan["switch_ratio_vs_free_lif_ci_low"].attrs["confidence"]
+    fig.suptitle(f"free (T = 1) LIF networks, STP against renewing synapses: {n_runs} runs per grid point "
+                 f"(trained RBMs x seeds), free renewing switch rate {float(scan['free_lif_switch_rate_hz']):.2f} Hz; "
+                 f"mean ratio, {confidence:g} % two-stage bootstrap CI (RBMs, then seeds)", fontsize="small")
+    return fig
+
+
 def phase_diagnostics_figure(ds: xr.Dataset) -> plt.Figure:
     """Phase profiles (mean over runs, band: spread over runs) of free and tempered runs, relaxation times in the legend.
 

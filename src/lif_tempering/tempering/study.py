@@ -73,6 +73,8 @@ SCAN_VARIABLES = {
 SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio", "ground_activity_ratio")
 #: The tempered/free ratios of ground-state quality a chosen schedule must keep (:func:`choose_schedule`).
 QUALITY_RATIOS = ("ground_confidence_ratio", "ground_activity_ratio")
+#: Run attributes of the synapses' short-term plasticity that :func:`mixing_group` keeps when all its runs agree.
+STP_RUN_ATTRS = ("stp_U", "stp_tau_rec_ms", "stp_tau_fac_ms", "stp_weight_scaling", "stp_weight_factor")
 
 
 # --------------------------------------------------------------------------- schedule labels
@@ -190,7 +192,8 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
     and the data statistics of the ground-state quality measures; its class
     distribution, ``D_KL`` to the prior and R-hat are added per training seed.
     Returns :func:`lif_tempering.analysis.mixing.combine_runs` of the runs (dims sampler,
-    schedule, training_seed, seed) with the condition as attributes.
+    schedule, training_seed, seed) with the condition as attributes, and the runs'
+    short-term plasticity (:data:`STP_RUN_ATTRS`) where they all share it.
     """
     for run in runs:
         if run.attrs["schedule"] != "tempered":
@@ -214,6 +217,8 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
         group[name].attrs["units"] = "1"
     group.attrs.update(condition_attrs(frequency_hz, t_max, tolerance, shape, dwell_fraction, readout_delay),
                        dataset=rbm.attrs["dataset"])
+    group.attrs.update({key: runs[0].attrs[key] for key in STP_RUN_ATTRS
+                        if all(key in run.attrs and run.attrs[key] == runs[0].attrs[key] for run in runs)})
     return group
 
 
@@ -277,12 +282,14 @@ def condition_attrs(frequency_hz: float, t_max: float, tolerance: float, shape: 
 def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
     """Groups of :func:`mixing_group` of one condition (other samplers, trained RBMs) on common dims.
 
-    Samplers keep the order of their first group, schedules are ``free``, ``tempered``.
+    Samplers keep the order of their first group, schedules are ``free``, ``tempered`` (those
+    present: groups of free runs only give ``free`` only).
     """
     combined = xr.combine_by_coords(groups, combine_attrs="drop_conflicts", data_vars="all", coords="different",
                                     compat="no_conflicts", join="outer")
     samplers = list(dict.fromkeys(str(s) for group in groups for s in group["sampler"].values))
-    combined = combined.sel(sampler=samplers, schedule=["free", "tempered"])
+    schedules = [name for name in ("free", "tempered") if name in combined["schedule"].values]
+    combined = combined.sel(sampler=samplers, schedule=schedules)
     for name in list(combined.coords):
         combined[name].attrs = dict(groups[0][name].attrs)
     return combined
