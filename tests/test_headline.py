@@ -49,6 +49,7 @@ def summary(tmp_path):
             "switch_ratio_ci_high": _per_sampler([3.2, 1.9], "1", "ratio: high"),
             "ground_confidence_ratio": _per_sampler([0.9, 1.0], "1", "ratio"),
             "ground_activity_ratio": _per_sampler([0.96, 1.01], "1", "ratio"),
+            "ground_fidelity_ratio": _per_sampler([1.04, 0.99], "1", "ratio"),
             "coverage_censored_fraction": _per_schedule([[0.25, 0.0], [0.0, 0.0]], "1", "censored")}
     for name, value in (("ground_confidence", 0.8), ("coverage_time_s", 1.7)):
         for end, shift in (("mean", 0.0), ("ci_low", -0.1), ("ci_high", 0.1)):
@@ -111,13 +112,14 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
 
 
 def scan_with_choice(configured_frequency_hz):
-    """A 1 x 2 x 1 scan whose 2 Hz point is chosen (the 5 Hz point loses visible activity)."""
+    """A 1 x 2 x 1 scan whose 2 Hz point is chosen (the 5 Hz point loses activity fidelity)."""
     from lif_tempering.tempering.study import choose_schedule
 
     dims = ("shape", "frequency_hz", "t_max")
     values = {"switch_ratio": [2.4, 3.1], "switch_ratio_ci_low": [1.7, 2.2], "switch_ratio_ci_high": [3.0, 4.0],
-              "ground_confidence_ratio": [0.97, 0.96], "ground_activity_ratio": [0.98, 0.9], "n_runs": [6, 6]}
-    for name in ("ground_confidence_ratio", "ground_activity_ratio"):
+              "ground_confidence_ratio": [0.97, 0.96], "ground_activity_ratio": [0.98, 0.9],
+              "ground_fidelity_ratio": [0.98, 0.9], "n_runs": [6, 6]}
+    for name in ("ground_confidence_ratio", "ground_activity_ratio", "ground_fidelity_ratio"):
         values[f"{name}_ci_low"] = [v - 0.02 for v in values[name]]
         values[f"{name}_ci_high"] = [v + 0.02 for v in values[name]]
     scan = xr.Dataset({name: (dims, np.asarray(v, dtype=float).reshape(1, 2, 1)) for name, v in values.items()},

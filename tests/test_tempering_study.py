@@ -154,18 +154,18 @@ def test_summary_and_scan_of_constructed_groups():
         assert scan[name].attrs["units"] and scan[name].attrs["long_name"], name
 
 
-def _scan_grid(switch_ratio_ci_low, confidence_ratio, activity_ratio):
+def _scan_grid(switch_ratio_ci_low, confidence_ratio, fidelity_ratio):
     """A scan of one shape over frequencies [1, 2] x t_max [1.5, 2] with the given tables (2 x 2)."""
     dims = ("shape", "frequency_hz", "t_max")
     tables = {"switch_ratio_ci_low": switch_ratio_ci_low, "switch_ratio": np.asarray(switch_ratio_ci_low) + 1.0,
-              "ground_confidence_ratio": confidence_ratio, "ground_activity_ratio": activity_ratio}
+              "ground_confidence_ratio": confidence_ratio, "ground_fidelity_ratio": fidelity_ratio}
     return xr.Dataset({name: (dims, np.asarray(table, dtype=float)[None]) for name, table in tables.items()},
                       coords={"shape": ["sinusoid"], "frequency_hz": [1.0, 2.0], "t_max": [1.5, 2.0]})
 
 
 def test_choose_schedule_keeps_quality_and_maximises_the_interval_low_end():
     configured = {"shape": "sinusoid", "frequency_hz": 1.0, "t_max": 2.0}
-    # (2 Hz, 2) has the best interval but loses visible activity; (1 Hz, 2) loses confidence
+    # (2 Hz, 2) has the best interval but loses activity fidelity; (1 Hz, 2) loses confidence
     scan = _scan_grid([[1.2, 1.9], [1.6, 2.5]], [[0.99, 0.94], [0.97, 0.96]], [[1.0, 0.99], [0.96, 0.90]])
     chosen = choose_schedule(scan, 0.95, configured)
     np.testing.assert_array_equal(chosen["eligible"].values[0], [[1, 0], [1, 0]])
@@ -211,6 +211,7 @@ def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
     ground = window_labels(run, rbm, 2.0, 2.0, 0.1, "visible")["ground"]
     visible = run["z"].values[ground, :N_VISIBLE]
     assert float(group.ground_visible_activity_ratio) == pytest.approx(0.25 / 0.5)  # one pixel of four on
+    assert float(group.ground_activity_fidelity) == pytest.approx(0.5)  # half as bright as the data
     assert float(group.ground_free_energy_gap) == pytest.approx(
         visible_free_energy(visible, W, b_v, b_h).mean() - visible_free_energy(images, W, b_v, b_h).mean())
     n_windows = int(group.n_windows)

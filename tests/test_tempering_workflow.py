@@ -77,7 +77,8 @@ def test_reference_and_quality_measures(study):
         assert ds[name].attrs["units"] == units and np.all(np.isfinite(ds[name])), name
         assert ds[f"{name}_ci_low"].dims == ("sampler", "schedule"), name
     assert np.all(ds["ground_visible_activity_ratio"] > 0.0)
-    for name in ("ground_activity_ratio", "class_kl_reference_ratio"):
+    np.testing.assert_allclose(ds["ground_activity_fidelity"], 1 - np.abs(ds["ground_visible_activity_ratio"] - 1))
+    for name in ("ground_activity_ratio", "ground_fidelity_ratio", "class_kl_reference_ratio"):
         assert ds[name].dims == ("sampler",) and ds[f"{name}_by_training_seed"].dims == ("sampler", "training_seed")
     assert ds["class_kl_reference_mean"].dims == ("sampler", "schedule", "kl_time_s")
     np.testing.assert_array_equal(ds["reference_class_probability"].sel(training_seed=0),

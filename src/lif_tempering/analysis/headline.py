@@ -38,6 +38,7 @@ MIXING_ROWS = (
     ("ground-state confidence, tempered", "ground_confidence", "tempered"),
     ("ground-state confidence ratio, tempered / free", "ground_confidence_ratio", None),
     ("ground-state visible activity ratio, tempered / free", "ground_activity_ratio", None),
+    ("ground-state activity fidelity ratio, tempered / free", "ground_fidelity_ratio", None),
     ("coverage time of all classes, free", "coverage_time_s", "free"),
     ("coverage time of all classes, tempered", "coverage_time_s", "tempered"),
 )
@@ -56,7 +57,8 @@ SUMMARY_SETTINGS = {"dataset": "dataset", "tempering.t_max": "readout_t_max",
 SCHEME_KEY = "tempering.scheme"
 #: Rows of the report's first page (:func:`front_page_table`), by the start of their quantity, in this order.
 FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "ground-state confidence ratio",
-              "ground-state visible activity ratio", "coverage time of all classes", "chosen schedule",
+              "ground-state visible activity ratio", "ground-state activity fidelity ratio",
+              "coverage time of all classes", "chosen schedule",
               "the configured schedule", "test log-likelihood", "reference class distribution",
               "activation width alpha", "inflection point u0",
               "free-membrane std", "map points meeting", "largest |T_bias")
@@ -186,7 +188,8 @@ def schedule_choice_rows(scan: xr.Dataset) -> list[dict]:
                  int(point["n_runs"]), unit="1")]
     for quantity, name in (("switch ratio, tempered / free (scan runs)", "switch_ratio"),
                            ("ground-state confidence ratio (scan runs)", "ground_confidence_ratio"),
-                           ("ground-state visible activity ratio (scan runs)", "ground_activity_ratio")):
+                           ("ground-state visible activity ratio (scan runs)", "ground_activity_ratio"),
+                           ("ground-state activity fidelity ratio (scan runs)", "ground_fidelity_ratio")):
         rows.append(_row(SCHEDULE_CHOICE, quantity, "", _float(point[name]), np.nan, _float(point[f"{name}_ci_low"]),
                          _float(point[f"{name}_ci_high"]), "1"))
     rows.append(_row(SCHEDULE_CHOICE, "rule", "", attrs["selection_rule"]))

@@ -54,8 +54,10 @@ that mixes and is unbiased, and settles at a floor for a biased one (e.g. LIF). 
 classifier can be fooled by faint, nearly empty images read as a confident "1"; two
 measures it cannot be fooled on compare the ground-state visible states with the test
 images: ``ground_free_energy_gap``, mean ``F(v)`` minus the test images' (nats; > 0
-means less probable under the RBM), and ``ground_visible_activity_ratio``, mean
-pixel activity over the test images' (< 1: fainter).
+means less probable under the RBM), ``ground_visible_activity_ratio``, mean
+pixel activity over the test images' (< 1: fainter), and ``ground_activity_fidelity``,
+``1 - |ground_visible_activity_ratio - 1|`` (1: as bright as the data; a faint or an
+overfull image scores low), the classifier-independent quality of the tempered/free bar.
 
 Across runs, :func:`combine_runs` stacks them on ``sampler`` x ``schedule`` x
 ``training_seed`` x ``seed`` and :func:`summarize` adds two-stage (cluster) bootstrap
@@ -105,6 +107,8 @@ METRICS = {
                                       "test images (> 0: less probable under the RBM than the data)"),
     "ground_visible_activity_ratio": ("1", "mean visible activity of the ground-state samples / the test images' "
                                            "mean pixel activity (< 1: fainter than the data)"),
+    "ground_activity_fidelity": ("1", "1 - |ground_visible_activity_ratio - 1|: 1 where the ground-state samples are "
+                                      "as bright as the test images, lower for fainter or brighter ones"),
     "class_kl_reference_final": ("nat", "D_KL of the window-label histogram to the reference class distribution "
                                         "at the run's end"),
     "tau_int_censored": ("1", "the window label never changed: tau_int_label is the run length, a lower bound"),
@@ -128,17 +132,20 @@ CENSORED_NOTES = {"tau_int_label": _TAU_NOTE, "tau_int_free_energy_s": _TAU_NOTE
 #: Metrics summarised over runs by :func:`summarize`.
 SUMMARY_METRICS = ("switch_rate_hz", "sample_switch_rate_hz", "coverage_time_s", "tau_int_label",
                    "tau_int_free_energy_s", "ess_per_s", "ess_per_wall_s", "ground_confidence",
-                   "ground_free_energy_gap", "ground_visible_activity_ratio", "class_kl_reference_final")
+                   "ground_free_energy_gap", "ground_visible_activity_ratio", "ground_activity_fidelity",
+                   "class_kl_reference_final")
 
 #: Tempered/free ratios of :func:`summarize`: output name -> metric.
 RATIOS = {"switch_ratio": "switch_rate_hz", "ground_confidence_ratio": "ground_confidence",
           "ess_ratio": "ess_per_s", "ground_activity_ratio": "ground_visible_activity_ratio",
+          "ground_fidelity_ratio": "ground_activity_fidelity",
           "class_kl_reference_ratio": "class_kl_reference_final"}
 #: Ratios of :func:`summarize` of every sampler and schedule against the free renewing LIF network
 #: (sampler ``lif``, schedule ``free``): output name -> metric.
 RATIOS_VS_FREE_LIF = {"switch_ratio_vs_free_lif": "switch_rate_hz",
                       "ground_confidence_ratio_vs_free_lif": "ground_confidence",
-                      "ground_activity_ratio_vs_free_lif": "ground_visible_activity_ratio"}
+                      "ground_activity_ratio_vs_free_lif": "ground_visible_activity_ratio",
+                      "ground_fidelity_ratio_vs_free_lif": "ground_activity_fidelity"}
 
 
 # --------------------------------------------------------------------------- readout
@@ -295,6 +302,7 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     if kl_times_s is None:
         kl_times_s = np.arange(1, int(np.floor(duration_s / period_s)) + 1) * period_s
     kl_times_s = np.asarray(kl_times_s, dtype=np.float64)
+    activity_ratio = float(z[ground, :n_visible].mean()) / reference.data_mean_visible if reference else np.nan
     values = {
         "switch_rate_hz": switch_rate_hz(majority, duration_s),
         "sample_switch_rate_hz": switch_rate_hz(labels[ground], duration_s),
@@ -307,8 +315,8 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
         "ground_confidence": float(confidence[ground].mean()),
         "ground_free_energy_gap": (float(sample_free_energy[ground].mean()) - reference.data_free_energy
                                    if reference else np.nan),
-        "ground_visible_activity_ratio": (float(z[ground, :n_visible].mean()) / reference.data_mean_visible
-                                          if reference else np.nan),
+        "ground_visible_activity_ratio": activity_ratio,
+        "ground_activity_fidelity": 1.0 - abs(activity_ratio - 1.0),
         "tau_int_censored": label_censored,
         "tau_int_free_energy_censored": free_energy_censored,
         "n_windows": windows.size,

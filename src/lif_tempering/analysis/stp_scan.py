@@ -28,7 +28,7 @@ from lif_tempering.tempering.study import mixing_summary
 
 #: Per-run metrics of the scan: the ``lif_stp`` runs' mean with interval at every grid point.
 STP_SCAN_METRICS = ("switch_rate_hz", "ground_confidence", "ground_visible_activity_ratio",
-                    "ground_free_energy_gap", "class_kl_reference_final")
+                    "ground_activity_fidelity", "ground_free_energy_gap", "class_kl_reference_final")
 #: Ratios of the ``lif_stp`` runs' mean to that of the free ``lif`` runs (``RATIOS_VS_FREE_LIF`` of the mixing module).
 STP_SCAN_RATIOS = tuple(RATIOS_VS_FREE_LIF)
 #: Synapse settings shared by every grid point (the ``stp_sampler`` config's), kept as attributes.

@@ -68,11 +68,14 @@ SCAN_VARIABLES = {
     "free_ground_free_energy_gap": ("ground_free_energy_gap", "free"),
     "ground_visible_activity_ratio": ("ground_visible_activity_ratio", "tempered"),
     "free_ground_visible_activity_ratio": ("ground_visible_activity_ratio", "free"),
+    "ground_activity_fidelity": ("ground_activity_fidelity", "tempered"),
+    "free_ground_activity_fidelity": ("ground_activity_fidelity", "free"),
 }
 #: Tempered/free ratios of :func:`parameter_scan`.
-SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio", "ground_activity_ratio")
-#: The tempered/free ratios of ground-state quality a chosen schedule must keep (:func:`choose_schedule`).
-QUALITY_RATIOS = ("ground_confidence_ratio", "ground_activity_ratio")
+SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio", "ground_activity_ratio", "ground_fidelity_ratio")
+#: The tempered/free ratios of ground-state quality a chosen schedule must keep (:func:`choose_schedule`): the
+#: classifier's confidence and the classifier-independent activity fidelity (closeness of the brightness to the data's).
+QUALITY_RATIOS = ("ground_confidence_ratio", "ground_fidelity_ratio")
 #: Run attributes of the synapses' short-term plasticity that :func:`mixing_group` keeps when all its runs agree.
 STP_RUN_ATTRS = ("stp_U", "stp_tau_rec_ms", "stp_tau_fac_ms", "stp_weight_scaling", "stp_weight_factor")
 
@@ -384,7 +387,7 @@ def choose_schedule(scan: xr.Dataset, min_quality_ratio: float, configured: dict
     """``scan`` (:func:`parameter_scan`) with the study's schedule chosen from it.
 
     Eligible grid points keep both :data:`QUALITY_RATIOS` (tempered/free ground-state
-    confidence and visible activity) at or above ``min_quality_ratio``; of these the one with
+    confidence and activity fidelity) at or above ``min_quality_ratio``; of these the one with
     the highest lower interval end of ``switch_ratio`` is chosen (the mean breaks ties).
     Adds ``eligible`` (shape, frequency_hz, t_max; 1 or 0) and the attributes
     ``chosen_shape``, ``chosen_frequency_hz``, ``chosen_t_max`` (empty and nan when no
