@@ -143,7 +143,8 @@ def test_headline_names_the_schedule_the_scan_chose(summary, calibration):
 def test_headline_summarises_the_trained_rbms(summary, calibration):
     rbms = [xr.Dataset(attrs={"test_log_likelihood": ll, "ais_log_z_stderr": se, "classifier_test_accuracy": acc})
             for ll, se, acc in ((-90.0, 0.2, 0.9), (-86.0, 0.4, 0.94))]
-    references = [xr.Dataset(attrs={"reference_prior_kl": kl, "max_r_hat": r}) for kl, r in ((0.05, 1.01), (0.25, 1.03))]
+    references = [xr.Dataset(attrs={"reference_prior_kl": kl, "max_r_hat": r, "converged": int(r <= 1.02)})
+                  for kl, r in ((0.05, 1.01), (0.25, 1.03))]
     table = headline_table(summary, *calibration, RUN_SETTINGS, rbms=rbms, references=references)
     row = _value(table, "test log-likelihood per image (AIS; mean of 2 RBMs [min, max])")
     assert (row["value"], row["ci_low"], row["ci_high"], row["unit"]) == (-88.0, -90.0, -86.0, "nat")
@@ -151,6 +152,8 @@ def test_headline_summarises_the_trained_rbms(summary, calibration):
     row = _value(table, "reference class distribution: D_KL to the data's class prior (mean [min, max])")
     assert (row["value"], row["ci_low"], row["ci_high"]) == (pytest.approx(0.15), 0.05, 0.25)
     assert _value(table, "largest split-R-hat of the reference class distributions")["value"] == 1.03
+    assert _value(table, "reference class distributions converged (split-R-hat <= reference.r_hat_max)")["value"] == (
+        "1 of 2")
     assert "Trained RBMs" not in set(headline_table(summary, *calibration, RUN_SETTINGS)["section"])
 
 

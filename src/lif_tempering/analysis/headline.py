@@ -218,6 +218,8 @@ def rbm_rows(rbms: list[xr.Dataset], references: list[xr.Dataset]) -> list[dict]
                     [ref.attrs["reference_prior_kl"] for ref in references], "nat"),
         _row(RBMS, "largest split-R-hat of the reference class distributions", "",
              max(float(ref.attrs["max_r_hat"]) for ref in references), unit="1"),
+        _row(RBMS, "reference class distributions converged (split-R-hat <= reference.r_hat_max)", "",
+             f"{sum(int(ref.attrs['converged']) for ref in references)} of {len(references)}"),
     ]
 
 
