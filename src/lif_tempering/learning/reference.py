@@ -45,7 +45,7 @@ class ReferenceNotConverged(RuntimeError):
         r_hat, attrs = reference["class_r_hat"], reference.attrs
         super().__init__(
             f"the reference chains did not converge: split-R-hat {float(r_hat.max()):.4f} of class "
-            f"{int(r_hat.argmax())} exceeds reference.r_hat_max = {attrs['r_hat_max']}; raise reference.n_sweeps "
+            f"{int(np.argmax(r_hat.values))} exceeds reference.r_hat_max = {attrs['r_hat_max']}; raise reference.n_sweeps "
             f"(now {attrs['n_sweeps']}), or reference.n_betas (now {attrs['n_betas']}) if the lowest swap acceptance "
             f"({float(reference['swap_acceptance'].min()):.3f}) is small, or lower reference.beta_min "
             f"(now {attrs['beta_min']})")
