@@ -56,7 +56,8 @@ def digit_strip(tempered: xr.Dataset, free: xr.Dataset, rbm: xr.Dataset, readout
     t_ms = np.linspace(instants[0] - 0.25 * (instants[1] - instants[0]), instants[-1] + 0.25 * (instants[1] - instants[0]),
                        40 * n)
     schedule = make_schedule("tempered", float(tempered.attrs["t_max"]), float(tempered.attrs["frequency_hz"]),
-                             float(tempered.attrs["phase0"]), tempered.attrs.get("schedule_shape", "sinusoid"),
+                             float(tempered.attrs["phase0"]),
+                             "dwell" if tempered.attrs.get("schedule_shape") == "dwell" else "sinusoid",
                              float(tempered.attrs.get("dwell_fraction", 0.0)))
     ax.plot(t_ms / MS_PER_S, schedule.temperature(t_ms), color=SCHEDULE_COLOURS["tempered"], lw=2.5)
     ax.plot(instants / MS_PER_S, schedule.temperature(instants), "o", color="k", ms=6)
