@@ -149,10 +149,10 @@ def test_tempering_schema_ranges():
                   "parameter_scan.frequencies_hz[0]", "> 0")
 
 
-def test_stp_sampler_is_opt_in_and_checked():
+def test_stp_sampler_is_in_the_default_and_checked():
     config = default_config()
-    assert "lif_stp" not in config["tempering"]["samplers"] and config["stp_sampler"]["validation"] is False
-    config["tempering"]["samplers"] = ["lif", "lif_stp", "gibbs"]
+    assert config["tempering"]["samplers"] == ["lif", "lif_stp", "gibbs"] and config["stp_sampler"]["validation"]
+    config["tempering"]["samplers"] = ["lif", "gibbs"]
     validate_config(config)
     config["stp_sampler"].update(U=0.0, weight_scaling="average")
     del config["stp_sampler"]["validation"]

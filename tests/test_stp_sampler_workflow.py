@@ -26,7 +26,7 @@ def jobs(workdir, config, targets):
 
 
 def test_lif_stp_is_opt_in(tmp_path):
-    """The default samplers schedule no lif_stp job; listed, it adds free and tempered runs of every seed."""
+    """The test config's samplers schedule no lif_stp job; listed, it adds free and tempered runs of every seed."""
     default = jobs(tmp_path, load_test_config(), ["results/mixing/summary.nc", "results/validation/small_bm.nc"])
     assert not any(("sampler", "lif_stp") in wildcards or ("lif_variant", "lif_stp") in wildcards
                    for _, wildcards in default)
