@@ -50,7 +50,10 @@ def summary(tmp_path):
             "ground_confidence_ratio": _per_sampler([0.9, 1.0], "1", "ratio"),
             "ground_activity_ratio": _per_sampler([0.96, 1.01], "1", "ratio"),
             "ground_fidelity_ratio": _per_sampler([1.04, 0.99], "1", "ratio"),
-            "coverage_censored_fraction": _per_schedule([[0.25, 0.0], [0.0, 0.0]], "1", "censored")}
+            "coverage_censored_fraction": _per_schedule([[0.25, 0.0], [0.0, 0.0]], "1", "censored"),
+            "switch_ratio_vs_free_lif": _per_schedule([[1.0, 2.5], [4.0, 6.0]], "1", "ratio to free lif"),
+            "switch_ratio_vs_free_lif_ci_low": _per_schedule([[1.0, 1.8], [3.0, 4.5]], "1", "low"),
+            "switch_ratio_vs_free_lif_ci_high": _per_schedule([[1.0, 3.2], [5.0, 7.5]], "1", "high")}
     for name, value in (("ground_confidence", 0.8), ("coverage_time_s", 1.7)):
         for end, shift in (("mean", 0.0), ("ci_low", -0.1), ("ci_high", 0.1)):
             units = "s" if name == "coverage_time_s" else "1"
@@ -106,6 +109,9 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
     assert (row["value"], row["unit"]) == (1.7, "s")
     assert row["ci_low"] == pytest.approx(1.6) and row["ci_high"] == pytest.approx(1.8)
     assert _value(table, "runs that never visited every class, free", "lif")["value"] == 0.25
+    row = _value(table, "switch rate / the free renewing LIF network's, tempered", "gibbs")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == (6.0, 4.5, 7.5)
+    assert not (table["quantity"] == "ground-state confidence / the free renewing LIF network's, free").any()
     assert _value(table, "runs per sampler and schedule (trained RBMs x seeds)")["value"] == "3 x 4"
     assert _value(table, "tempering.samplers")["value"] == "lif, gibbs"
     assert _value(table, "tempering.duration_ms")["unit"] == "ms"

@@ -46,6 +46,11 @@ MIXING_ROWS = (
 OPTIONAL_MIXING_ROWS = (
     ("runs that never visited every class, free", "coverage_censored_fraction", "free"),
     ("runs that never visited every class, tempered", "coverage_censored_fraction", "tempered"),
+    ("switch rate / the free renewing LIF network's, free", "switch_ratio_vs_free_lif", "free"),
+    ("switch rate / the free renewing LIF network's, tempered", "switch_ratio_vs_free_lif", "tempered"),
+    ("ground-state confidence / the free renewing LIF network's, free", "ground_confidence_ratio_vs_free_lif", "free"),
+    ("ground-state confidence / the free renewing LIF network's, tempered", "ground_confidence_ratio_vs_free_lif",
+     "tempered"),
     ("class D_KL to the RBM's reference distribution at the end, free", "class_kl_reference_final", "free"),
     ("class D_KL to the RBM's reference distribution at the end, tempered", "class_kl_reference_final", "tempered"),
 )
