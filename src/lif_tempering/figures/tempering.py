@@ -221,7 +221,7 @@ def stp_scan_heatmaps(scan: xr.Dataset) -> plt.Figure:
     """
     panels = {"switch_ratio_vs_free_lif": "switch rate STP / renewing",
               "ground_confidence_ratio_vs_free_lif": "ground confidence STP / renewing",
-              "ground_activity_ratio_vs_free_lif": "ground visible activity STP / renewing"}
+              "ground_fidelity_ratio_vs_free_lif": "ground activity fidelity STP / renewing"}
     fig, axes = plt.subplots(1, len(panels), squeeze=False, constrained_layout=True,
                              figsize=(8 * len(panels), 0.9 * scan.sizes["U"] + 4.5))
     rows = [f"{U:g}" for U in scan["U"].values]
