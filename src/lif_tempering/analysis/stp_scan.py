@@ -89,9 +89,11 @@ def stp_scan(free_lif_groups: list[xr.Dataset], stp_groups: list[xr.Dataset], U_
         raise ValueError(f"no lif_stp runs at the grid points (U, tau_rec_ms) {missing}")
     shared = {key: _shared(stp_groups, key) for key in STP_SHARED_ATTRS}
 
-    names = [f"{name}{suffix}" for name in (*STP_SCAN_METRICS, *STP_SCAN_RATIOS) for suffix, _ in _SUFFIXES]
+    # (scan variable, summary variable): the metrics' means and intervals, the ratios with theirs
+    sources = [(f"{metric}{suffix}", f"{metric}_{source}") for metric in STP_SCAN_METRICS for suffix, source in _SUFFIXES]
+    sources += [(f"{name}{suffix}", f"{name}{suffix}") for name in STP_SCAN_RATIOS for suffix, _ in _SUFFIXES]
     tables = {name: np.full((U_values.size, tau_rec_ms_values.size), np.nan)
-              for name in names + ["n_runs", "stp_weight_factor"]}
+              for name in [output for output, _ in sources] + ["n_runs", "stp_weight_factor"]}
     attrs = {"n_runs": {"units": "1", "long_name": "free lif_stp runs (training seeds x seeds) at the grid point"},
              "stp_weight_factor": {"units": "1", "long_name": "factor on the translated weights: 1 / the release "
                                                               "of stp_weight_scaling"}}
@@ -99,18 +101,10 @@ def stp_scan(free_lif_groups: list[xr.Dataset], stp_groups: list[xr.Dataset], U_
     for (i, j), groups in by_point.items():
         summary = mixing_summary([*free_lif_groups, *groups], seed, n_resamples, confidence)
         point = summary.sel(sampler="lif_stp", schedule="free")
-        for metric in STP_SCAN_METRICS:
-            for suffix, source in _SUFFIXES:
-                variable = point[f"{metric}_{source}"]
-                tables[f"{metric}{suffix}"][i, j] = float(variable)
-                attrs[f"{metric}{suffix}"] = dict(variable.attrs, long_name=f"free lif_stp runs: "
-                                                                            f"{variable.attrs['long_name']}")
-        for name in STP_SCAN_RATIOS:
-            for suffix, _ in _SUFFIXES:
-                variable = point[f"{name}{suffix}"]
-                tables[f"{name}{suffix}"][i, j] = float(variable)
-                attrs[f"{name}{suffix}"] = dict(variable.attrs, long_name=f"free lif_stp runs: "
-                                                                          f"{variable.attrs['long_name']}")
+        for output, source in sources:
+            variable = point[source]
+            tables[output][i, j] = float(variable)
+            attrs[output] = dict(variable.attrs, long_name=f"free lif_stp runs: {variable.attrs['long_name']}")
         tables["n_runs"][i, j] = int(np.isfinite(point["switch_rate_hz"]).sum())
         tables["stp_weight_factor"][i, j] = _shared(groups, "stp_weight_factor")
     dims = ("U", "tau_rec_ms")
