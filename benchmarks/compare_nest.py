@@ -13,7 +13,11 @@ once into a fresh cache folder (``compile_s``), then in every round rebuilt from
 the cache (``rebuild_s``: code generation, no compiler run) and run
 (``ours_s_per_s``: wall time of ``run``/``sample``, i.e. writing the values,
 running the compiled binary, reading the spikes back and the readout, per
-simulated second). ``ours_core_s_per_s`` is the binary's own network-loop time.
+simulated second). ``ours_core_s_per_s`` is the binary's own network-loop time. Ours
+runs on 1 thread (``ours_*``, the study's default) and on 2 OpenMP threads
+(``ours2_*``; ``ours2_speedup_vs_ours1``), both with the same seed in a round:
+``ours2_identical_to_ours1`` records whether the two gave the same spikes (they must:
+the background's random numbers are counter-based, synaptic events keep their order).
 
 NEST: ``iaf_cond_exp`` neurons, one ``poisson_generator`` per receptor connected to
 all neurons (NEST draws an independent Poisson train per target, exact Poisson
@@ -254,8 +258,9 @@ def print_machine(info: dict) -> None:
 class Ours:
     """The package's simulation path for one task: compile once, rebuild from cache, run."""
 
-    def __init__(self, task: Task, cache_dir: Path, log_path: Path, synapse: str = "renewing"):
+    def __init__(self, task: Task, cache_dir: Path, log_path: Path, synapse: str = "renewing", threads: int = 1):
         self.task, self.cache_dir, self.log_path, self.synapse = task, cache_dir, log_path, synapse
+        self.threads = threads
         self.sim = None
         self.compile_s = self._build()
 
@@ -266,12 +271,12 @@ class Ours:
         with job_log(self.log_path):
             if t.kind == "calibration":
                 self.sim = PopulationSimulator(t.n_neurons, t.duration_ms, DT_MS, self.cache_dir,
-                                               report_period_s=1e6)
+                                               report_period_s=1e6, threads=self.threads)
             else:
                 self.sim = BoltzmannSampler(t.n_neurons, t.duration_ms, self.cache_dir, pattern=t.pattern,
                                             n_visible=t.n_visible, synapse=self.synapse, dt_ms=DT_MS,
                                             sample_dt_ms=SAMPLE_DT_MS, burn_in_ms=t.burn_in_ms, stp=t.stp,
-                                            report_period_s=1e6)
+                                            report_period_s=1e6, threads=self.threads)
         return time.perf_counter() - start
 
     def rebuild(self) -> float:
@@ -424,30 +429,43 @@ def network_agreement(ours_z: list, nest_z: list, task: Task) -> dict:
 # --------------------------------------------------------------------------- driver
 
 def benchmark_task(task: Task, nest, repeats: int, cache_dir: Path, log_path: Path, nest_threads=(1, 2),
-                   synapse: str = "renewing", verbose: bool = True) -> dict:
-    """Compile ours, then ``repeats`` rounds of (ours, NEST 1 thread, NEST 2 threads), rotating."""
+                   our_threads=(1, 2), synapse: str = "renewing", verbose: bool = True) -> dict:
+    """Compile ours (per thread count), then ``repeats`` rounds of (ours, NEST) on 1 and 2 threads, rotating.
+
+    Ours runs the same seed on every thread count in a round, so that their spikes can be compared.
+    """
     say = print if verbose else (lambda *a, **k: None)
     if task.stp is not None:
         synapse = "renewing"  # the synapse type with short-term plasticity
-    ours = Ours(task, cache_dir, log_path, synapse)
-    say(f"[{task.name}] compiled in {ours.compile_s:.1f} s", flush=True)
-    runners = ["ours"] + [f"nest{n}" for n in nest_threads]
+    ours = {}
+    for n in our_threads:
+        for other in ours.values():
+            other.close()
+        ours[n] = Ours(task, cache_dir, log_path, synapse, threads=n)
+        say(f"[{task.name}] compiled for {n} thread(s) in {ours[n].compile_s:.1f} s", flush=True)
+    active = our_threads[-1]
+    runners = [f"ours{n}" for n in our_threads] + [f"nest{n}" for n in nest_threads]
     records = {name: [] for name in runners}
-    rebuilds = []
+    rebuilds = {n: [] for n in our_threads}
     for r in range(repeats):
         order = runners[r % len(runners):] + runners[:r % len(runners)]
         for name in order:
-            if name == "ours":
-                if r > 0:
-                    rebuilds.append(ours.rebuild())
-                rec = ours.run(seed=1000 + r)
+            threads = int(name[4:])
+            if name.startswith("ours"):
+                if threads != active or r > 0:
+                    for other in ours.values():
+                        other.close()
+                    rebuilds[threads].append(ours[threads].rebuild())
+                    active = threads
+                rec = ours[threads].run(seed=1000 + r)
             else:
-                threads = int(name[4:])
                 rec = nest_run(nest, task, threads, seed=1 + 100 * threads + r, synapse=synapse)
             records[name].append(rec)
             say(f"[{task.name}] round {r + 1}/{repeats} {name:6s} {rec['wall_s'] / task.duration_s:8.4f} s/s",
                 flush=True)
-    ours.close()
+    for o in ours.values():
+        o.close()
+    records["ours"] = records.pop("ours1")
 
     sim_s = task.duration_s
     result = {"task": task.name, "n_neurons": task.n_neurons, "simulated_s": sim_s, "repeats": repeats,
@@ -455,8 +473,17 @@ def benchmark_task(task: Task, nest, repeats: int, cache_dir: Path, log_path: Pa
               "ours_s_per_s": median(r["wall_s"] for r in records["ours"]) / sim_s,
               "ours_core_s_per_s": median(r["core_s"] for r in records["ours"]) / sim_s,
               "ours_cpu_s_per_s": median(r["cpu_s"] for r in records["ours"]) / sim_s,
-              "ours_compile_s": ours.compile_s,
-              "ours_rebuild_s": median(rebuilds)}
+              "ours_compile_s": ours[1].compile_s,
+              "ours_rebuild_s": median(rebuilds[1])}
+    for n in our_threads[1:]:
+        rec = records[f"ours{n}"]
+        result.update({f"ours{n}_s_per_s": median(x["wall_s"] for x in rec) / sim_s,
+                       f"ours{n}_core_s_per_s": median(x["core_s"] for x in rec) / sim_s,
+                       f"ours{n}_cpu_s_per_s": median(x["cpu_s"] for x in rec) / sim_s,
+                       f"ours{n}_compile_s": ours[n].compile_s,
+                       f"ours{n}_speedup_vs_ours1": result["ours_s_per_s"] / (median(x["wall_s"] for x in rec) / sim_s),
+                       f"ours{n}_identical_to_ours1": all(_same_observable(a, b)
+                                                            for a, b in zip(records["ours"], rec))})
     if task.kind == "network":
         pre, _ = task_connectivity(task)
         result["n_synapses"] = int(pre.size)
@@ -482,13 +509,21 @@ def benchmark_task(task: Task, nest, repeats: int, cache_dir: Path, log_path: Pa
     return result
 
 
+def _same_observable(a: dict, b: dict) -> bool:
+    """Two runs of ours with the same seed gave the same spikes (calibration: p_on; networks: states, counts)."""
+    keys = [k for k in ("p_on", "z_mean_per_unit", "n_spikes") if k in a]
+    return all(np.array_equal(a[k], b[k]) for k in keys)
+
+
 def format_table(results: list[dict]) -> str:
-    header = ["task", "neurons", "sim s", "ours s/s", "core s/s", "compile s", "rebuild s", "NEST1 s/s",
-              "NEST2 s/s", "x NEST1", "x NEST2", "agree", "agreement"]
+    header = ["task", "neurons", "sim s", "ours s/s", "core s/s", "ours2 s/s", "x ours1", "same", "compile s",
+              "rebuild s", "NEST1 s/s", "NEST2 s/s", "x NEST1", "x NEST2", "agree", "agreement"]
     rows = []
     for r in results:
         rows.append([r["task"], str(r["n_neurons"]), f"{r['simulated_s']:g}", f"{r['ours_s_per_s']:.4f}",
-                     f"{r['ours_core_s_per_s']:.4f}", f"{r['ours_compile_s']:.1f}", f"{r['ours_rebuild_s']:.2f}",
+                     f"{r['ours_core_s_per_s']:.4f}", f"{r['ours2_s_per_s']:.4f}", f"{r['ours2_speedup_vs_ours1']:.2f}",
+                     "yes" if r["ours2_identical_to_ours1"] else "NO",
+                     f"{r['ours_compile_s']:.1f}", f"{r['ours_rebuild_s']:.2f}",
                      f"{r['nest1_s_per_s']:.4f}", f"{r['nest2_s_per_s']:.4f}", f"{r['speedup_vs_nest1']:.1f}",
                      f"{r['speedup_vs_nest2']:.1f}", "yes" if r["agree"] else "NO", r["agreement"]])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]

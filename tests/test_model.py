@@ -3,18 +3,22 @@
 import numpy as np
 import pytest
 
-from lif_tempering.neuron.model import BUDGET_PACKING, UNDRAWN_BUDGET, _poisson_budget_numpy, budget_growth
+from lif_tempering.neuron.model import (
+    UNDRAWN_BUDGET,
+    background_key,
+    background_uniform,
+    budget_growth,
+    poisson_budget_step,
+)
 
 
 def budget_counts(rates_hz, n_neurons: int, dt_ms: float = 0.1, seed: int = 0) -> np.ndarray:
-    """Events per (step, neuron) of budgets stepped through the per-step rates ``rates_hz``."""
-    np.random.seed(seed)
+    """Events per (step, neuron) of excitatory budgets stepped through the per-step rates ``rates_hz``."""
+    key = background_key(seed)
     budget = np.full(n_neurons, UNDRAWN_BUDGET)
     counts = np.empty((len(rates_hz), n_neurons))
     for k, growth in enumerate(budget_growth(rates_hz, dt_ms)):
-        packed = _poisson_budget_numpy(budget, growth, np.arange(n_neurons))
-        counts[k] = np.floor(packed / BUDGET_PACKING)
-        budget = packed - BUDGET_PACKING * counts[k]
+        counts[k], budget = poisson_budget_step(budget, growth, k, 2 * np.arange(n_neurons), key)
         assert np.all((budget > 0) & (budget < 1))
     return counts
 
@@ -52,3 +56,28 @@ def test_budget_growth():
     np.testing.assert_allclose(budget_growth([0.0, 3000.0], 0.1), [1.0, np.exp(0.3)])
     with pytest.raises(ValueError, match=">= 0 Hz"):
         budget_growth(-1.0, 0.1)
+
+
+def test_background_uniforms_depend_only_on_their_counter():
+    """Same (seed, step, stream, draw), same number, whatever else is drawn; other seeds or counters differ."""
+    key = background_key(7)
+    steps, streams = np.meshgrid(np.arange(50), np.arange(40), indexing="ij")
+    table = background_uniform(key, steps, streams, 1)
+    np.testing.assert_array_equal(background_uniform(key, steps[::-1], streams[::-1], 1), table[::-1])
+    assert np.unique(table).size == table.size
+    assert np.all((table > 0) & (table <= 1))
+    assert not np.any(background_uniform(background_key(8), steps, streams, 1) == table)
+    assert not np.any(background_uniform(key, steps, streams, 2) == table)
+
+
+def test_background_uniforms_are_uniform_and_uncorrelated():
+    """100,000 numbers of neighbouring counters: mean 1/2 and variance 1/12 within 5 standard errors,
+    lag-1 correlation along steps and along streams within 5 / sqrt(n)."""
+    key = background_key(0)
+    steps, streams = np.meshgrid(np.arange(1000), np.arange(100), indexing="ij")
+    u = background_uniform(key, steps, streams, 1)
+    n = u.size
+    assert abs(u.mean() - 0.5) < 5 * np.sqrt(1 / 12 / n)
+    assert abs(u.var() - 1 / 12) < 5 * np.sqrt(1 / 180 / n)
+    for a, b in ((u[:-1], u[1:]), (u[:, :-1], u[:, 1:])):
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 5 / np.sqrt(a.size)

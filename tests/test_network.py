@@ -29,6 +29,7 @@ from lif_tempering.sampling.boltzmann import (
     fit_effective_bm,
     kl_divergence,
     random_bm,
+    rbm_as_bm,
 )
 from lif_tempering.sampling.network import (
     BoltzmannSampler,
@@ -43,6 +44,7 @@ from lif_tempering.sampling.network import (
     synapse_values,
     write_samples,
 )
+from lif_tempering.sampling.stp import STPParameters
 
 P = PARAMETER_SETS["sbs_tutorial"]
 DT_MS = 0.1
@@ -389,3 +391,26 @@ def test_same_seed_gives_the_same_samples(renewing_runs):
     np.testing.assert_array_equal(first.samples, again.samples)
     np.testing.assert_array_equal(first.spike_times_ms, again.spike_times_ms)
     assert np.mean(first.samples != other.samples) > 0.1
+
+
+@pytest.mark.slow
+def test_spikes_are_the_same_on_one_and_two_threads(build_dir, activation):
+    """An RBM (12 + 20 units, 4 networks, short-term plasticity with facilitation) on 1 and 2 OpenMP threads.
+
+    The background's random numbers are counter-based and synaptic events are applied in the
+    single-threaded order, so the spike trains must agree exactly, not only in distribution.
+    """
+    stp = STPParameters(U=0.3, tau_rec_ms=80.0, tau_fac_ms=40.0)
+    rng = np.random.default_rng(5)
+    rbms = [rbm_as_bm(rng.normal(0, 0.8, (12, 20)), rng.normal(0, 0.5, 12), rng.normal(0, 0.5, 20))
+            for _ in range(4)]
+    spikes = {}
+    for threads in (1, 2):
+        sampler = BoltzmannSampler(32, 600.0, build_dir, n_networks=4, pattern="bipartite", n_visible=12,
+                                   sample_dt_ms=1.0, burn_in_ms=100.0, stp=stp, threads=threads)
+        result = sampler.sample(rbms, P, activation, seed=21)
+        sampler.close()
+        spikes[threads] = (result.spike_times_ms, result.spike_units)
+    assert spikes[1][0].size > 1000
+    np.testing.assert_array_equal(spikes[1][0], spikes[2][0])
+    np.testing.assert_array_equal(spikes[1][1], spikes[2][1])

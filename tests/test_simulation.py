@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from brian2 import StateMonitor, ms, uS
 
-from lif_tempering.neuron.model import NO_SPIKING_THRESHOLD_MV, make_lif_group, per_neuron_values
+from lif_tempering.neuron.model import (
+    NO_SPIKING_THRESHOLD_MV,
+    UNDRAWN_BUDGET,
+    background_key,
+    budget_growth,
+    make_lif_group,
+    per_neuron_values,
+    poisson_budget_step,
+)
 from lif_tempering.neuron.parameters import resolve_parameters
 from lif_tempering.neuron.population import PopulationSimulator
 from lif_tempering.neuron.single_neuron import membrane_dataset
@@ -168,3 +176,29 @@ def test_same_seed_same_numbers_and_binary_reuse(brian_cache):
     assert not np.array_equal(first, other)
     # p_on rises with E_l: compare the outer thirds.
     assert first[:10].sum() < first[-10:].sum()
+
+
+def test_background_events_are_those_of_the_numpy_twin(brian_cache):
+    """The binary's background counts, step by step and neuron by neuron, equal :func:`poisson_budget_step`'s.
+
+    Same probe as above (tau_syn effectively infinite, so g_exc / w_exc counts the events);
+    the excitatory stream of neuron i is 2 i, the key that of the run's seed.
+    """
+    n_neurons, duration_ms, dt_ms, seed = 4, 2000.0, 0.1, 23
+
+    def build(dt):
+        group = make_lif_group(n_neurons, name="poisson_probe")
+        monitor = StateMonitor(group, "g_exc", record=True, name="g_probe")
+        return [group, monitor], {"group": group, "monitor": monitor}
+
+    project = StandaloneProject({"kind": "poisson_probe", "n": n_neurons}, build, duration_ms, dt_ms, brian_cache)
+    p = SBS.with_values(tau_syn_ms=1e12, rate_exc_hz=3000.0, V_th_mV=NO_SPIKING_THRESHOLD_MV)
+    group = project.handles["group"]
+    project.run({getattr(group, k): v for k, v in per_neuron_values(p, n_neurons, dt_ms=dt_ms).items()}, seed=seed)
+    counts = np.rint(np.diff(project.handles["monitor"].g_exc / uS, axis=1) / p.w_exc_uS).astype(np.int64)
+    project.close()
+    key, budget, growth = background_key(seed), np.full(n_neurons, UNDRAWN_BUDGET), budget_growth(3000.0, dt_ms)
+    expected = np.empty_like(counts)
+    for step in range(counts.shape[1]):
+        expected[:, step], budget = poisson_budget_step(budget, growth, step, 2 * np.arange(n_neurons), key)
+    np.testing.assert_array_equal(counts, expected)

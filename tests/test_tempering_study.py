@@ -154,11 +154,16 @@ def test_summary_and_scan_of_constructed_groups():
         assert scan[name].attrs["units"] and scan[name].attrs["long_name"], name
 
 
-def _scan_grid(switch_ratio_ci_low, confidence_ratio, fidelity_ratio):
-    """A scan of one shape over frequencies [1, 2] x t_max [1.5, 2] with the given tables (2 x 2)."""
+def _scan_grid(switch_ratio_ci_low, confidence_ratio, fidelity_ratio, quality_half_width=0.0):
+    """A scan of one shape over frequencies [1, 2] x t_max [1.5, 2] with the given tables (2 x 2).
+
+    The quality ratios' lower interval ends lie ``quality_half_width`` (a scalar or a 2 x 2 table) below them.
+    """
     dims = ("shape", "frequency_hz", "t_max")
     tables = {"switch_ratio_ci_low": switch_ratio_ci_low, "switch_ratio": np.asarray(switch_ratio_ci_low) + 1.0,
-              "ground_confidence_ratio": confidence_ratio, "ground_fidelity_ratio": fidelity_ratio}
+              "ground_confidence_ratio": confidence_ratio, "ground_fidelity_ratio": fidelity_ratio,
+              "ground_confidence_ratio_ci_low": np.asarray(confidence_ratio) - quality_half_width,
+              "ground_fidelity_ratio_ci_low": np.asarray(fidelity_ratio) - quality_half_width}
     return xr.Dataset({name: (dims, np.asarray(table, dtype=float)[None]) for name, table in tables.items()},
                       coords={"shape": ["sinusoid"], "frequency_hz": [1.0, 2.0], "t_max": [1.5, 2.0]})
 
@@ -182,6 +187,22 @@ def test_choose_schedule_keeps_quality_and_maximises_the_interval_low_end():
     none = choose_schedule(scan, 1.0, configured)
     assert none.attrs["chosen_shape"] == "" and np.isnan(none.attrs["chosen_t_max"])
     assert none.attrs["configured_is_chosen"] == 0 and int(none["eligible"].sum()) == 0
+
+
+def test_choose_schedule_can_hold_the_quality_intervals_to_the_bar():
+    """With ``ci_low`` a point whose quality interval reaches below the bar is not eligible, however good its mean."""
+    configured = {"shape": "sinusoid", "frequency_hz": 1.0, "t_max": 1.5}
+    # every point's mean quality clears 0.95; (2 Hz, 2) has the best switch interval but the widest quality interval
+    scan = _scan_grid([[1.2, 1.9], [1.6, 2.5]], [[0.99, 0.98], [0.97, 0.99]], [[1.0, 0.99], [0.99, 1.0]],
+                      quality_half_width=np.array([[0.02, 0.01], [0.10, 0.08]]))
+    assert choose_schedule(scan, 0.95, configured).attrs["chosen_frequency_hz"] == 2.0
+    careful = choose_schedule(scan, 0.95, configured, quality_statistic="ci_low")
+    np.testing.assert_array_equal(careful["eligible"].values[0], [[1, 1], [0, 0]])
+    assert (careful.attrs["chosen_frequency_hz"], careful.attrs["chosen_t_max"]) == (1.0, 2.0)
+    assert careful.attrs["selection_quality_statistic"] == "ci_low"
+    assert "ground_confidence_ratio_ci_low" in careful.attrs["selection_rule"]
+    with pytest.raises(ValueError, match="quality_statistic"):
+        choose_schedule(scan, 0.95, configured, quality_statistic="median")
 
 
 def test_gibbs_run_records_its_identity():

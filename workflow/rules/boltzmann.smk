@@ -55,7 +55,7 @@ rule coupling_calibration:
         "results/logs/validation/coupling_calibration.log",
     benchmark:
         "results/benchmarks/validation/coupling_calibration.tsv"
-    threads: 1
+    threads: SIMULATION_THREADS
     resources:
         runtime=runtime_minutes(VALIDATION_NEURON_SECONDS * VALIDATION["n_calibration_machines"]),
         mem_mb=4000,
@@ -104,7 +104,7 @@ rule validation_lif:
         "results/logs/validation/{lif_variant}.log",
     benchmark:
         "results/benchmarks/validation/{lif_variant}.tsv"
-    threads: 1
+    threads: SIMULATION_THREADS
     resources:
         runtime=runtime_minutes(VALIDATION_NEURON_SECONDS * VALIDATION["n_machines"]),
         mem_mb=4000,
@@ -250,7 +250,7 @@ rule sample_rbm_lif:
         "results/logs/rbm/{dataset}/seed{training_seed}/lif_samples.log",
     benchmark:
         "results/benchmarks/rbm/{dataset}/seed{training_seed}/lif_samples.tsv"
-    threads: 1
+    threads: SIMULATION_THREADS
     resources:
         runtime=lambda wc: runtime_minutes(rbm_neuron_seconds(wc.dataset, LIF_SAMPLING["duration_ms"])),
         mem_mb=4000,

@@ -20,7 +20,7 @@ rule membrane:
         "results/logs/membrane/{noise}.log",
     benchmark:
         "results/benchmarks/membrane/{noise}.tsv"
-    threads: 1
+    threads: SIMULATION_THREADS
     resources:
         runtime=runtime_minutes(2 * MEMBRANE["n_neurons"] * MEMBRANE["duration_ms"] / 1e3),
         mem_mb=2000,
@@ -41,7 +41,7 @@ rule calibrate_noise:
         "results/logs/calibration/{noise}.log",
     benchmark:
         "results/benchmarks/calibration/{noise}.tsv"
-    threads: 1
+    threads: SIMULATION_THREADS
     resources:
         runtime=runtime_minutes(CALIBRATION_NEURON_SECONDS),
         mem_mb=2000,
@@ -65,7 +65,7 @@ rule temperature_point:
         "results/logs/temperature/{scheme}_T{temperature}.log",
     benchmark:
         "results/benchmarks/temperature/{scheme}_T{temperature}.tsv"
-    threads: 1
+    threads: SIMULATION_THREADS
     resources:
         runtime=runtime_minutes(CALIBRATION_NEURON_SECONDS, runs=config["temperature_map"]["max_iterations"]),
         mem_mb=2000,

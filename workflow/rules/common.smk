@@ -15,6 +15,8 @@ REFERENCE_NOISE, REFERENCE_RATES = reference_noise(config)
 TEMPERATURES = [temperature_label(t) for t in target_temperatures(config)]
 SCHEMES = config["temperature_map"]["schemes"]
 NEURON = canonical(neuron_parameters(config).as_dict())
+# Threads of every LIF simulation job; the spikes do not depend on them (not a param).
+SIMULATION_THREADS = config["simulation"]["threads"]
 NEURON_WITHOUT_RATES = {k: v for k, v in NEURON.items() if k not in ("rate_exc_hz", "rate_inh_hz")}
 ALL_NOISE = canonical({**NOISE, REFERENCE_NOISE: REFERENCE_RATES})
 MEMBRANE = canonical(config["membrane"])

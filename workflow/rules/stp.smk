@@ -45,7 +45,7 @@ rule stp_scan_run:
         "results/logs/sampling/{dataset}/stp_scan/{stp_point}/training_seed{training_seed}/seed{seed}.log",
     benchmark:
         "results/benchmarks/sampling/{dataset}/stp_scan/{stp_point}/training_seed{training_seed}/seed{seed}.tsv"
-    threads: 1
+    threads: SIMULATION_THREADS
     resources:
         runtime=lambda wc: runtime_minutes(rbm_neuron_seconds(wc.dataset, TEMPERING["duration_ms"])),
         mem_mb=3000,

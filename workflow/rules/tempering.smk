@@ -93,7 +93,7 @@ rule tempering_run:
         "results/logs/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.log",
     benchmark:
         "results/benchmarks/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.tsv"
-    threads: 1
+    threads: SIMULATION_THREADS
     resources:
         runtime=lambda wc: runtime_minutes(
             rbm_neuron_seconds(wc.dataset, TEMPERING["duration_ms"]) if wc.sampler in LIF_SAMPLERS else 0.0

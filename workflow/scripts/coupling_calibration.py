@@ -12,7 +12,8 @@ with job_log(snakemake.log[0]):
     machines = validation_machines(settings["n_units"], params.machine_seeds, settings["weight_scale"])
     calibration = activation_point(read_dataset(snakemake.input.calibration))
     ds = coupling_calibration(machines, params.machine_seeds, NeuronParameters(**params.neuron), calibration,
-                              settings, params.dt_ms, params.seed, snakemake.config["simulation"]["build_cache_dir"])
+                              settings, params.dt_ms, params.seed, snakemake.config["simulation"]["build_cache_dir"],
+        threads=snakemake.threads)
     print("per-machine gains:", " ".join(f"{g:.3f}" for g in ds.machine_coupling_gain.values))
     print(f"coupling gain W_eff / W = {float(ds.coupling_gain):.4f} +- {float(ds.coupling_gain_stderr):.4f}, "
           f"correction = {float(ds.coupling_correction):.4f}")

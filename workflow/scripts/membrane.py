@@ -10,5 +10,6 @@ limit_threads(snakemake.threads)
 with job_log(snakemake.log[0]):
     neuron = NeuronParameters(**params.neuron, **params.rates)
     ds = membrane_dataset(neuron, params.rates["rate_exc_hz"], params.rates["rate_inh_hz"], params.settings,
-                          params.dt_ms, params.seed, snakemake.config["simulation"]["build_cache_dir"])
+                          params.dt_ms, params.seed, snakemake.config["simulation"]["build_cache_dir"],
+        threads=snakemake.threads)
     write_dataset(ds, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

@@ -17,9 +17,11 @@ with job_log(snakemake.log[0]):
     summaries = [mixing_summary(groups, bootstrap["seed"], bootstrap["n_resamples"], bootstrap["confidence"])
                  for groups in by_condition.values()]
     scan = choose_schedule(parameter_scan(summaries, params.frequencies_hz, params.t_max_values, params.shapes),
-                           params.selection["min_quality_ratio"], params.configured_schedule)
-    print(scan[["switch_rate_hz", "free_switch_rate_hz", "switch_ratio", "switch_ratio_ci_low",
-                "ground_confidence_ratio", "ground_activity_ratio", "ground_fidelity_ratio", "eligible"]].to_dataframe().to_string())
+                           params.selection["min_quality_ratio"], params.configured_schedule,
+                           params.selection["quality_statistic"])
+    columns = ["switch_rate_hz", "free_switch_rate_hz", "switch_ratio", "switch_ratio_ci_low",
+               "ground_confidence_ratio", "ground_activity_ratio", "ground_fidelity_ratio", "eligible"]
+    print(scan[columns].to_dataframe().to_string())
     print(f"chosen: {scan.attrs['chosen_shape'] or 'no grid point'} f = {scan.attrs['chosen_frequency_hz']:g} Hz, "
           f"T_max = {scan.attrs['chosen_t_max']:g}; configured: {scan.attrs['configured_shape']} "
           f"f = {scan.attrs['configured_frequency_hz']:g} Hz, T_max = {scan.attrs['configured_t_max']:g}")

@@ -17,6 +17,7 @@ with job_log(snakemake.log[0]):
     print(f"coupling scale {coupling_scale:.4f}", flush=True)
     result = lif_rbm_samples(rbm, NeuronParameters(**params.neuron), calibration, params.lif_sampling,
                              coupling_scale, params.dt_ms, params.seed,
-                             snakemake.config["simulation"]["build_cache_dir"])
+                             snakemake.config["simulation"]["build_cache_dir"],
+        threads=snakemake.threads)
     print(", ".join(f"{name} {result.params[name]:.4f}" for name in LAYER_ACTIVITY))
     write_samples(snakemake.output[0], result, params=dict(params.items()), config=snakemake.config)

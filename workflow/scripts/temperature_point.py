@@ -11,5 +11,6 @@ with job_log(snakemake.log[0]):
     ds = temperature_point_dataset(
         NeuronParameters(**params.neuron), read_dataset(snakemake.input.reference), snakemake.wildcards.scheme,
         params.temperature, params.calibration, params.temperature_map, params.dt_ms, params.seed,
-        snakemake.config["simulation"]["build_cache_dir"])
+        snakemake.config["simulation"]["build_cache_dir"],
+        threads=snakemake.threads)
     write_dataset(ds, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

@@ -24,7 +24,8 @@ with job_log(snakemake.log[0]):
         tmap = temperature_map(read_dataset(snakemake.input.temperature_map), params.scheme)
         stp = stp_from_config(params.settings["stp"]) if "stp" in params.settings else None
         run = lif_run(rbm, tmap, NeuronParameters(**params.neuron), schedule, params.settings, params.dt_ms,
-                      cache_dir=snakemake.config["simulation"]["build_cache_dir"], stp=stp, **identity)
+                      cache_dir=snakemake.config["simulation"]["build_cache_dir"], stp=stp,
+                      threads=snakemake.threads, **identity)
     else:
         run = gibbs_run(rbm, schedule, params.settings, params.sweep_ms, **identity)
     print(f"{run.attrs['sampler']} {run.attrs['schedule']}: {run.sizes['time']} samples, "

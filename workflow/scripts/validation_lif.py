@@ -18,7 +18,7 @@ with job_log(snakemake.log[0]):
     print(f"{variant}: coupling scale {coupling_scale:.4f}")
     ds = lif_validation(machines, NeuronParameters(**params.neuron), calibration, settings, variant, coupling_scale,
                         params.dt_ms, params.seed, snakemake.config["simulation"]["build_cache_dir"],
-                        stp=stp_from_config(params.stp) if params.stp is not None else None)
+                        threads=snakemake.threads, stp=stp_from_config(params.stp) if params.stp is not None else None)
     print("final D_KL per machine (nat):", " ".join(f"{d:.5f}" for d in ds.dkl.values[:, -1]))
     print("coupling gain per machine:", " ".join(f"{g:.3f}" for g in ds.coupling_gain.values))
     write_dataset(ds, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

@@ -234,7 +234,8 @@ def rbm_classifier(rbm: xr.Dataset) -> SoftmaxClassifier:
 
 
 def lif_rbm_samples(rbm: xr.Dataset, p: NeuronParameters, calibration: ActivationPoint, settings: dict,
-                    coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike) -> SamplingResult:
+                    coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike,
+                    threads: int = 1) -> SamplingResult:
     """Sample the RBM with a LIF network (renewing synapses) at the calibration's noise, T = 1.
 
     Units are ordered visible first, then hidden. ``settings``: duration_ms,
@@ -254,7 +255,7 @@ def lif_rbm_samples(rbm: xr.Dataset, p: NeuronParameters, calibration: Activatio
     sampler = BoltzmannSampler(n_visible + n_hidden, settings["duration_ms"], cache_dir, n_networks=1,
                                pattern="bipartite", n_visible=n_visible, synapse="renewing", dt_ms=dt_ms,
                                sample_dt_ms=settings["sample_dt_ms"], burn_in_ms=settings["burn_in_ms"],
-                               stp=stp_from_config(settings.get("stp")), report_period_s=30.0)
+                               stp=stp_from_config(settings.get("stp")), report_period_s=30.0, threads=threads)
     result = sampler.sample([rbm_as_bm(W, b_v, b_h)], p, calibration, seed, coupling_scale)
     sampler.close()
     samples = result.samples[:, 0]

@@ -16,10 +16,22 @@ This is exact for rates that are constant within a step, also when they change
 from step to step, and costs one cheap uniform number per step and receptor (the
 one for a step's first event, drawn every step to avoid an unpredictable branch)
 plus one per further event, instead of ~1.3 uniform numbers and an ``exp`` for
-Brian2's per-step ``poisson()``. Uniform numbers come from a xoshiro256+
-generator seeded from Brian2's seeded generator (same seed, same numbers),
-because Brian2's ``rand()`` (two Mersenne-twister calls) costs more than the
-rest of the background.
+Brian2's per-step ``poisson()``.
+
+Uniform numbers are counter-based (Salmon et al. 2011): number ``k`` of time step
+``s`` of stream ``2 i + r`` (neuron ``i``, receptor ``r``) is SplitMix64's output
+function (Steele et al. 2014) of ``key + counter * gamma``, with the counter packing
+(s, 2 i + r, k) into 32 + 22 + 10 bits and the key mixed from the run's seed. A
+number depends on nothing but the seed and its (step, neuron, receptor, draw): not
+on the order in which neurons are updated nor on the thread that updates them,
+so a run gives the same spikes on 1, 2 or N threads, and a neuron's background is
+the same whatever the size of its group. The C++ function and its numpy version
+(:func:`background_uniform`) give the same numbers. Limits of the packing:
+:data:`MAX_BACKGROUND_NEURONS` neurons per group, :data:`MAX_BACKGROUND_STEPS` steps
+per run, and up to 1022 events per step and receptor (at dt = 0.1 ms, rates far
+beyond a MHz); the stream of an earlier version (one xoshiro256+ generator walked
+through the neurons in order) is gone, so runs of that version are not reproduced
+number for number.
 
 The synaptic conductances are not integrated as ODEs but updated in the same pass,
 ``g = g * syn_decay + syn_weight_scale * w * events`` with the per-neuron
@@ -48,10 +60,13 @@ exact inhomogeneous Poisson process with the piecewise-constant rate.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
-from brian2 import DEFAULT_FUNCTIONS, Function, NeuronGroup, TimedArray, ms, mV, nF, uS
+from brian2 import Function, NeuronGroup, TimedArray, ms, mV, nF, uS
 
 from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.standalone import SEED_VARIABLE
 from lif_tempering.sampling.stp import RENEWING, STPParameters
 
 #: Presynaptic state of Tsodyks-Markram synapses (:mod:`lif_tempering.sampling.network`): ``resource``,
@@ -107,10 +122,10 @@ BUDGET_PACKING = 4.0
 
 #: Background events of the step and conductance decay (after the membrane update).
 POISSON_BACKGROUND = """
-packed_exc = poisson_budget(budget_exc, growth_exc)
+packed_exc = poisson_budget(budget_exc, growth_exc, t_in_timesteps, 0)
 events_exc = int(packed_exc / budget_packing)
 budget_exc = packed_exc - budget_packing * events_exc
-packed_inh = poisson_budget(budget_inh, growth_inh)
+packed_inh = poisson_budget(budget_inh, growth_inh, t_in_timesteps, 1)
 events_inh = int(packed_inh / budget_packing)
 budget_inh = packed_inh - budget_packing * events_inh
 g_exc = g_exc * syn_decay + syn_weight_scale * w_exc * events_exc
@@ -120,87 +135,125 @@ g_inh = g_inh * syn_decay + syn_weight_scale * w_inh * events_inh
 #: Budget value meaning "not drawn yet": the step draws it first.
 UNDRAWN_BUDGET = 0.0
 
-_POISSON_BUDGET_CPP = """
-struct _Xoshiro256Plus {
-    uint64_t state[4];
-    bool seeded;
-};
-static _Xoshiro256Plus _background_generator = {{0, 0, 0, 0}, false};
+#: Bits of the counter of a background uniform number: time step, stream (2 * neuron + receptor), draw in the step.
+COUNTER_STEP_BITS, COUNTER_STREAM_BITS, COUNTER_DRAW_BITS = 32, 22, 10
+#: Largest group a background serves (two streams per neuron) and largest number of time steps of a run.
+MAX_BACKGROUND_NEURONS = 2 ** (COUNTER_STREAM_BITS - 1)
+MAX_BACKGROUND_STEPS = 2 ** COUNTER_STEP_BITS
+#: SplitMix64's increment (odd; 2^64 / golden ratio).
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+_MASK64 = (1 << 64) - 1
 
-static inline uint64_t _splitmix64(uint64_t& x) {
-    uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+_POISSON_BUDGET_CPP = """
+static inline uint64_t _mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
 
-// Uniform number in (0, 1]; the generator is seeded once from Brian2's seeded one.
-static inline double _background_uniform(int _vectorisation_idx) {
-    uint64_t* s = _background_generator.state;
-    if (!_background_generator.seeded) {
-        uint64_t x = (uint64_t)(_rand(_vectorisation_idx) * 9007199254740992.0);
-        for (int i = 0; i < 4; i++)
-            s[i] = _splitmix64(x);
-        _background_generator.seeded = true;
-    }
-    const uint64_t result = s[0] + s[3];
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return ((result >> 11) + 1) * (1.0 / 9007199254740992.0);
+// The run's key: the seed from the environment (set by the package for every run), mixed.
+static uint64_t _background_key_from_seed() {
+    const char* text = std::getenv("%(seed_variable)s");
+    const uint64_t seed = text == NULL ? 0 : std::strtoull(text, NULL, 10);
+    return _mix64(seed + %(gamma)dULL);
+}
+static const uint64_t _background_key = _background_key_from_seed();
+
+// Uniform number in (0, 1] for (time step, stream = 2 * neuron + receptor, draw of the step): a
+// function of the counter alone, so neither the order nor the thread that asks changes it.
+static inline double _background_uniform(uint64_t step, uint64_t stream, uint64_t draw) {
+    const uint64_t counter = (step << %(step_shift)d) | (stream << %(draw_bits)d) | (draw & %(draw_mask)dULL);
+    return ((_mix64(_background_key + counter * %(gamma)dULL) >> 11) + 1) * (1.0 / 9007199254740992.0);
 }
 
 // One step of a survival budget (0 < budget <= 1; 0 means undrawn, or lost to
 // rounding, and is drawn afresh) with growth factor exp(rate * dt); returns
 // PACKING * events + remaining budget.
-double _poisson_budget(double budget, double growth, int _vectorisation_idx) {
+double _poisson_budget(double budget, double growth, int64_t step, int32_t receptor, int _vectorisation_idx) {
+    const uint64_t stream = 2 * (uint64_t)_vectorisation_idx + (uint64_t)receptor;
     if (budget <= 0)
-        budget = _background_uniform(_vectorisation_idx);
+        budget = _background_uniform(step, stream, 0);
     budget *= growth;
     // The first event of the step without a branch (it is taken in ~1 of 4 steps at
     // 3 kHz, too irregular to predict): a uniform number is drawn every step and used
     // only when the budget reached 1.
-    const double uniform = _background_uniform(_vectorisation_idx);
+    const double uniform = _background_uniform(step, stream, 1);
     int events = budget >= 1.0;
     budget = events ? budget * uniform : budget;
     while (budget >= 1.0) {
         events++;
-        budget *= _background_uniform(_vectorisation_idx);
+        budget *= _background_uniform(step, stream, events);
     }
     return %(packing)r * events + budget;
 }
-""" % {"packing": BUDGET_PACKING}
+""" % {"packing": BUDGET_PACKING, "seed_variable": SEED_VARIABLE, "gamma": GOLDEN_GAMMA,
+       "step_shift": COUNTER_STREAM_BITS + COUNTER_DRAW_BITS, "draw_bits": COUNTER_DRAW_BITS,
+       "draw_mask": 2 ** COUNTER_DRAW_BITS - 1}
 
 
-def _poisson_budget_numpy(budget, growth, _vectorisation_idx):
-    """Numpy version of the C++ ``_poisson_budget`` (Brian2's runtime target)."""
-    n = np.size(_vectorisation_idx)
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function on uint64 arrays."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def background_key(seed: int) -> np.uint64:
+    """The key of a run's background random numbers for ``seed`` (as the binary derives it)."""
+    return _mix64(np.array([(int(seed) + GOLDEN_GAMMA) & _MASK64], dtype=np.uint64))[0]
+
+
+def background_uniform(key, step, stream, draw) -> np.ndarray:
+    """The C++ ``_background_uniform``: uniform numbers in (0, 1] for (step, stream, draw) (arrays broadcast)."""
+    step, stream, draw = (np.asarray(x, dtype=np.uint64) for x in (step, stream, draw))
+    counter = ((step << np.uint64(COUNTER_STREAM_BITS + COUNTER_DRAW_BITS)) | (stream << np.uint64(COUNTER_DRAW_BITS))
+               | (draw & np.uint64(2 ** COUNTER_DRAW_BITS - 1)))
+    with np.errstate(over="ignore"):
+        mixed = _mix64(np.uint64(key) + counter * np.uint64(GOLDEN_GAMMA))
+    return ((mixed >> np.uint64(11)).astype(np.float64) + 1.0) * (1.0 / 9007199254740992.0)
+
+
+def poisson_budget_step(budget, growth, step, stream, key) -> tuple[np.ndarray, np.ndarray]:
+    """One step of survival budgets with growth factors exp(rate * dt): ``(events, remaining budget)``.
+
+    The numpy twin of the C++ ``_poisson_budget`` (same numbers): ``stream`` = 2 * neuron + receptor,
+    ``key`` from :func:`background_key`; budgets <= 0 are drawn first.
+    """
+    stream = np.asarray(stream, dtype=np.int64).ravel()
+    n = stream.size
+    step = np.broadcast_to(np.asarray(step, dtype=np.int64), (n,))
     budget = np.broadcast_to(np.asarray(budget, float), (n,)).copy()
     growth = np.broadcast_to(np.asarray(growth, float), (n,))
     undrawn = budget <= 0
-    budget[undrawn] = 1.0 - np.random.random_sample(int(undrawn.sum()))
+    budget[undrawn] = background_uniform(key, step[undrawn], stream[undrawn], 0)
     budget *= growth
-    uniform = 1.0 - np.random.random_sample(n)
-    events = (budget >= 1.0).astype(float)
+    uniform = background_uniform(key, step, stream, 1)
+    events = (budget >= 1.0).astype(np.int64)
     budget = np.where(events > 0, budget * uniform, budget)
     due = budget >= 1.0
     while due.any():
         events[due] += 1
-        budget[due] *= 1.0 - np.random.random_sample(int(due.sum()))
+        budget[due] *= background_uniform(key, step[due], stream[due], events[due])
         due = budget >= 1.0
+    return events, budget
+
+
+def _poisson_budget_numpy(budget, growth, step, receptor, _vectorisation_idx):
+    """Brian2's runtime version of ``poisson_budget`` (key from the seed in the binary's environment variable)."""
+    key = background_key(int(os.environ.get(SEED_VARIABLE, "0")))
+    stream = 2 * np.asarray(_vectorisation_idx, dtype=np.int64).ravel() + int(np.ravel(receptor)[0])
+    events, budget = poisson_budget_step(budget, growth, step, stream, key)
     return BUDGET_PACKING * events + budget
 
 
-#: ``poisson_budget(budget, growth)``: one step of a survival budget with growth factor
-#: exp(rate * dt); returns ``BUDGET_PACKING * events + remaining budget``.
-poisson_budget = Function(_poisson_budget_numpy, arg_units=[1, 1], return_unit=1, arg_types=["float", "float"],
+#: ``poisson_budget(budget, growth, step, receptor)``: one step of a survival budget with growth
+#: factor exp(rate * dt) in time step ``step`` for receptor 0 (excitatory) or 1 (inhibitory);
+#: returns ``BUDGET_PACKING * events + remaining budget``.
+poisson_budget = Function(_poisson_budget_numpy, arg_units=[1, 1, 1, 1], return_unit=1,
+                          arg_types=["float", "float", "integer", "integer"],
                           return_type="float", auto_vectorise=True, stateless=False)
-poisson_budget.implementations.add_implementation(
-    "cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget", dependencies={"_rand": DEFAULT_FUNCTIONS["rand"]})
+poisson_budget.implementations.add_implementation("cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget")
 
 #: Update of the presynaptic Tsodyks-Markram state (:data:`TSODYKS_MARKRAM_STATE`,
 #: :mod:`lif_tempering.sampling.stp`) on each spike as NEST's ``tsodyks2_synapse``: the resource
@@ -265,6 +318,8 @@ def make_lif_group(n_neurons: int, name: str = "lif",
     :func:`make_rate_schedules` the growth factors are subexpressions following
     those schedules (every neuron draws its own events from the common rate).
     """
+    if not 1 <= n_neurons <= MAX_BACKGROUND_NEURONS:
+        raise ValueError(f"n_neurons must lie in 1..{MAX_BACKGROUND_NEURONS}, got {n_neurons}")
     namespace = {"poisson_budget": poisson_budget, "budget_packing": BUDGET_PACKING}
     if rate_schedules is None:
         equations = LIF_EQUATIONS + CONSTANT_RATES

@@ -41,7 +41,8 @@ class PopulationSimulator:
     """
 
     def __init__(self, n_neurons: int, duration_ms: float, dt_ms: float, cache_dir: str | os.PathLike,
-                 n_recorded: int = 0, record_every_ms: float | None = None, report_period_s: float = 10.0):
+                 n_recorded: int = 0, record_every_ms: float | None = None, report_period_s: float = 10.0,
+                 threads: int = 1):
         if n_recorded and not record_every_ms:
             raise ValueError("record_every_ms is needed when neurons are recorded")
         self.n_neurons = n_neurons
@@ -65,7 +66,7 @@ class PopulationSimulator:
                 handles["monitor"] = monitor
             return objects, handles
 
-        self.project = StandaloneProject(structure, build, duration_ms, dt_ms, cache_dir, report_period_s)
+        self.project = StandaloneProject(structure, build, duration_ms, dt_ms, cache_dir, report_period_s, threads)
 
     def run(self, p: NeuronParameters, seed: int, burn_in_ms: float, E_l_mV=None, rate_exc_hz=None,
             rate_inh_hz=None, spiking=True) -> PopulationResult:

@@ -24,7 +24,7 @@ def _var(dims, values, units, long_name, **extra):
 
 
 def membrane_dataset(p: NeuronParameters, rate_exc_hz: float, rate_inh_hz: float, settings: dict,
-                     dt_ms: float, seed: int, cache_dir: str | os.PathLike) -> xr.Dataset:
+                     dt_ms: float, seed: int, cache_dir: str | os.PathLike, threads: int = 1) -> xr.Dataset:
     """Membrane potential of free and spiking neurons at E_l of ``p``, with HCS theory.
 
     ``settings``: n_neurons (per condition), duration_ms, burn_in_ms,
@@ -32,7 +32,7 @@ def membrane_dataset(p: NeuronParameters, rate_exc_hz: float, rate_inh_hz: float
     """
     n = settings["n_neurons"]
     sim = PopulationSimulator(2 * n, settings["duration_ms"], dt_ms, cache_dir, n_recorded=2 * n,
-                              record_every_ms=settings["record_every_ms"])
+                              record_every_ms=settings["record_every_ms"], threads=threads)
     spiking = np.arange(2 * n) >= n
     result = sim.run(p, seed, settings["burn_in_ms"], rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz,
                      spiking=spiking)
@@ -85,13 +85,13 @@ def _fit_vars(prefix: str, E_l, p_on, fit: LogisticFit, long_prefix: str) -> dic
 
 
 def calibration_dataset(p: NeuronParameters, rate_exc_hz: float, rate_inh_hz: float, settings: dict,
-                        dt_ms: float, seed: int, cache_dir: str | os.PathLike) -> xr.Dataset:
+                        dt_ms: float, seed: int, cache_dir: str | os.PathLike, threads: int = 1) -> xr.Dataset:
     """Activation function at one noise configuration: coarse scan, fit window, logistic fit.
 
     ``settings``: coarse and fit stages (n_points, duration_ms, burn_in_ms),
     coarse_half_width_alphas, fit_window_p, fit_p_range.
     """
-    calibrator = ActivationCalibrator(p, settings, dt_ms, cache_dir)
+    calibrator = ActivationCalibrator(p, settings, dt_ms, cache_dir, threads)
     coarse, fine = calibrator.calibrate(rate_exc_hz, rate_inh_hz, seed)
     calibrator.close()
     return _calibration_to_dataset(p, rate_exc_hz, rate_inh_hz, coarse, fine)
@@ -124,8 +124,9 @@ def _calibration_to_dataset(p, rate_exc_hz, rate_inh_hz, coarse, fine) -> xr.Dat
 class ActivationCalibrator:
     """Calibrates the activation function at any noise rates with two compiled populations."""
 
-    def __init__(self, p: NeuronParameters, settings: dict, dt_ms: float, cache_dir: str | os.PathLike):
-        self.p, self.settings, self.dt_ms, self.cache_dir = p, settings, dt_ms, cache_dir
+    def __init__(self, p: NeuronParameters, settings: dict, dt_ms: float, cache_dir: str | os.PathLike,
+                 threads: int = 1):
+        self.p, self.settings, self.dt_ms, self.cache_dir, self.threads = p, settings, dt_ms, cache_dir, threads
         self._simulators = {}
 
     def _simulator(self, stage: str) -> PopulationSimulator:
@@ -135,7 +136,8 @@ class ActivationCalibrator:
             self._simulators = {}
             s = self.settings[stage]
             self._simulators[stage] = PopulationSimulator(
-                s["n_points"], s["duration_ms"], self.dt_ms, self.cache_dir, report_period_s=30.0)
+                s["n_points"], s["duration_ms"], self.dt_ms, self.cache_dir, report_period_s=30.0,
+                threads=self.threads)
         return self._simulators[stage]
 
     def calibrate(self, rate_exc_hz: float, rate_inh_hz: float, seed: int, expected=None):
@@ -173,7 +175,7 @@ def combine_along(datasets: list[xr.Dataset], dim: str, labels, long_name: str) 
 
 def temperature_point_dataset(p: NeuronParameters, reference: xr.Dataset, scheme: str, temperature: float,
                               calibration_settings: dict, map_settings: dict, dt_ms: float, seed: int,
-                              cache_dir: str | os.PathLike, log=print) -> xr.Dataset:
+                              cache_dir: str | os.PathLike, log=print, threads: int = 1) -> xr.Dataset:
     """Rates realising ``temperature`` in ``scheme``, confirmed by a simulated calibration.
 
     ``reference`` is the calibration dataset at the T = 1 rates. At T = 1 the
@@ -185,7 +187,7 @@ def temperature_point_dataset(p: NeuronParameters, reference: xr.Dataset, scheme
         final = reference.drop_attrs(deep=False)
         history = [ref]
     else:
-        calibrator = ActivationCalibrator(p, calibration_settings, dt_ms, cache_dir)
+        calibrator = ActivationCalibrator(p, calibration_settings, dt_ms, cache_dir, threads)
         results = []
 
         def calibrate_at(rate_exc_hz, rate_inh_hz, expected):

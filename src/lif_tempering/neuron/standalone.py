@@ -59,30 +59,44 @@ _SEED_CODE = f"""
 #: Time steps between two looks at the clock for progress reports.
 REPORT_CHECK_STEPS = 1000
 
-_CLOCK_PER_OBJECT = """
+#: How Brian2's network loop reads the elapsed time: process CPU clock, or OpenMP's wall clock.
+_CLOCK_READS = {
+    "cpu": {"object": ("current = std::clock();\n"
+                       "                const double elapsed = ((double)(current - start) / CLOCKS_PER_SEC);"),
+            "end": ("current = std::clock();\n"
+                    "        elapsed_realtime = (double)(current - start)/(1 * CLOCKS_PER_SEC);"),
+            "declaration": "    std::clock_t start, current;\n"},
+    "openmp": {"object": "const double elapsed = omp_get_wtime() - start;",
+               "end": "elapsed_realtime = omp_get_wtime() - start;",
+               "declaration": "    double start;\n"},
+}
+
+
+def _clock_replacements(read: dict) -> list[tuple[str, str]]:
+    object_read = read["object"]
+    step_read = object_read.replace("\n                ", "\n            ")
+    per_object = f"""
             if (report_func)
-            {
-                current = std::clock();
-                const double elapsed = ((double)(current - start) / CLOCKS_PER_SEC);
+            {{
+                {object_read}
                 if (elapsed > next_report_time)
-                {
+                {{
                     report_func(elapsed, (clock->t[0]-t_start)/duration, t_start, duration);
                     next_report_time += report_period;
-                }
-            }
+                }}
+            }}
 """
-_CLOCK_PER_STEP_START = """!Network::_globally_stopped)
+    step_start = """!Network::_globally_stopped)
     {
         t = clock->t[0];
 """
-_CLOCK_PER_STEP_START_PATCHED = f"""!Network::_globally_stopped)
+    step_start_patched = f"""!Network::_globally_stopped)
     {{
         t = clock->t[0];
         if (report_func && ++steps_since_clock >= {REPORT_CHECK_STEPS})
         {{
             steps_since_clock = 0;
-            current = std::clock();
-            const double elapsed = ((double)(current - start) / CLOCKS_PER_SEC);
+            {step_read}
             if (elapsed > next_report_time)
             {{
                 report_func(elapsed, (clock->t[0]-t_start)/duration, t_start, duration);
@@ -90,25 +104,22 @@ _CLOCK_PER_STEP_START_PATCHED = f"""!Network::_globally_stopped)
             }}
         }}
 """
-_CLOCK_PER_STEP_END = """        current = std::clock();
-        elapsed_realtime = (double)(current - start)/(1 * CLOCKS_PER_SEC);
+    step_end = f"""        {read["end"]}
 
 
-    }
+    }}
 """
-_CLOCK_PER_STEP_END_PATCHED = """    }
-    current = std::clock();
-    elapsed_realtime = (double)(current - start)/(1 * CLOCKS_PER_SEC);
+    step_end_patched = f"""    }}
+    {read["end"].replace(chr(10) + "        ", chr(10) + "    ")}
 """
-_CLOCK_DECLARATION = "    std::clock_t start, current;\n"
+    return [(per_object, ""), (step_start, step_start_patched), (step_end, step_end_patched),
+            (read["declaration"], read["declaration"] + "    long steps_since_clock = 0;\n")]
 
 
 def patch_network_source(code: str) -> str:
     """Brian2's ``network.cpp`` with the clock read every REPORT_CHECK_STEPS steps and at the end."""
-    replacements = [(_CLOCK_PER_OBJECT, ""), (_CLOCK_PER_STEP_START, _CLOCK_PER_STEP_START_PATCHED),
-                    (_CLOCK_PER_STEP_END, _CLOCK_PER_STEP_END_PATCHED),
-                    (_CLOCK_DECLARATION, _CLOCK_DECLARATION + "    long steps_since_clock = 0;\n")]
-    for old, new in replacements:
+    read = _CLOCK_READS["openmp" if "omp_get_wtime" in code else "cpu"]
+    for old, new in _clock_replacements(read):
         if code.count(old) != 1:
             raise RuntimeError(f"Brian2 {brian2.__version__}'s network.cpp differs from the one this patch "
                                f"was written for (Brian2 2.9): cannot find\n{old}")
@@ -164,6 +175,13 @@ def _locked(path: Path):
 class StandaloneProject:
     """A compiled Brian2 network that can be run repeatedly with new values.
 
+    ``threads`` > 1 compiles the project with OpenMP (Brian2's ``openmp_threads``):
+    neuron updates (membrane, background, reset) and the spike queues run on
+    ``threads`` threads; synaptic events are applied on one thread in the order of
+    the single-threaded binary, and the background's random numbers do not depend
+    on the thread (:mod:`lif_tempering.neuron.model`), so the spikes are the same
+    for every thread count (tested).
+
     ``builder(dt_ms)`` creates the Brian2 objects and returns ``(objects,
     handles)``: the objects go into an explicit :class:`Network` (Brian2's magic
     ``run()`` would miss objects held only in containers), ``handles`` is any
@@ -173,8 +191,13 @@ class StandaloneProject:
     """
 
     def __init__(self, structure: dict, builder: Callable, duration_ms: float, dt_ms: float,
-                 cache_dir: str | os.PathLike, report_period_s: float = 10.0):
+                 cache_dir: str | os.PathLike, report_period_s: float = 10.0, threads: int = 1):
+        threads = int(threads)
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         self.structure = dict(structure, duration_ms=duration_ms, dt_ms=dt_ms)
+        if threads > 1:  # added only when set, so single-threaded binaries keep their hash
+            self.structure["threads"] = threads
         self.directory = Path(cache_dir).resolve() / f"project-{structure_hash(self.structure)}"
         # Reset the standalone device itself, also when another device (e.g. the
         # runtime device) was active in between.
@@ -185,7 +208,7 @@ class StandaloneProject:
         gc.collect()
         set_device("cpp_standalone", build_on_run=False, directory=str(self.directory))
         prefs.codegen.cpp.extra_compile_args_gcc = list(COMPILE_ARGS)
-        prefs.devices.cpp_standalone.openmp_threads = 0
+        prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
         defaultclock.dt = dt_ms * ms
         objects, self.handles = builder(dt_ms)
         self.network = Network(*objects)

@@ -244,7 +244,7 @@ class LIFSamplingNetwork:
     def __init__(self, n_neurons: int, pre, post, duration_ms: float, cache_dir: str | os.PathLike,
                  synapse: str = "renewing", dt_ms: float = 0.1, sample_dt_ms: float = 1.0,
                  burn_in_ms: float = 0.0, stp: STPParameters | None = None, report_period_s: float = 10.0,
-                 scheduled_rates: bool = False):
+                 scheduled_rates: bool = False, threads: int = 1):
         pre = np.asarray(pre, dtype=np.int64).ravel()
         post = np.asarray(post, dtype=np.int64).ravel()
         if pre.shape != post.shape:
@@ -301,7 +301,7 @@ class LIFSamplingNetwork:
                 handles["synapses"] = synapses
             return objects, handles
 
-        self.project = StandaloneProject(structure, build, duration_ms, dt_ms, cache_dir, report_period_s)
+        self.project = StandaloneProject(structure, build, duration_ms, dt_ms, cache_dir, report_period_s, threads)
 
     @property
     def sample_times_ms(self) -> np.ndarray:
@@ -407,7 +407,8 @@ class BoltzmannSampler:
     def __init__(self, n_units: int, duration_ms: float, cache_dir: str | os.PathLike, n_networks: int = 1,
                  pattern: str = "full", n_visible: int | None = None, synapse: str = "renewing",
                  dt_ms: float = 0.1, sample_dt_ms: float = 1.0, burn_in_ms: float = 0.0,
-                 stp: STPParameters | None = None, report_period_s: float = 10.0, scheduled_rates: bool = False):
+                 stp: STPParameters | None = None, report_period_s: float = 10.0, scheduled_rates: bool = False,
+                 threads: int = 1):
         if pattern == "full":
             pre, post = full_connectivity(n_units)
         elif pattern == "bipartite":
@@ -420,7 +421,7 @@ class BoltzmannSampler:
         pre, post = block_diagonal_connectivity(pre, post, n_units, n_networks)
         self.network = LIFSamplingNetwork(n_units * n_networks, pre, post, duration_ms, cache_dir, synapse,
                                           dt_ms, sample_dt_ms, burn_in_ms, stp, report_period_s,
-                                          scheduled_rates)
+                                          scheduled_rates, threads)
 
     def sample(self, bms, p: NeuronParameters, calibration: ActivationPoint, seed: int,
                coupling_scale: float = 1.0, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None) -> SamplingResult:

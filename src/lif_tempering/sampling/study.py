@@ -184,7 +184,7 @@ def validation_times_ms(settings: dict, tau_ref_ms: float) -> np.ndarray:
 
 def lif_samples(bms, p: NeuronParameters, calibration: ActivationPoint, settings: dict, synapse: str,
                 coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike,
-                stp: STPParameters | None = None) -> np.ndarray:
+                stp: STPParameters | None = None, threads: int = 1) -> np.ndarray:
     """LIF samples int8 (time, machine, copy, unit) of ``copies_per_machine`` networks per machine, one run.
 
     ``settings``: copies_per_machine, duration_ms, burn_in_ms, sample_dt_ms; ``stp``: short-term
@@ -194,7 +194,7 @@ def lif_samples(bms, p: NeuronParameters, calibration: ActivationPoint, settings
     n_units = np.shape(bms[0][1])[0]
     sampler = BoltzmannSampler(n_units, settings["duration_ms"], cache_dir, n_networks=len(bms) * copies,
                                synapse=synapse, dt_ms=dt_ms, sample_dt_ms=settings["sample_dt_ms"],
-                               burn_in_ms=settings["burn_in_ms"], stp=stp, report_period_s=30.0)
+                               burn_in_ms=settings["burn_in_ms"], stp=stp, report_period_s=30.0, threads=threads)
     result = sampler.sample([bm for bm in bms for _ in range(copies)], p, calibration, seed, coupling_scale)
     sampler.close()
     return result.samples.reshape(result.samples.shape[0], len(bms), copies, n_units)
@@ -202,7 +202,7 @@ def lif_samples(bms, p: NeuronParameters, calibration: ActivationPoint, settings
 
 def lif_validation(bms, p: NeuronParameters, calibration: ActivationPoint, settings: dict, sampler: str,
                    coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike,
-                   stp: STPParameters | None = None) -> xr.Dataset:
+                   stp: STPParameters | None = None, threads: int = 1) -> xr.Dataset:
     """D_KL over time of one LIF variant of :data:`LIF_VARIANTS`, or of :data:`STP_SAMPLER`, on every machine.
 
     ``coupling_scale`` multiplies the translated weights (the coupling correction,
@@ -213,7 +213,8 @@ def lif_validation(bms, p: NeuronParameters, calibration: ActivationPoint, setti
     if (sampler == STP_SAMPLER) != (stp is not None):
         raise ValueError(f"STP parameters are given with the sampler {STP_SAMPLER} and only with it, got {sampler}")
     synapse = "renewing" if sampler == STP_SAMPLER else LIF_VARIANTS[sampler][0]
-    samples = lif_samples(bms, p, calibration, settings, synapse, coupling_scale, dt_ms, seed, cache_dir, stp)
+    samples = lif_samples(bms, p, calibration, settings, synapse, coupling_scale, dt_ms, seed, cache_dir, stp,
+                          threads)
     times = validation_times_ms(settings, p.tau_ref_ms)
     ds = _sampler_dataset(bms, samples, settings["sample_dt_ms"], times, sampler, settings["effective_bm_l2"],
                           coupling_scale)
@@ -279,7 +280,7 @@ def pooled_coupling_gain(W_targets, W_effectives) -> float:
 
 
 def coupling_calibration(bms, seeds, p: NeuronParameters, calibration: ActivationPoint, settings: dict,
-                         dt_ms: float, seed: int, cache_dir: str | os.PathLike) -> xr.Dataset:
+                         dt_ms: float, seed: int, cache_dir: str | os.PathLike, threads: int = 1) -> xr.Dataset:
     """Gain W_eff / W of LIF sampling with renewing synapses, uncorrected, and its correction 1 / gain.
 
     Samples each machine of ``bms`` with the plain translation, fits an effective
@@ -287,7 +288,7 @@ def coupling_calibration(bms, seeds, p: NeuronParameters, calibration: Activatio
     ``settings``: the validation config (copies, durations, effective_bm_l2).
     """
     synapse, _ = LIF_VARIANTS["lif_uncorrected"]
-    samples = lif_samples(bms, p, calibration, settings, synapse, 1.0, dt_ms, seed, cache_dir)
+    samples = lif_samples(bms, p, calibration, settings, synapse, 1.0, dt_ms, seed, cache_dir, threads=threads)
     n_units = samples.shape[-1]
     fits, gains, dkl = [], [], []
     for k, (W, b) in enumerate(bms):

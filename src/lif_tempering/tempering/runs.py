@@ -255,7 +255,7 @@ class LIFTemperingSampler:
     def __init__(self, n_visible: int, n_hidden: int, duration_ms: float, cache_dir: str | os.PathLike,
                  p: NeuronParameters, tmap: TemperatureMap, synapse: str = "renewing", dt_ms: float = 0.1,
                  sample_dt_ms: float = 1.0, burn_in_ms: float = 0.0, coupling_scale: float = 1.0,
-                 report_period_s: float = 60.0, stp: STPParameters | None = None):
+                 report_period_s: float = 60.0, stp: STPParameters | None = None, threads: int = 1):
         self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
         self.p, self.tmap, self.coupling_scale, self.dt_ms = p, tmap, float(coupling_scale), float(dt_ms)
         self.stp = RENEWING if stp is None else stp
@@ -266,7 +266,7 @@ class LIFTemperingSampler:
         self.sampler = BoltzmannSampler(n_visible + n_hidden, duration_ms, cache_dir, pattern="bipartite",
                                         n_visible=n_visible, synapse=synapse, dt_ms=dt_ms, sample_dt_ms=sample_dt_ms,
                                         burn_in_ms=burn_in_ms, stp=self.stp, report_period_s=report_period_s,
-                                        scheduled_rates=True)
+                                        scheduled_rates=True, threads=threads)
 
     def sample(self, rbm, schedule: TemperatureSchedule, seed: int, attrs: dict | None = None) -> xr.Dataset:
         """Run the network for ``rbm`` (``(W, b_v, b_h)`` or a dict with those keys) under ``schedule``.

@@ -134,20 +134,20 @@ def _run_attrs(rbm: xr.Dataset, training_seed: int, seed: int, rng_seed: int) ->
 
 def lif_run(rbm: xr.Dataset, tmap: TemperatureMap, p: NeuronParameters, schedule: TemperatureSchedule,
             settings: dict, dt_ms: float, training_seed: int, seed: int, rng_seed: int,
-            cache_dir: str | os.PathLike, stp: STPParameters | None = None) -> xr.Dataset:
+            cache_dir: str | os.PathLike, stp: STPParameters | None = None, threads: int = 1) -> xr.Dataset:
     """One LIF run of a trained RBM under ``schedule`` (:class:`~lif_tempering.tempering.runs.LIFTemperingSampler`).
 
     ``settings``: duration_ms, burn_in_ms, sample_dt_ms, coupling_scale (the
     ``tempering`` config); ``tmap`` the noise scheme's temperature map; ``p`` the
     neuron parameters; ``stp``: the synapses' short-term plasticity (``None``: renewing,
     sampler ``lif``; else sampler ``lif_stp``). Runs of equal duration and RBM size
-    share one binary in ``cache_dir``.
+    share one binary in ``cache_dir``; ``threads`` does not change the result.
     """
     W, b_v, b_h = rbm_parameters(rbm)
     sampler = LIFTemperingSampler(W.shape[0], W.shape[1], settings["duration_ms"], cache_dir, p, tmap,
                                   dt_ms=dt_ms, sample_dt_ms=settings["sample_dt_ms"],
                                   burn_in_ms=settings["burn_in_ms"], coupling_scale=settings["coupling_scale"],
-                                  report_period_s=30.0, stp=stp)
+                                  report_period_s=30.0, stp=stp, threads=threads)
     try:
         return sampler.sample((W, b_v, b_h), schedule, rng_seed, attrs=_run_attrs(rbm, training_seed, seed, rng_seed))
     finally:
@@ -383,24 +383,36 @@ def _scan_attrs(attrs: dict, schedule: str) -> dict:
     return dict(attrs, long_name=f"{schedule} runs: {attrs['long_name']}")
 
 
-def choose_schedule(scan: xr.Dataset, min_quality_ratio: float, configured: dict) -> xr.Dataset:
+#: Statistics of a quality ratio that :func:`choose_schedule` can hold to the bar.
+QUALITY_STATISTICS = {"point": "", "ci_low": "_ci_low"}
+
+
+def choose_schedule(scan: xr.Dataset, min_quality_ratio: float, configured: dict,
+                    quality_statistic: str = "point") -> xr.Dataset:
     """``scan`` (:func:`parameter_scan`) with the study's schedule chosen from it.
 
     Eligible grid points keep both :data:`QUALITY_RATIOS` (tempered/free ground-state
-    confidence and activity fidelity) at or above ``min_quality_ratio``; of these the one with
-    the highest lower interval end of ``switch_ratio`` is chosen (the mean breaks ties).
+    confidence and activity fidelity) at or above ``min_quality_ratio``, each by its
+    ``quality_statistic``: the point estimate (``point``) or, more conservatively, the lower
+    end of its interval (``ci_low``: a point whose quality is uncertain is not eligible);
+    of these the one with the highest lower interval end of ``switch_ratio`` is chosen
+    (the mean breaks ties).
     Adds ``eligible`` (shape, frequency_hz, t_max; 1 or 0) and the attributes
     ``chosen_shape``, ``chosen_frequency_hz``, ``chosen_t_max`` (empty and nan when no
-    point is eligible), ``selection_min_quality_ratio``, ``selection_rule``, the
+    point is eligible), ``selection_min_quality_ratio``, ``selection_quality_statistic``,
+    ``selection_rule``, the
     ``configured`` schedule (``shape``, ``frequency_hz``, ``t_max``) as
     ``configured_{key}`` and ``configured_is_chosen`` (1 or 0).
     """
+    if quality_statistic not in QUALITY_STATISTICS:
+        raise ValueError(f"quality_statistic must be one of {', '.join(QUALITY_STATISTICS)}, got {quality_statistic!r}")
+    held = [name + QUALITY_STATISTICS[quality_statistic] for name in QUALITY_RATIOS]
     quality = np.ones(scan["switch_ratio"].shape, dtype=bool)
-    for name in QUALITY_RATIOS:
+    for name in held:
         quality &= np.nan_to_num(scan[name].values, nan=-np.inf) >= min_quality_ratio
     eligible = quality & np.isfinite(scan["switch_ratio_ci_low"].values)
     out = scan.assign(eligible=(scan["switch_ratio"].dims, eligible.astype(np.int8), {
-        "units": "1", "long_name": f"both tempered/free quality ratios ({', '.join(QUALITY_RATIOS)}) "
+        "units": "1", "long_name": f"both tempered/free quality ratios ({', '.join(held)}) "
                                    f">= {min_quality_ratio:g}"}))
     chosen = {"chosen_shape": "", "chosen_frequency_hz": np.nan, "chosen_t_max": np.nan}
     if eligible.any():
@@ -415,7 +427,8 @@ def choose_schedule(scan: xr.Dataset, min_quality_ratio: float, configured: dict
                  and np.isclose(chosen["chosen_frequency_hz"], configured["frequency_hz"])
                  and np.isclose(chosen["chosen_t_max"], configured["t_max"]))
     out.attrs.update(chosen, selection_min_quality_ratio=float(min_quality_ratio),
-                     selection_rule=(f"among grid points with {' and '.join(QUALITY_RATIOS)} >= {min_quality_ratio:g}, "
+                     selection_quality_statistic=quality_statistic,
+                     selection_rule=(f"among grid points with {' and '.join(held)} >= {min_quality_ratio:g}, "
                                      "the highest switch_ratio_ci_low (ties: the highest switch_ratio)"),
                      configured_shape=str(configured["shape"]),
                      configured_frequency_hz=float(configured["frequency_hz"]),
