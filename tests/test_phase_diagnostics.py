@@ -6,12 +6,18 @@ import xarray as xr
 
 from lif_tempering.analysis.phase_diagnostics import (
     binned_mean,
+    combine_phase_profiles,
+    diagnostics_attrs,
+    group_profiles,
     label_changes,
     peak_times_ms,
     phase_bin_index,
     phase_diagnostics,
     relaxation_times_ms,
+    stack_group_profiles,
+    unstack_group_profiles,
 )
+from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.tempering.runs import make_schedule, run_dataset
 
 FREQ_HZ, DURATION_MS, DT_MS = 2.0, 10_000.0, 5.0
@@ -92,3 +98,18 @@ def test_phase_profiles_and_relaxation_of_constructed_runs():
     lif = [run.assign_attrs(sampler="lif") for run in (free, tempered)]
     both = phase_diagnostics(lif + [free, tempered], {0: fake_rbm()}, FREQ_HZ, 8, "visible", 0.25, 0.2)
     assert list(both["sampler"].values) == ["lif", "gibbs"]  # the order of the runs, as in the summary
+
+
+def test_group_profiles_survive_a_file_per_group(tmp_path):
+    """Profiles stacked per group, written and read back, combine to the same dataset as the profiles themselves."""
+    hot = (lambda phase: (phase >= np.pi - 0.5) & (phase <= np.pi + 1.0))
+    runs = [constructed(make_schedule("tempered", 2.0, FREQ_HZ), hot, seed=seed) for seed in (0, 1)]
+    runs += [constructed(make_schedule("free", 1.0, 7.0), lambda phase: phase > 6.0, seed=seed) for seed in (0, 1)]
+    attrs = diagnostics_attrs(FREQ_HZ, 8, "visible", 0.25, 0.2)
+    group = group_profiles(runs, fake_rbm(), FREQ_HZ, 8, "visible", 0.25, 0.2)
+    stacked = stack_group_profiles(group, attrs)
+    assert stacked.sizes["run"] == 4 and stacked["run"].attrs["units"] == "1"
+    back = read_dataset(write_dataset(stacked, tmp_path / "group.nc"))
+    assert back.attrs["n_phase_bins"] == 8
+    xr.testing.assert_identical(combine_phase_profiles(unstack_group_profiles(back), attrs),
+                                combine_phase_profiles(group, attrs))

@@ -1,7 +1,6 @@
 """Free versus tempered sampling of the trained RBMs: sampling runs, mixing analysis, parameter scan, figures."""
 
 import re
-from types import SimpleNamespace
 
 from lif_tempering.tempering.study import condition_label, schedule_label
 
@@ -306,36 +305,45 @@ rule parameter_scan_figure:
         "../scripts/parameter_scan_figure.py"
 
 
-def phase_diagnostics_inputs(wildcards):
-    """The main study's runs (every sampler, free and tempered, every trained RBM and seed), the RBMs and the data."""
-    return {
-        "runs": [RUN.format(dataset=DATASET, sampler=sampler, schedule=schedule, training_seed=training_seed, seed=seed)
-                 for sampler in TEMPERING["samplers"] for training_seed in TRAINING_SEEDS for seed in TEMPERING_SEEDS
-                 for schedule in ("free", MAIN_TEMPERED)],
-        "rbms": [f"results/rbm/{DATASET}/seed{training_seed}/rbm.nc" for training_seed in TRAINING_SEEDS],
-        "data": dataset_files(SimpleNamespace(dataset=DATASET)),
-    }
-
-
-rule phase_diagnostics:
+rule phase_group:
     input:
-        unpack(phase_diagnostics_inputs),
+        rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+        runs=lambda wc: group_runs(wc.dataset, wc.sampler, wc.training_seed, MAIN_TEMPERED, TEMPERING_SEEDS),
+        data=dataset_files,
     output:
-        "results/mixing/phase_diagnostics.nc",
+        "results/mixing/{dataset}/phase/{sampler}/training_seed{training_seed}.nc",
     params:
         frequency_hz=TEMPERING["frequency_hz"],
         readout=TEMPERING["readout"],
         diagnostics=canonical(TEMPERING["phase_diagnostics"]),
-        data=canonical(config["datasets"][DATASET]),
-        split_seed=job_seed("dataset_split", DATASET),
+        data=lambda wc: canonical(config["datasets"][wc.dataset]),
+        split_seed=lambda wc: job_seed("dataset_split", wc.dataset),
+    benchmark:
+        "results/benchmarks/mixing/{dataset}/phase/{sampler}/training_seed{training_seed}.tsv",
+    log:
+        "results/logs/mixing/{dataset}/phase/{sampler}/training_seed{training_seed}.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=4000,
+    script:
+        "../scripts/phase_group.py"
+
+
+rule phase_diagnostics:
+    input:
+        expand("results/mixing/{dataset}/phase/{sampler}/training_seed{training_seed}.nc", dataset=DATASET,
+               sampler=TEMPERING["samplers"], training_seed=TRAINING_SEEDS),
+    output:
+        "results/mixing/phase_diagnostics.nc",
     benchmark:
         "results/benchmarks/mixing/phase_diagnostics.tsv",
     log:
         "results/logs/mixing/phase_diagnostics.log",
     threads: 1
     resources:
-        runtime=20,
-        mem_mb=6000,
+        runtime=5,
+        mem_mb=2000,
     script:
         "../scripts/phase_diagnostics.py"
 

@@ -217,6 +217,24 @@ def group_profiles(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float,
             for run, values in zip(runs, measures)]
 
 
+def stack_group_profiles(profiles: list[xr.Dataset], attrs: dict) -> xr.Dataset:
+    """The per-run profiles of one group (:func:`group_profiles`) in one dataset along dim ``run``.
+
+    Coordinates that differ between runs (schedule, seed) run along ``run``; ``attrs``
+    (:func:`diagnostics_attrs`) describe the group. :func:`unstack_group_profiles` undoes it.
+    """
+    stacked = xr.concat(profiles, dim="run")
+    stacked = stacked.assign_coords(run=("run", np.arange(len(profiles)),
+                                         {"units": "1", "long_name": "run of the group"}))
+    return stacked.assign_attrs(attrs, title="Phase profiles of the free and tempered runs of one sampler and "
+                                             "trained RBM")
+
+
+def unstack_group_profiles(stacked: xr.Dataset) -> list[xr.Dataset]:
+    """The per-run profiles of a :func:`stack_group_profiles` dataset."""
+    return [stacked.isel(run=k).drop_vars("run").drop_attrs(deep=False) for k in range(stacked.sizes["run"])]
+
+
 def diagnostics_attrs(frequency_hz: float, n_bins: int, readout: str, activity_target: float,
                       activity_tolerance: float) -> dict:
     """Attributes of :func:`combine_phase_profiles` naming what the diagnostics depend on."""
