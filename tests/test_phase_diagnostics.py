@@ -102,7 +102,9 @@ def test_phase_profiles_and_relaxation_of_constructed_runs():
 
 def test_group_profiles_survive_a_file_per_group(tmp_path):
     """Profiles stacked per group, written and read back, combine to the same dataset as the profiles themselves."""
-    hot = (lambda phase: (phase >= np.pi - 0.5) & (phase <= np.pi + 1.0))
+    def hot(phase):
+        return (phase >= np.pi - 0.5) & (phase <= np.pi + 1.0)
+
     runs = [constructed(make_schedule("tempered", 2.0, FREQ_HZ), hot, seed=seed) for seed in (0, 1)]
     runs += [constructed(make_schedule("free", 1.0, 7.0), lambda phase: phase > 6.0, seed=seed) for seed in (0, 1)]
     attrs = diagnostics_attrs(FREQ_HZ, 8, "visible", 0.25, 0.2)

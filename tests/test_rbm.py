@@ -9,12 +9,14 @@ from lif_tempering.learning.datasets import load_digits_binary
 from lif_tempering.learning.rbm import (
     _gibbs_step,
     _monitoring_curves,
+    _tempered_gibbs_step,
     ais_log_partition,
     average_log_likelihood,
     base_rate_visible_bias,
     classification_accuracy,
     exact_log_partition,
     sample_rbm_gibbs,
+    swap_neighbouring_betas,
     train_classifier,
     train_rbm,
     visible_free_energy,
@@ -151,7 +153,7 @@ def test_monitoring_curves_are_the_free_energy_and_mean_field_formulas():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("method", ["pcd", "cd"])
+@pytest.mark.parametrize("method", ["pcd", "cd", "pt_pcd"])
 def test_training_increases_the_exact_likelihood(method, dtype):
     # Four prototypes with 5 % pixel noise: the independent-pixel model (the training
     # start, W = 0) scores -6.4 nats per image, the generating distribution ~-3.4.
@@ -161,8 +163,9 @@ def test_training_increases_the_exact_likelihood(method, dtype):
     W0, b_h0 = np.zeros((10, 6)), np.zeros(6)
     b_v0 = base_rate_visible_bias(data)
     before = average_log_likelihood(data, W0, b_v0, b_h0, exact_log_partition(W0, b_v0, b_h0))
+    ladder = {"pt_betas": np.geomspace(1.0, 0.3, 4)} if method == "pt_pcd" else {}
     trained = train_rbm(data, 6, epochs=100, batch_size=20, learning_rate=(0.1, 0.01), method=method, seed=1,
-                        dtype=dtype)
+                        dtype=dtype, **ladder)
     W, b_v, b_h = trained["W"], trained["b_v"], trained["b_h"]
     after = average_log_likelihood(data, W, b_v, b_h, exact_log_partition(W, b_v, b_h))
     frequencies = np.bincount(state_index(data)) / len(data)
@@ -170,6 +173,57 @@ def test_training_increases_the_exact_likelihood(method, dtype):
     assert before + 1.0 < after <= np.sum(frequencies * np.log(frequencies)) + 1e-9
     assert trained["reconstruction_error"][-1] < trained["reconstruction_error"][0]
     assert trained["pseudo_log_likelihood"][-1] > trained["pseudo_log_likelihood"][0]
+
+
+def bimodal_rbm():
+    """One hidden unit switching 8 visible units between all off (h = 0) and all on (h = 1).
+
+    Both modes have energy 0; from the all-off side the hidden unit turns on only once four
+    visible units are on together (each on with probability 0.018 while h = 0): a block-Gibbs
+    chain crosses about once in 10^5 steps.
+    """
+    return np.full((8, 1), 8.0), np.full(8, -4.0), np.array([-32.0])
+
+
+def tempered_chains(W, b_v, b_h, betas, n_chains, n_steps, seed):
+    """The training's parallel-tempering chains, all started at v = 0; (beta = 1 states, swap acceptance)."""
+    rng = np.random.default_rng(seed)
+    v = np.zeros((len(betas), n_chains, W.shape[0]))
+    column = np.asarray(betas)[:, None, None]
+    accepted = attempted = 0
+    for step in range(n_steps):
+        v, h, visible_input = _tempered_gibbs_step(v, W, b_v, b_h, column, rng)
+        a, n = swap_neighbouring_betas(v, h, visible_input, b_h, np.asarray(betas), step % 2, rng)
+        accepted, attempted = accepted + a, attempted + n
+    return v[0], accepted / attempted
+
+
+def test_tempered_chains_cross_between_modes_that_gibbs_chains_cannot():
+    """400 chains started in the all-off mode, 600 steps. The exact mass of the all-on side (more than half
+    the units on) is ~1/2; tempered chains reach it within 4 binomial standard errors (0.025), Gibbs chains
+    (a one-rung ladder) do not leave the all-off side."""
+    W, b_v, b_h = bimodal_rbm()
+    states = all_states(8).astype(float)
+    p = np.exp(-visible_free_energy(states, W, b_v, b_h))
+    exact_on = p[states.sum(axis=1) > 4].sum() / p.sum()
+    tempered, acceptance = tempered_chains(W, b_v, b_h, np.geomspace(1.0, 0.05, 12), 400, 600, seed=0)
+    assert abs(np.mean(tempered.sum(axis=1) > 4) - exact_on) < 4 * np.sqrt(exact_on * (1 - exact_on) / 400)
+    assert np.all((acceptance > 0.1) & (acceptance <= 1))
+    gibbs, _ = tempered_chains(W, b_v, b_h, np.ones(2), 400, 600, seed=0)
+    assert np.mean(gibbs.sum(axis=1) > 4) < 0.02
+
+
+def test_swaps_between_equal_inverse_temperatures_always_happen():
+    """With equal betas the acceptance exp(0) is 1: every attempted pair exchanges its visible states."""
+    rng = np.random.default_rng(2)
+    W, b_v, b_h = random_rbm(5, 3, seed=4)
+    v = (rng.random((4, 6, 5)) < 0.5).astype(float)
+    h = (rng.random((4, 6, 3)) < 0.5).astype(float)
+    before = v.copy()
+    accepted, attempted = swap_neighbouring_betas(v, h, h @ W.T + b_v, b_h, np.ones(4), 0, rng)
+    np.testing.assert_array_equal(accepted, [6, 0, 6])
+    np.testing.assert_array_equal(attempted, [6, 0, 6])
+    np.testing.assert_array_equal(v, before[[1, 0, 3, 2]])
 
 
 def test_training_is_reproducible_and_logs_each_epoch():
@@ -187,6 +241,14 @@ def test_training_is_reproducible_and_logs_each_epoch():
         train_rbm(data * 2, 5, epochs=1)
     with pytest.raises(ValueError, match="dtype must be float32 or float64"):
         train_rbm(data, 5, epochs=1, dtype=np.float16)
+    tempered = train_rbm(data, 5, epochs=2, batch_size=10, method="pt_pcd", pt_betas=[1.0, 0.6, 0.3], seed=3,
+                         log=lines.append)
+    assert tempered["swap_acceptance"].shape == (2,) and np.all((tempered["swap_acceptance"] > 0)
+                                                                  & (tempered["swap_acceptance"] <= 1))
+    assert "lowest swap acceptance" in lines[-1]
+    for bad in ([1.0], [0.5, 0.3], [1.0, 0.3, 0.6], [1.0, 0.0]):
+        with pytest.raises(ValueError, match="pt_betas"):
+            train_rbm(data, 5, epochs=1, method="pt_pcd", pt_betas=bad)
 
 
 def test_classifier_on_binary_digits():

@@ -18,7 +18,9 @@ VALIDATION_MACHINE_SEEDS = [job_seed("validation_bm", k) for k in range(config["
 CALIBRATION_MACHINE_SEEDS = [
     job_seed("coupling_bm", k) for k in range(config["validation"]["n_calibration_machines"])
 ]
-RBM_TRAINING = canonical({**{k: v for k, v in config["rbm"].items() if k != "n_training_seeds"},
+# pt_ladder only with pt_pcd, so that it reruns nothing trained otherwise
+RBM_TRAINING = canonical({**{k: v for k, v in config["rbm"].items()
+                             if k != "n_training_seeds" and (k != "pt_ladder" or config["rbm"]["method"] == "pt_pcd")},
                           "bounds": rbm_parameter_bounds(config["rbm"], NeuronParameters(**NEURON))})
 TRAINING_SEEDS = list(range(config["rbm"]["n_training_seeds"]))
 LIF_SAMPLING = canonical(config["lif_sampling"])

@@ -95,6 +95,49 @@ def _gibbs_step(v, W, b_v, b_h, rng: np.random.Generator, beta: float = 1.0):
     return v_next, h
 
 
+def _tempered_gibbs_step(v, W, b_v, b_h, betas_column, rng: np.random.Generator):
+    """One block-Gibbs step at every inverse temperature of a ladder, in ``W``'s float dtype.
+
+    ``v`` (B, C, n_v) states of C chains at each of B inverse temperatures ``betas_column``
+    (B, 1, 1). Returns ``(v', h, visible_input)`` with ``h ~ p_beta(h | v)``,
+    ``v' ~ p_beta(v' | h)`` and ``visible_input = h W^T + b_v`` (for the swap energies).
+    """
+    hidden_input = np.add(v @ W, b_h, dtype=W.dtype)
+    hidden_input *= betas_column
+    h = np.less(rng.random(hidden_input.shape, dtype=W.dtype), _sigmoid(hidden_input, out=hidden_input),
+                out=hidden_input)
+    visible_input = np.add(h @ W.T, b_v, dtype=W.dtype)
+    scaled = visible_input * betas_column
+    v_next = np.less(rng.random(scaled.shape, dtype=W.dtype), _sigmoid(scaled, out=scaled), out=scaled)
+    return v_next, h, visible_input
+
+
+def swap_neighbouring_betas(v, h, visible_input, b_h, betas, parity: int,
+                            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Parallel tempering's swap moves between ``betas[i]`` and ``betas[i + 1]``, ``i = parity, parity + 2, ...``.
+
+    ``v`` (B, C, n_v), ``h`` (B, C, n_h) joint states of C ladders, ``visible_input`` their
+    ``h W^T + b_v``: energies ``E = -v . visible_input - h . b_h``. A swap is accepted with
+    probability ``min(1, exp((beta_i - beta_j) (E_i - E_j)))`` and exchanges the visible
+    states in place (the next step draws ``h`` from ``v``). Returns the accepted and
+    attempted swaps per pair of neighbours, shape (B - 1,).
+    """
+    n_betas, n_chains = v.shape[:2]
+    accepted, attempted = np.zeros(n_betas - 1), np.zeros(n_betas - 1)
+    low = np.arange(parity, n_betas - 1, 2)
+    if low.size:
+        energy = -(v[low] * visible_input[low]).sum(axis=-1) - h[low] @ b_h
+        energy_high = -(v[low + 1] * visible_input[low + 1]).sum(axis=-1) - h[low + 1] @ b_h
+        log_ratio = (betas[low] - betas[low + 1])[:, None] * (energy - energy_high)
+        swap = np.log(rng.random(log_ratio.shape)) < log_ratio
+        accepted[low] += swap.sum(axis=1)
+        attempted[low] += n_chains
+        pairs, chains = np.nonzero(swap)
+        i, j = low[pairs], low[pairs] + 1
+        v[i, chains], v[j, chains] = v[j, chains], v[i, chains]
+    return accepted, attempted
+
+
 def _learning_rates(learning_rate, epochs: int) -> np.ndarray:
     """Per-epoch rates: constant, or geometric from ``start`` (first epoch) to ``end`` (last)."""
     if np.isscalar(learning_rate):
@@ -168,7 +211,7 @@ def _monitoring_images(data: np.ndarray, n_images: int | None, rng: np.random.Ge
 
 def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_rate=(0.05, 0.005),
               momentum: float = 0.9, weight_decay: float = 1e-4, method: str = "pcd", k: int = 1,
-              seed=0, n_persistent_chains: int | None = None, init_scale: float = 0.01,
+              seed=0, n_persistent_chains: int | None = None, pt_betas=None, init_scale: float = 0.01,
               bias_range: tuple[float, float] | None = None, weight_abs_max: float | None = None,
               dtype=np.float32, monitor_images: int | None = MONITOR_IMAGES,
               log: Callable[[str], None] | None = None) -> dict:
@@ -176,7 +219,12 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
 
     Negative phase: ``method="cd"`` runs ``k`` Gibbs steps from the minibatch (CD-k);
     ``method="pcd"`` runs ``k`` steps of ``n_persistent_chains`` persistent chains
-    (default ``batch_size``, started from random training images). Each epoch visits
+    (default ``batch_size``, started from random training images); ``method="pt_pcd"``
+    (parallel-tempering PCD, Desjardins et al. 2010) keeps such chains at every inverse
+    temperature of the ladder ``pt_betas`` (descending from 1), each of its ``k`` steps a
+    block-Gibbs step at every beta followed by swaps of neighbouring betas
+    (:func:`swap_neighbouring_betas`, even pairs on even steps), and takes the
+    ``beta = 1`` chains as the model sample. Each epoch visits
     the data once in a random order in minibatches of ``batch_size``. Updates use
     momentum (``velocity = momentum * velocity + rate * gradient``) and L2 weight
     decay on ``W`` only. ``learning_rate`` is a constant or ``(start, end)``, decayed
@@ -200,7 +248,8 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     that the RBM stays inside what a LIF network can represent
     (:func:`lif_tempering.learning.study.rbm_parameter_bounds`); ``None``: unbounded.
 
-    Returns a dict with ``W`` (n_v, n_hidden), ``b_v``, ``b_h`` and per-epoch curves
+    Returns a dict with ``W`` (n_v, n_hidden), ``b_v``, ``b_h``, with ``pt_pcd`` the
+    ``swap_acceptance`` of each pair of neighbouring betas over the training, and per-epoch curves
     (arrays of length ``epochs``), measured after the epoch on ``monitor_images``
     training images, a fixed random subset drawn once (``None`` or at least N: all):
     ``learning_rate``; ``reconstruction_error``, the mean squared error per pixel of the
@@ -208,8 +257,13 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     stochastic estimate of ``sum_i log p(v_i | v_-i)`` per image in nats (one random
     unit per image). Subset and units come from a random stream separate from training's.
     """
-    if method not in ("pcd", "cd"):
-        raise ValueError(f"method must be 'pcd' or 'cd', got {method!r}")
+    if method not in ("pcd", "cd", "pt_pcd"):
+        raise ValueError(f"method must be 'pcd', 'cd' or 'pt_pcd', got {method!r}")
+    if method == "pt_pcd":
+        pt_betas = np.asarray(pt_betas, dtype=np.float64)
+        if pt_betas.ndim != 1 or pt_betas.size < 2 or pt_betas[0] != 1.0 or np.any(np.diff(pt_betas) >= 0) \
+                or pt_betas[-1] <= 0:
+            raise ValueError(f"pt_pcd needs pt_betas descending from 1 to above 0 (at least 2), got {pt_betas}")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -228,8 +282,12 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     velocity_W, velocity_b_v, velocity_b_h = np.zeros_like(W), np.zeros_like(b_v), np.zeros_like(b_h)
     W_flat, velocity_W_flat = W.ravel(order="F"), velocity_W.ravel(order="F")  # views
     gemm, axpy = blas.get_blas_funcs(("gemm", "axpy"), dtype=dtype)
-    if method == "pcd":
+    if method in ("pcd", "pt_pcd"):
         persistent_v = data[train_rng.integers(0, n_images, size=n_persistent_chains or batch_size)]
+    if method == "pt_pcd":
+        betas_column = pt_betas.astype(dtype)[:, None, None]
+        ladder_v = np.broadcast_to(persistent_v, (pt_betas.size,) + persistent_v.shape).copy()
+        swaps_accepted, swaps_attempted, pt_steps = np.zeros(pt_betas.size - 1), np.zeros(pt_betas.size - 1), 0
     monitor = _monitoring_images(data, monitor_images, monitor_rng)
     rates = _learning_rates(learning_rate, epochs)
     curves = {name: np.empty(epochs) for name in ("reconstruction_error", "pseudo_log_likelihood")}
@@ -238,11 +296,22 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
         order = train_rng.permutation(n_images)
         for start in range(0, n_images, batch_size):
             v_data = data[order[start:start + batch_size]]
-            v_model = persistent_v if method == "pcd" else v_data
-            for _ in range(k):
-                v_model, _ = _gibbs_step(v_model, W, b_v, b_h, train_rng)
-            if method == "pcd":
-                persistent_v = v_model
+            if method == "pt_pcd":
+                for _ in range(k):
+                    ladder_v, ladder_h, visible_input = _tempered_gibbs_step(ladder_v, W, b_v, b_h, betas_column,
+                                                                             train_rng)
+                    accepted, attempted = swap_neighbouring_betas(ladder_v, ladder_h, visible_input, b_h, pt_betas,
+                                                                  pt_steps % 2, train_rng)
+                    swaps_accepted += accepted
+                    swaps_attempted += attempted
+                    pt_steps += 1
+                v_model = ladder_v[0]
+            else:
+                v_model = persistent_v if method == "pcd" else v_data
+                for _ in range(k):
+                    v_model, _ = _gibbs_step(v_model, W, b_v, b_h, train_rng)
+                if method == "pcd":
+                    persistent_v = v_model
             # data and model phase in one product each: rows scaled by +rate/n_data and -rate/n_model,
             # so that states^T hidden = rate (<v h>_data - <v h>_model)
             states = np.concatenate((v_data, v_model))
@@ -264,11 +333,17 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
         curves["reconstruction_error"][epoch] = reconstruction_error
         curves["pseudo_log_likelihood"][epoch] = pseudo_log_likelihood
         if log is not None:
+            swaps = (f", lowest swap acceptance {np.min(swaps_accepted / swaps_attempted):.3f}"
+                     if method == "pt_pcd" else "")
             log(f"epoch {epoch + 1}/{epochs}: learning rate {rate:.4g}, "
                 f"reconstruction error {reconstruction_error:.4f}, "
-                f"pseudo-log-likelihood {pseudo_log_likelihood:.2f} nats")
-    return {"W": np.ascontiguousarray(W, dtype=np.float64), "b_v": b_v.astype(np.float64), "b_h": b_h.astype(np.float64),
-            "learning_rate": rates, **curves}
+                f"pseudo-log-likelihood {pseudo_log_likelihood:.2f} nats{swaps}")
+    result = {"W": np.ascontiguousarray(W, dtype=np.float64), "b_v": b_v.astype(np.float64),
+              "b_h": b_h.astype(np.float64), "learning_rate": rates, **curves}
+    if method == "pt_pcd":
+        with np.errstate(invalid="ignore"):
+            result["swap_acceptance"] = swaps_accepted / swaps_attempted
+    return result
 
 
 def sample_rbm_gibbs(W, b_v, b_h, n_steps: int, n_chains: int, seed, beta=1.0,

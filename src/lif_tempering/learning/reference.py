@@ -32,7 +32,7 @@ import xarray as xr
 from scipy.special import expit
 
 from lif_tempering.analysis.mixing import ModelReference, classify, visible_readout
-from lif_tempering.learning.rbm import visible_free_energy
+from lif_tempering.learning.rbm import swap_neighbouring_betas, visible_free_energy
 
 #: Jeffreys pseudo-count per class of :func:`smoothed_class_distribution`.
 PSEUDO_COUNT = 0.5
@@ -101,17 +101,9 @@ def parallel_tempering(W, b_v, b_h, betas, n_chains: int, n_steps: int, burn_in:
         v = (rng.random(shape + (n_visible,)) < expit(column * visible_input)).astype(np.float64)
         if step >= burn_in:
             observed.append(observe(v[0], h[0]))
-        low = np.arange(step % 2, betas.size - 1, 2)
-        if low.size:
-            energy = -(v[low] * visible_input[low]).sum(axis=-1) - h[low] @ b_h
-            energy_high = -(v[low + 1] * visible_input[low + 1]).sum(axis=-1) - h[low + 1] @ b_h
-            log_ratio = (betas[low] - betas[low + 1])[:, None] * (energy - energy_high)
-            swap = np.log(rng.random(log_ratio.shape)) < log_ratio
-            accepted[low] += swap.sum(axis=1)
-            attempted[low] += n_chains
-            pairs, chains = np.nonzero(swap)
-            i, j = low[pairs], low[pairs] + 1
-            v[i, chains], v[j, chains] = v[j, chains], v[i, chains]
+        swaps = swap_neighbouring_betas(v, h, visible_input, b_h, betas, step % 2, rng)
+        accepted += swaps[0]
+        attempted += swaps[1]
     with np.errstate(invalid="ignore"):
         return np.stack(observed), accepted / attempted
 

@@ -31,6 +31,7 @@ from lif_tempering.learning.rbm import (
     train_classifier,
     train_rbm,
 )
+from lif_tempering.learning.reference import beta_ladder
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.theory import hcs_activation_estimate, representable_bias_range
 from lif_tempering.sampling.boltzmann import rbm_as_bm
@@ -109,7 +110,7 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
     """Train and evaluate one RBM on ``data``; the result as a dataset (see module docstring).
 
     ``settings``: the ``rbm`` config (n_hidden, epochs, batch_size, method,
-    gibbs_steps_per_update, n_persistent_chains, learning_rate_start,
+    gibbs_steps_per_update, n_persistent_chains, pt_ladder (with method pt_pcd), learning_rate_start,
     learning_rate_end, momentum, weight_decay, init_scale, ais, classifier_c,
     gibbs_samples) and optionally ``bounds`` (:func:`rbm_parameter_bounds`; absent:
     unbounded). ``seed`` seeds training, AIS and the Gibbs samples (separate
@@ -126,8 +127,10 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
         learning_rate=(settings["learning_rate_start"], settings["learning_rate_end"]),
         momentum=settings["momentum"], weight_decay=settings["weight_decay"], method=settings["method"],
         k=settings["gibbs_steps_per_update"], seed=np.random.default_rng(train_seed),
-        n_persistent_chains=settings["n_persistent_chains"], init_scale=settings["init_scale"],
-        bias_range=bias_range, weight_abs_max=weight_abs_max, log=log)
+        n_persistent_chains=settings["n_persistent_chains"],
+        pt_betas=(beta_ladder(settings["pt_ladder"]["beta_min"], settings["pt_ladder"]["n_betas"])
+                  if settings["method"] == "pt_pcd" else None),
+        init_scale=settings["init_scale"], bias_range=bias_range, weight_abs_max=weight_abs_max, log=log)
     W, b_v, b_h = trained["W"], trained["b_v"], trained["b_h"]
     n_outside = _outside_range(b_v, b_h, bounds)
     if n_outside:
@@ -206,6 +209,8 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
             "seed": int(seed),
             **_bounds_attrs(bounds, W, b_v, b_h),
             "n_biases_outside_representable_range": n_outside,
+            **({"pt_swap_acceptance": [float(x) for x in trained["swap_acceptance"]]}
+               if "swap_acceptance" in trained else {}),
         },
     )
 
