@@ -23,26 +23,34 @@ pytestmark = pytest.mark.slow
 SBS = resolve_parameters("sbs_tutorial")
 
 
-def test_background_input_has_poisson_counts_per_step(brian_cache):
-    """Counts per time step have variance = mean (a Bernoulli draw would give mean (1 - mean)).
+PROBE_NEURONS, PROBE_DURATION_MS, PROBE_DT_MS = 4, 2000.0, 0.1
 
-    With tau_syn effectively infinite, g_exc / w_exc is the cumulative input
-    count, so its increments are the per-step counts.
+
+def poisson_probe_counts(brian_cache, rate_exc_hz: float, seed: int) -> np.ndarray:
+    """Excitatory background events per (neuron, step) of non-spiking neurons with tau_syn effectively infinite.
+
+    g_exc / w_exc is then the cumulative event count, so its increments are the per-step counts.
     """
-    n_neurons, duration_ms, dt_ms, rate_hz = 4, 2000.0, 0.1, 3000.0
-
     def build(dt):
-        group = make_lif_group(n_neurons, name="poisson_probe")
+        group = make_lif_group(PROBE_NEURONS, name="poisson_probe")
         monitor = StateMonitor(group, "g_exc", record=True, name="g_probe")
         return [group, monitor], {"group": group, "monitor": monitor}
 
-    project = StandaloneProject({"kind": "poisson_probe", "n": n_neurons}, build, duration_ms, dt_ms, brian_cache)
-    p = SBS.with_values(tau_syn_ms=1e12, rate_exc_hz=rate_hz, V_th_mV=NO_SPIKING_THRESHOLD_MV)
+    project = StandaloneProject({"kind": "poisson_probe", "n": PROBE_NEURONS}, build, PROBE_DURATION_MS, PROBE_DT_MS,
+                                brian_cache)
+    p = SBS.with_values(tau_syn_ms=1e12, rate_exc_hz=rate_exc_hz, V_th_mV=NO_SPIKING_THRESHOLD_MV)
     group = project.handles["group"]
-    project.run({getattr(group, k): v for k, v in per_neuron_values(p, n_neurons, dt_ms=dt_ms).items()}, seed=11)
-    g = project.handles["monitor"].g_exc / uS
-    counts = np.rint(np.diff(g, axis=1) / p.w_exc_uS).ravel()
+    values = per_neuron_values(p, PROBE_NEURONS, dt_ms=PROBE_DT_MS)
+    project.run({getattr(group, k): v for k, v in values.items()}, seed=seed)
+    counts = np.rint(np.diff(project.handles["monitor"].g_exc / uS, axis=1) / p.w_exc_uS)
     project.close()
+    return counts
+
+
+def test_background_input_has_poisson_counts_per_step(brian_cache):
+    """Counts per time step have variance = mean (a Bernoulli draw would give mean (1 - mean))."""
+    dt_ms, rate_hz = PROBE_DT_MS, 3000.0
+    counts = poisson_probe_counts(brian_cache, rate_hz, seed=11).ravel()
     expected_mean = rate_hz * dt_ms * 1e-3
     n = counts.size
     # Poisson: var(mean) = lambda / n; var(sample variance) ~ (lambda + 2 lambda^2) / n.
@@ -181,23 +189,11 @@ def test_same_seed_same_numbers_and_binary_reuse(brian_cache):
 def test_background_events_are_those_of_the_numpy_twin(brian_cache):
     """The binary's background counts, step by step and neuron by neuron, equal :func:`poisson_budget_step`'s.
 
-    Same probe as above (tau_syn effectively infinite, so g_exc / w_exc counts the events);
-    the excitatory stream of neuron i is 2 i, the key that of the run's seed.
+    The excitatory stream of neuron i is 2 i, the key that of the run's seed.
     """
-    n_neurons, duration_ms, dt_ms, seed = 4, 2000.0, 0.1, 23
-
-    def build(dt):
-        group = make_lif_group(n_neurons, name="poisson_probe")
-        monitor = StateMonitor(group, "g_exc", record=True, name="g_probe")
-        return [group, monitor], {"group": group, "monitor": monitor}
-
-    project = StandaloneProject({"kind": "poisson_probe", "n": n_neurons}, build, duration_ms, dt_ms, brian_cache)
-    p = SBS.with_values(tau_syn_ms=1e12, rate_exc_hz=3000.0, V_th_mV=NO_SPIKING_THRESHOLD_MV)
-    group = project.handles["group"]
-    project.run({getattr(group, k): v for k, v in per_neuron_values(p, n_neurons, dt_ms=dt_ms).items()}, seed=seed)
-    counts = np.rint(np.diff(project.handles["monitor"].g_exc / uS, axis=1) / p.w_exc_uS).astype(np.int64)
-    project.close()
-    key, budget, growth = background_key(seed), np.full(n_neurons, UNDRAWN_BUDGET), budget_growth(3000.0, dt_ms)
+    n_neurons, seed = PROBE_NEURONS, 23
+    counts = poisson_probe_counts(brian_cache, 3000.0, seed).astype(np.int64)
+    key, budget, growth = background_key(seed), np.full(n_neurons, UNDRAWN_BUDGET), budget_growth(3000.0, PROBE_DT_MS)
     expected = np.empty_like(counts)
     for step in range(counts.shape[1]):
         expected[:, step], budget = poisson_budget_step(budget, growth, step, 2 * np.arange(n_neurons), key)
