@@ -16,4 +16,4 @@ with job_log(snakemake.log[0]):
                               first["data_mean_visible"], first["activity_tolerance"])
     ds = combine_phase_profiles(profiles, attrs)
     print(ds[["relaxation_time_ms_mean"]].to_dataframe().to_string())
-    write_dataset(ds, snakemake.output[0], config=snakemake.config)
+    write_dataset(ds, snakemake.output[0], params=dict(snakemake.params.items()), config=snakemake.config)
