@@ -27,9 +27,9 @@ on the order in which neurons are updated nor on the thread that updates them,
 so a run gives the same spikes on 1, 2 or N threads, and a neuron's background is
 the same whatever the size of its group. The C++ function and its numpy version
 (:func:`background_uniform`) give the same numbers. Limits of the packing:
-:data:`MAX_BACKGROUND_NEURONS` neurons per group, :data:`MAX_BACKGROUND_STEPS` steps
-per run, and up to 1022 events per step and receptor (at dt = 0.1 ms, rates far
-beyond a MHz); the stream of an earlier version (one xoshiro256+ generator walked
+:data:`MAX_BACKGROUND_NEURONS` neurons per group, 2^32 steps per run (119 h at
+dt = 0.1 ms), and up to 1023 events per step and receptor (at dt = 0.1 ms, rates
+far beyond a MHz); the stream of an earlier version (one xoshiro256+ generator walked
 through the neurons in order) is gone, so runs of that version are not reproduced
 number for number.
 
@@ -137,9 +137,8 @@ UNDRAWN_BUDGET = 0.0
 
 #: Bits of the counter of a background uniform number: time step, stream (2 * neuron + receptor), draw in the step.
 COUNTER_STEP_BITS, COUNTER_STREAM_BITS, COUNTER_DRAW_BITS = 32, 22, 10
-#: Largest group a background serves (two streams per neuron) and largest number of time steps of a run.
+#: Largest group a background serves (two streams per neuron).
 MAX_BACKGROUND_NEURONS = 2 ** (COUNTER_STREAM_BITS - 1)
-MAX_BACKGROUND_STEPS = 2 ** COUNTER_STEP_BITS
 #: SplitMix64's increment (odd; 2^64 / golden ratio).
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 _MASK64 = (1 << 64) - 1
