@@ -12,7 +12,14 @@ from lif_tempering.analysis.mixing import classify
 from lif_tempering.config import ConfigError, validate_config
 from lif_tempering.learning.datasets import BinaryImages
 from lif_tempering.learning.rbm import sample_rbm_gibbs, train_classifier
-from lif_tempering.learning.study import layer_activity, load_images, rbm_classifier, rbm_parameters, train_rbm_dataset
+from lif_tempering.learning.study import (
+    classifier_dataset,
+    layer_activity,
+    load_images,
+    rbm_classifier,
+    rbm_parameters,
+    train_rbm_dataset,
+)
 from lif_tempering.sampling.boltzmann import exact_distribution, kl_divergence, random_bm
 from lif_tempering.sampling.stp import STPParameters
 from lif_tempering.sampling.study import (
@@ -115,7 +122,7 @@ def test_combine_samplers_stacks_along_sampler_with_the_machines():
 RBM_SETTINGS = {
     "n_hidden": 6, "epochs": 3, "batch_size": 20, "method": "pcd", "gibbs_steps_per_update": 1,
     "n_persistent_chains": 20, "learning_rate_start": 0.05, "learning_rate_end": 0.01, "momentum": 0.5,
-    "weight_decay": 1e-4, "init_scale": 0.01, "classifier_c": 1.0, "ais": {"n_betas": 200, "n_runs": 10},
+    "weight_decay": 1e-4, "init_scale": 0.01, "ais": {"n_betas": 200, "n_runs": 10},
     "gibbs_samples": {"n_chains": 2, "n_snapshots": 3, "steps_between_snapshots": 4},
 }
 
@@ -135,7 +142,9 @@ def small_rbm():
     test, test_labels = prototype_images(50, 1)
     data = BinaryImages(train, train_labels, test, test_labels, (2, 4))
     lines = []
-    return data, train_rbm_dataset(data, RBM_SETTINGS, seed=4, dataset="toy", training_seed=0, log=lines.append), lines
+    classifier = classifier_dataset(data, 1.0, "toy")
+    return data, train_rbm_dataset(data, RBM_SETTINGS, seed=4, dataset="toy", training_seed=0, classifier=classifier,
+                                   log=lines.append), lines
 
 
 def test_rbm_dataset_layout(small_rbm):
@@ -162,6 +171,19 @@ def test_stored_classifier_labels_like_the_fitted_one(small_rbm):
     np.testing.assert_array_equal(labels, classifier.predict(data.test_images))
     np.testing.assert_allclose(ds["train_class_frequency"], np.bincount(data.train_labels) / 200)
     assert ds.attrs["classifier_test_accuracy"] > 0.9  # 5 % pixel noise on 3 distinct prototypes
+
+
+def test_classifier_dataset_is_self_describing_and_must_match_the_images(small_rbm):
+    data, ds, _ = small_rbm
+    classifier = classifier_dataset(data, 1.0, "toy")
+    np.testing.assert_array_equal(classifier["classifier_coef"], ds["classifier_coef"])
+    assert classifier.attrs["classifier_test_accuracy"] == ds.attrs["classifier_test_accuracy"]
+    for name in list(classifier.data_vars) + list(classifier.coords):
+        assert "units" in classifier[name].attrs and "long_name" in classifier[name].attrs, name
+    wider = BinaryImages(np.hstack([data.train_images, data.train_images]), data.train_labels,
+                         np.hstack([data.test_images, data.test_images]), data.test_labels, (4, 4))
+    with pytest.raises(ValueError, match="16 pixels: it was fitted on another data set"):
+        train_rbm_dataset(wider, RBM_SETTINGS, seed=4, dataset="toy", training_seed=0, classifier=classifier)
 
 
 def test_layer_activity_is_consistent_for_rbm_samples(small_rbm):

@@ -20,7 +20,8 @@ CALIBRATION_MACHINE_SEEDS = [
 ]
 # pt_ladder only with pt_pcd, so that it reruns nothing trained otherwise
 RBM_TRAINING = canonical({**{k: v for k, v in config["rbm"].items()
-                             if k != "n_training_seeds" and (k != "pt_ladder" or config["rbm"]["method"] == "pt_pcd")},
+                             if k not in ("n_training_seeds", "classifier_c")
+                             and (k != "pt_ladder" or config["rbm"]["method"] == "pt_pcd")},
                           "bounds": rbm_parameter_bounds(config["rbm"], NeuronParameters(**NEURON))})
 TRAINING_SEEDS = list(range(config["rbm"]["n_training_seeds"]))
 LIF_SAMPLING = canonical(config["lif_sampling"])
@@ -195,9 +196,31 @@ rule download_data:
         "../scripts/download_data.py"
 
 
+rule train_classifier:
+    input:
+        data=dataset_files,
+    output:
+        "results/rbm/{dataset}/classifier.nc",
+    params:
+        data=lambda wc: canonical(config["datasets"][wc.dataset]),
+        classifier_c=config["rbm"]["classifier_c"],
+        split_seed=lambda wc: job_seed("dataset_split", wc.dataset),
+    log:
+        "results/logs/rbm/{dataset}/classifier.log",
+    benchmark:
+        "results/benchmarks/rbm/{dataset}/classifier.tsv"
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=4000,
+    script:
+        "../scripts/train_classifier.py"
+
+
 rule train_rbm:
     input:
-        dataset_files,
+        data=dataset_files,
+        classifier="results/rbm/{dataset}/classifier.nc",
     output:
         "results/rbm/{dataset}/seed{training_seed}/rbm.nc",
     params:

@@ -1,10 +1,12 @@
 """The generative model of the study: RBM training on binary digits, evaluation, LIF sampling.
 
+:func:`classifier_dataset` fits the data set's classifier (multinomial logistic
+regression on the binarised training images) that later labels samples; it
+depends on the data alone, so one fit serves every RBM of the data set.
 :func:`train_rbm_dataset` trains one RBM (one data set, one training seed) and
 evaluates it: annealed importance sampling of log Z and the average
-log-likelihood of the test images, a classifier (multinomial logistic
-regression on the binarised training images) that later labels samples, and a
-few abstract block-Gibbs samples for figures. :func:`lif_rbm_samples` maps a
+log-likelihood of the test images, the classifier stored beside the model, and
+a few abstract block-Gibbs samples for figures. :func:`lif_rbm_samples` maps a
 trained RBM onto a LIF network (visible units first) and samples it at T = 1.
 Log-probabilities are in nats; weights and biases in units of k_B T.
 """
@@ -105,20 +107,49 @@ def _outside_range(b_v, b_h, bounds: dict | None) -> int:
     return int(np.sum((b <= bounds["representable_bias_min"]) | (b >= bounds["representable_bias_max"])))
 
 
+def classifier_dataset(data: BinaryImages, regularisation_c: float, dataset: str) -> xr.Dataset:
+    """The digit classifier of a data set, fitted on its binarised training images, as a dataset.
+
+    Multinomial logistic regression (:func:`~lif_tempering.learning.rbm.train_classifier`,
+    inverse regularisation strength ``regularisation_c``): ``classifier_coef`` (digit,
+    visible), ``classifier_intercept`` (digit), accuracies on the training and test
+    images as attributes.
+    """
+    classifier = train_classifier(data.train_images, data.train_labels, regularisation_c=regularisation_c)
+    n_visible = data.train_images.shape[1]
+    return xr.Dataset(
+        {"classifier_coef": _var(("digit", "visible"), classifier.coef_, "1",
+                                 "logistic-regression weight of each pixel for each class"),
+         "classifier_intercept": _var("digit", classifier.intercept_, "1",
+                                      "logistic-regression intercept of each class")},
+        coords={"digit": ("digit", classifier.classes_, {"units": "1", "long_name": "class label (digit)"}),
+                "visible": ("visible", np.arange(n_visible), {"units": "1", "long_name": "visible unit (pixel) index"})},
+        attrs={"title": "Digit classifier: multinomial logistic regression on the binarised training images",
+               "classifier_test_accuracy": classification_accuracy(classifier, data.test_images, data.test_labels),
+               "classifier_train_accuracy": classification_accuracy(classifier, data.train_images, data.train_labels),
+               "regularisation_c": float(regularisation_c), "dataset": dataset,
+               "n_train_images": int(len(data.train_images)), "n_test_images": int(len(data.test_images))},
+    )
+
+
 def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: str, training_seed: int,
-                      log=print) -> xr.Dataset:
+                      classifier: xr.Dataset, log=print) -> xr.Dataset:
     """Train and evaluate one RBM on ``data``; the result as a dataset (see module docstring).
 
     ``settings``: the ``rbm`` config (n_hidden, epochs, batch_size, method,
     gibbs_steps_per_update, n_persistent_chains, pt_ladder (with method pt_pcd), learning_rate_start,
-    learning_rate_end, momentum, weight_decay, init_scale, ais, classifier_c,
+    learning_rate_end, momentum, weight_decay, init_scale, ais,
     gibbs_samples) and optionally ``bounds`` (:func:`rbm_parameter_bounds`; absent:
     unbounded). ``seed`` seeds training, AIS and the Gibbs samples (separate
     streams); ``dataset`` and ``training_seed`` (the index of the RBM) are recorded
-    as attributes. ``log`` receives one progress line per epoch and a summary.
+    as attributes; ``classifier`` (:func:`classifier_dataset` of ``data``) is stored with
+    the model. ``log`` receives one progress line per epoch and a summary.
     """
     train_seed, ais_seed, sample_seed = np.random.SeedSequence(int(seed)).spawn(3)
     train, test = data.train_images, data.test_images
+    if classifier.sizes["visible"] != train.shape[1]:
+        raise ValueError(f"the classifier has {classifier.sizes['visible']} visible units, the images "
+                         f"{train.shape[1]} pixels: it was fitted on another data set")
     bounds = settings.get("bounds")
     bias_range = None if not bounds or bounds["bias_min"] is None else (bounds["bias_min"], bounds["bias_max"])
     weight_abs_max = bounds["weight_abs_max"] if bounds else None
@@ -145,11 +176,11 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
     train_ll = average_log_likelihood(train, W, b_v, b_h, log_z)
     log(f"AIS: log Z = {log_z:.3f} +- {log_z_stderr:.3f}; average log-likelihood: train {train_ll:.3f}, "
         f"test {test_ll:.3f} nats per image")
-    classifier = train_classifier(train, data.train_labels, regularisation_c=settings["classifier_c"])
-    test_accuracy = classification_accuracy(classifier, test, data.test_labels)
-    train_accuracy = classification_accuracy(classifier, train, data.train_labels)
+    test_accuracy = float(classifier.attrs["classifier_test_accuracy"])
+    train_accuracy = float(classifier.attrs["classifier_train_accuracy"])
     log(f"classifier accuracy: train {train_accuracy:.4f}, test {test_accuracy:.4f}")
-    n_classes = len(classifier.classes_)
+    digits = classifier["digit"].values
+    n_classes = len(digits)
     gibbs = settings["gibbs_samples"]
     every = gibbs["steps_between_snapshots"]
     visible, _ = sample_rbm_gibbs(W, b_v, b_h, gibbs["n_snapshots"] * every, gibbs["n_chains"],
@@ -170,9 +201,9 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
                                          f" of {monitored} training images"),
             "pseudo_log_likelihood": _var("epoch", trained["pseudo_log_likelihood"], "nat",
                                           f"stochastic pseudo-log-likelihood per image of {monitored} training images"),
-            "classifier_coef": _var(("digit", "visible"), classifier.coef_, "1",
+            "classifier_coef": _var(("digit", "visible"), classifier["classifier_coef"].values, "1",
                                     "logistic-regression weight of each pixel for each class"),
-            "classifier_intercept": _var("digit", classifier.intercept_, "1",
+            "classifier_intercept": _var("digit", classifier["classifier_intercept"].values, "1",
                                          "logistic-regression intercept of each class"),
             "train_class_frequency": _var("digit", np.bincount(data.train_labels, minlength=n_classes) / len(train),
                                           "1", "fraction of the training images in each class"),
@@ -185,7 +216,7 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
             "pixel_row": ("visible", np.arange(n_visible) // width, {"units": "1", "long_name": "pixel row"}),
             "pixel_column": ("visible", np.arange(n_visible) % width, {"units": "1", "long_name": "pixel column"}),
             "epoch": ("epoch", epochs, {"units": "1", "long_name": "training epoch"}),
-            "digit": ("digit", classifier.classes_, {"units": "1", "long_name": "class label (digit)"}),
+            "digit": ("digit", digits, {"units": "1", "long_name": "class label (digit)"}),
             "gibbs_snapshot": ("gibbs_snapshot", every * np.arange(1, gibbs["n_snapshots"] + 1),
                                {"units": "1", "long_name": "block-Gibbs steps since the random start"}),
             "gibbs_chain": ("gibbs_chain", np.arange(gibbs["n_chains"]),
