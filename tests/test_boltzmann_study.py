@@ -14,6 +14,7 @@ from lif_tempering.learning.datasets import BinaryImages
 from lif_tempering.learning.rbm import sample_rbm_gibbs, train_classifier
 from lif_tempering.learning.study import (
     classifier_dataset,
+    job_images,
     layer_activity,
     load_images,
     rbm_classifier,
@@ -201,6 +202,14 @@ def test_load_images_selects_the_data_set():
     assert data.image_shape == (8, 8) and data.train_images.shape == (1437, 64)
     with pytest.raises(ValueError, match="allowed: digits, mnist, fashion_mnist"):
         load_images("fashion", {}, None, 0)
+
+
+def test_job_images_reads_the_folder_of_the_job_inputs():
+    settings = {"threshold": 8, "test_fraction": 0.2}
+    embedded = job_images("digits", settings, [], split_seed=3)
+    np.testing.assert_array_equal(embedded.test_images, load_images("digits", settings, None, 3).test_images)
+    with pytest.raises(FileNotFoundError):
+        job_images("mnist", {"threshold": 127, "downsample": 1}, ["/nonexistent/train-images-idx3-ubyte.gz"], 0)
 
 
 # ---------------------------------------------------------------- configuration

@@ -129,12 +129,13 @@ def test_mnist_from_the_configured_folder_and_checksum_failure(study, tmp_path):
     run_workflow(study, config, [target])
     rbm = read_dataset(study / target)
     assert rbm["W"].shape == (196, 16) and rbm.attrs["image_width"] == 14 and rbm.attrs["n_train_images"] == 40
-    # A corrupted file: a clear error naming it, and no RBM written.
+    # A corrupted file: a clear error naming it (in the log of the data set's first job, the classifier),
+    # and neither classifier nor RBM written.
     (study / target).unlink()
     name = IDX_FILES["test_labels"]
     (mnist_dir / f"{name}.gz").write_bytes(gzip.compress(idx_bytes(np.array([3, 2, 1], dtype=np.uint8))))
     with pytest.raises(Exception):
         run_workflow(study, config, [target])
-    assert not (study / target).exists()
-    log = (study / "results/logs/rbm/mnist/seed0/train.log").read_text()
+    assert not (study / target).exists() and not (study / "results/rbm/mnist/classifier.nc").exists()
+    log = (study / "results/logs/rbm/mnist/classifier.log").read_text()
     assert "ChecksumError" in log and f"{name}.gz: SHA-256 of the uncompressed IDX bytes" in log

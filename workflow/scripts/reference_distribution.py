@@ -1,18 +1,15 @@
 """The reference class distribution of one trained RBM: parallel tempering (rule ``reference_distribution``)."""
 
-from pathlib import Path
-
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.learning.reference import ReferenceNotConverged, reference_dataset
-from lif_tempering.learning.study import load_images, rbm_classifier, rbm_parameters
+from lif_tempering.learning.study import job_images, rbm_classifier, rbm_parameters
 from lif_tempering.runtime import job_log, limit_threads
 
 params = snakemake.params
 limit_threads(snakemake.threads)
 with job_log(snakemake.log[0]):
     rbm = read_dataset(snakemake.input.rbm)
-    data_dir = Path(snakemake.input.data[0]).parent if snakemake.input.data else None
-    data = load_images(snakemake.wildcards.dataset, params.data, data_dir, params.split_seed)
+    data = job_images(snakemake.wildcards.dataset, params.data, snakemake.input.data, params.split_seed)
     reference = reference_dataset(*rbm_parameters(rbm), rbm_classifier(rbm), rbm["train_class_frequency"].values,
                                   data.test_images, data.test_labels, params.reference, params.readout, params.seed)
     attrs = reference.attrs

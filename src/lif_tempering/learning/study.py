@@ -14,6 +14,7 @@ Log-probabilities are in nats; weights and biases in units of k_B T.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,6 +62,16 @@ def load_images(dataset: str, settings: dict, data_dir: str | os.PathLike, split
     if dataset in IDX_DATASETS:
         return load_idx_binary(data_dir, dataset, settings["threshold"], settings["downsample"])
     raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+
+
+def job_images(dataset: str, settings: dict, data_files, split_seed: int) -> BinaryImages:
+    """:func:`load_images` for a workflow job: ``data_files`` are the job's data inputs.
+
+    The IDX files (and their checksums) of MNIST or Fashion-MNIST lie in one folder,
+    which is read; the embedded digits have none (empty ``data_files``).
+    """
+    data_dir = Path(data_files[0]).parent if len(data_files) else None
+    return load_images(dataset, settings, data_dir, split_seed)
 
 
 def rbm_parameter_bounds(settings: dict, p: NeuronParameters) -> dict:
