@@ -88,7 +88,7 @@ def measure_ours(n_visible: int, n_hidden: int, duration_s: float, repeats: int,
         with job_log(log_path):
             res = sampler.sample((W, b), PARAMS, CALIBRATION, seed=1000 + r)
         run_s.append(time.perf_counter() - start)
-        core_s.append(last_run_time_s())
+        core_s.append(last_run_time_s(sampler))
         spikes.append(res.spike_units.size)
         mean_z.append(float(res.samples.mean()))
     sampler.close()

@@ -414,3 +414,57 @@ def test_spikes_are_the_same_on_one_and_two_threads(build_dir, activation):
     assert spikes[1][0].size > 1000
     np.testing.assert_array_equal(spikes[1][0], spikes[2][0])
     np.testing.assert_array_equal(spikes[1][1], spikes[2][1])
+
+
+CACHED_RUN_SCRIPT = """
+import sys
+import numpy as np
+from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.neuron.parameters import PARAMETER_SETS
+from lif_tempering.sampling.boltzmann import rbm_as_bm
+from lif_tempering.sampling.network import BoltzmannSampler
+
+cache, output = sys.argv[1], sys.argv[2]
+p = PARAMETER_SETS["sbs_tutorial"]
+rng = np.random.default_rng(8)
+rbm = rbm_as_bm(rng.normal(0, 0.8, (6, 10)), rng.normal(0, 0.5, 6), rng.normal(0, 0.5, 10))
+steps = 3000
+schedule = 3000.0 * (1 + 0.3 * np.sin(np.arange(steps) * 2e-3))
+sampler = BoltzmannSampler(16, 300.0, cache, n_networks=2, pattern="bipartite", n_visible=6, scheduled_rates=True)
+result = sampler.sample([rbm, rbm], p, ActivationPoint(3000.0, 3000.0, -52.0, 1.0), seed=9,
+                        rate_exc_schedule_hz=schedule, rate_inh_schedule_hz=schedule)
+sampler.close()
+np.savez(output, t=result.spike_times_ms, i=result.spike_units, brian2="brian2" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+def test_a_built_network_runs_without_brian2_and_rebuilds_when_the_code_changes(tmp_path):
+    """First process: builds with Brian2. Second: runs the cached binary without importing Brian2, same spikes.
+
+    A manifest whose fingerprint is not the current code's (as after an edit of the package) sends the
+    next process through Brian2 again, which rewrites the manifest.
+    """
+    import json
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+
+    def run(name):
+        output = tmp_path / f"{name}.npz"
+        subprocess.run([sys.executable, "-c", CACHED_RUN_SCRIPT, str(cache), str(output)], check=True)
+        return np.load(output)
+
+    built, cached = run("built"), run("cached")
+    assert bool(built["brian2"]) and not bool(cached["brian2"])
+    assert built["t"].size > 100
+    np.testing.assert_array_equal(built["t"], cached["t"])
+    np.testing.assert_array_equal(built["i"], cached["i"])
+    (manifest_path,) = cache.glob("project-*/run_manifest.json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps(dict(manifest, fingerprint="from other code")))
+    rebuilt = run("rebuilt")
+    assert bool(rebuilt["brian2"])
+    np.testing.assert_array_equal(built["t"], rebuilt["t"])
+    assert json.loads(manifest_path.read_text())["fingerprint"] == manifest["fingerprint"]

@@ -198,3 +198,64 @@ def test_background_events_are_those_of_the_numpy_twin(brian_cache):
     for step in range(counts.shape[1]):
         expected[:, step], budget = poisson_budget_step(budget, growth, step, 2 * np.arange(n_neurons), key)
     np.testing.assert_array_equal(counts, expected)
+
+
+def test_compiled_binary_gives_the_spikes_of_brian2s_own_run(brian_cache):
+    """The manifest's inputs and outputs: the binary run without Brian2 reproduces Brian2's run of it.
+
+    A spiking group with synapses (a dynamic input array) and scheduled rates (a TimedArray input):
+    Brian2's ``device.run`` with its run_args and :class:`CompiledBinary` with the same values in SI
+    units must give the same spike trains, number for number.
+    """
+    from brian2 import SpikeMonitor
+
+    from lif_tempering.neuron.model import make_rate_schedules, schedule_run_values
+    from lif_tempering.neuron.standalone import CompiledBinary
+    from lif_tempering.sampling.network import make_synapses
+
+    n, duration_ms, dt_ms = 6, 300.0, 0.1
+    n_steps = int(round(duration_ms / dt_ms))
+    pre, post = np.nonzero(~np.eye(n, dtype=bool))
+
+    def build(dt):
+        schedules = make_rate_schedules(n_steps, dt, name="manifest_probe")
+        group = make_lif_group(n, name="manifest_probe", rate_schedules=schedules)
+        synapses = make_synapses(group, group, name="manifest_probe_synapses")
+        synapses.connect(i=pre, j=post)
+        monitor = SpikeMonitor(group, record=True, name="manifest_probe_spikes")
+        return [group, synapses, monitor], {"group": group, "synapses": synapses, "monitor": monitor,
+                                            "schedules": schedules}
+
+    project = StandaloneProject({"kind": "manifest_probe", "n": n}, build, duration_ms, dt_ms, brian_cache)
+    handles = project.handles
+    group, synapses, monitor = handles["group"], handles["synapses"], handles["monitor"]
+    values = per_neuron_values(SBS, n, E_l_mV=np.linspace(-55.0, -50.0, n), dt_ms=dt_ms)
+    del values["growth_exc"], values["growth_inh"]
+    rates = (3000.0 + 1000.0 * np.sin(np.arange(n_steps) * 1e-3), np.full(n_steps, 2500.0))
+    weight_uS = np.linspace(0.0, 0.002, pre.size)
+    receptor_exc = (np.arange(pre.size) % 3 != 0).astype(float)
+    run_args = {getattr(group, k): v for k, v in values.items()}
+    run_args.update(schedule_run_values(handles["schedules"], *rates, dt_ms=dt_ms))
+    run_args[synapses.weight], run_args[synapses.receptor_exc] = weight_uS * uS, receptor_exc
+    inputs = list(run_args)
+    binary = CompiledBinary.from_project(project, inputs, {"t": monitor.variables["t"], "i": monitor.variables["i"]})
+    project.run(run_args, seed=4)
+    brian_t, brian_i = np.asarray(monitor.t / ms), np.asarray(monitor.i[:])
+    project.close()
+
+    si_values = {f"manifest_probe.{k}": np.asarray(v, dtype=float) for k, v in values.items()}
+    si_values.update({f"manifest_probe_growth_{r}_schedule.values": budget_growth(rate, dt_ms)
+                      for r, rate in zip(("exc", "inh"), rates)})
+    si_values["manifest_probe_synapses.weight"] = weight_uS * 1e-6
+    si_values["manifest_probe_synapses.receptor_exc"] = receptor_exc
+    loaded = CompiledBinary.load(binary.directory)
+    assert loaded is not None and loaded.inputs == binary.inputs
+    outputs = loaded.run(si_values, seed=4)
+    with pytest.raises(ValueError, match="needs 6 values"):
+        loaded.run(dict(si_values, **{"manifest_probe.C_m": np.ones(5)}), seed=4)
+    with pytest.raises(ValueError, match="missing"):
+        loaded.run({k: v for k, v in si_values.items() if k != "manifest_probe.v"}, seed=4)
+    loaded.close()
+    assert brian_t.size > 50
+    np.testing.assert_array_equal(outputs["t"] / 1e-3, brian_t)
+    np.testing.assert_array_equal(outputs["i"], brian_i)

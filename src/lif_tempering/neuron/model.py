@@ -60,14 +60,18 @@ exact inhomogeneous Poisson process with the piecewise-constant rate.
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
-from brian2 import Function, NeuronGroup, TimedArray, ms, mV, nF, uS
 
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.standalone import SEED_VARIABLE
 from lif_tempering.sampling.stp import RENEWING, STPParameters
+
+if TYPE_CHECKING:  # Brian2 is imported where a network is built, so that runs of a built binary start without it
+    from brian2 import NeuronGroup, TimedArray
 
 #: Presynaptic state of Tsodyks-Markram synapses (:mod:`lif_tempering.sampling.network`): ``resource``,
 #: ``utilization``, ``release`` and ``t_previous_spike``; ``stp_U``, ``tau_rec``, ``tau_fac`` their parameters.
@@ -246,13 +250,21 @@ def _poisson_budget_numpy(budget, growth, step, receptor, _vectorisation_idx):
     return BUDGET_PACKING * events + budget
 
 
-#: ``poisson_budget(budget, growth, step, receptor)``: one step of a survival budget with growth
-#: factor exp(rate * dt) in time step ``step`` for receptor 0 (excitatory) or 1 (inhibitory);
-#: returns ``BUDGET_PACKING * events + remaining budget``.
-poisson_budget = Function(_poisson_budget_numpy, arg_units=[1, 1, 1, 1], return_unit=1,
-                          arg_types=["float", "float", "integer", "integer"],
-                          return_type="float", auto_vectorise=True, stateless=False)
-poisson_budget.implementations.add_implementation("cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget")
+@functools.cache
+def poisson_budget_function():
+    """Brian2 function ``poisson_budget(budget, growth, step, receptor)``.
+
+    One step of a survival budget with growth factor exp(rate * dt) in time step ``step``
+    for receptor 0 (excitatory) or 1 (inhibitory); returns ``BUDGET_PACKING * events +
+    remaining budget``.
+    """
+    from brian2 import Function
+
+    function = Function(_poisson_budget_numpy, arg_units=[1, 1, 1, 1], return_unit=1,
+                        arg_types=["float", "float", "integer", "integer"],
+                        return_type="float", auto_vectorise=True, stateless=False)
+    function.implementations.add_implementation("cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget")
+    return function
 
 #: Update of the presynaptic Tsodyks-Markram state (:data:`TSODYKS_MARKRAM_STATE`,
 #: :mod:`lif_tempering.sampling.stp`) on each spike as NEST's ``tsodyks2_synapse``: the resource
@@ -286,6 +298,8 @@ def make_rate_schedules(n_steps: int, dt_ms: float, name: str = "lif") -> tuple[
     ones (no background) until set: pass the values of each run from
     :func:`schedule_run_values` in ``run_args``.
     """
+    from brian2 import TimedArray, ms
+
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     ones = np.ones(int(n_steps))
@@ -317,9 +331,11 @@ def make_lif_group(n_neurons: int, name: str = "lif",
     :func:`make_rate_schedules` the growth factors are subexpressions following
     those schedules (every neuron draws its own events from the common rate).
     """
+    from brian2 import NeuronGroup
+
     if not 1 <= n_neurons <= MAX_BACKGROUND_NEURONS:
         raise ValueError(f"n_neurons must lie in 1..{MAX_BACKGROUND_NEURONS}, got {n_neurons}")
-    namespace = {"poisson_budget": poisson_budget, "budget_packing": BUDGET_PACKING}
+    namespace = {"poisson_budget": poisson_budget_function(), "budget_packing": BUDGET_PACKING}
     if rate_schedules is None:
         equations = LIF_EQUATIONS + CONSTANT_RATES
     else:
@@ -361,10 +377,20 @@ def synaptic_weight_scale(tau_syn_ms, dt_ms: float) -> np.ndarray:
     return -np.expm1(-x) / x
 
 
-def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc_hz=None,
-                      rate_inh_hz=None, V_th_mV=None, count_start_ms: float = 0.0, *, dt_ms: float,
-                      stp: STPParameters = RENEWING) -> dict:
-    """Per-neuron values of every model variable, as Brian2 quantities, for time step ``dt_ms``.
+#: Brian2 base unit of each per-neuron variable of :func:`per_neuron_si_values` (``1``: dimensionless).
+VARIABLE_UNITS = {
+    "C_m": "farad", "g_l": "siemens", "E_l": "volt", "V_th": "volt", "V_reset": "volt", "tau_ref": "second",
+    "tau_syn": "second", "syn_decay": "1", "syn_weight_scale": "1", "budget_exc": "1", "budget_inh": "1",
+    "E_exc": "volt", "E_inh": "volt", "growth_exc": "1", "growth_inh": "1", "w_exc": "siemens", "w_inh": "siemens",
+    "t_count_start": "second", "resource": "1", "utilization": "1", "release": "1", "t_previous_spike": "second",
+    "stp_U": "1", "tau_rec": "second", "tau_fac": "second", "v": "volt",
+}
+
+
+def per_neuron_si_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc_hz=None,
+                         rate_inh_hz=None, V_th_mV=None, count_start_ms: float = 0.0, *, dt_ms: float,
+                         stp: STPParameters = RENEWING) -> dict:
+    """Per-neuron values of every model variable as float64 arrays in SI units (:data:`VARIABLE_UNITS`).
 
     Arrays or scalars given for ``E_l_mV``, ``rate_exc_hz``, ``rate_inh_hz`` (Hz,
     stored as growth factors) and ``V_th_mV`` override the values of ``p``; the membrane starts at E_l, the
@@ -375,32 +401,45 @@ def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc
         value = default if value is None else value
         return np.broadcast_to(np.asarray(value, float), (n_neurons,)).copy()
 
+    nano, micro, milli = 1e-9, 1e-6, 1e-3
     E_l = full(E_l_mV, p.E_l_mV)
     return {
-        "C_m": full(None, p.C_m_nF) * nF,
-        "g_l": full(None, p.g_l_uS) * uS,
-        "E_l": E_l * mV,
-        "V_th": full(V_th_mV, p.V_th_mV) * mV,
-        "V_reset": full(None, p.V_reset_mV) * mV,
-        "tau_ref": full(None, p.tau_ref_ms) * ms,
-        "tau_syn": full(None, p.tau_syn_ms) * ms,
+        "C_m": full(None, p.C_m_nF) * nano,
+        "g_l": full(None, p.g_l_uS) * micro,
+        "E_l": E_l * milli,
+        "V_th": full(V_th_mV, p.V_th_mV) * milli,
+        "V_reset": full(None, p.V_reset_mV) * milli,
+        "tau_ref": full(None, p.tau_ref_ms) * milli,
+        "tau_syn": full(None, p.tau_syn_ms) * milli,
         "syn_decay": np.exp(-dt_ms / full(None, p.tau_syn_ms)),
         "syn_weight_scale": synaptic_weight_scale(full(None, p.tau_syn_ms), dt_ms),
         "budget_exc": full(UNDRAWN_BUDGET, None),
         "budget_inh": full(UNDRAWN_BUDGET, None),
-        "E_exc": full(None, p.E_exc_mV) * mV,
-        "E_inh": full(None, p.E_inh_mV) * mV,
+        "E_exc": full(None, p.E_exc_mV) * milli,
+        "E_inh": full(None, p.E_inh_mV) * milli,
         "growth_exc": budget_growth(full(rate_exc_hz, p.rate_exc_hz), dt_ms),
         "growth_inh": budget_growth(full(rate_inh_hz, p.rate_inh_hz), dt_ms),
-        "w_exc": full(None, p.w_exc_uS) * uS,
-        "w_inh": full(None, p.w_inh_uS) * uS,
-        "t_count_start": full(None, count_start_ms) * ms,
+        "w_exc": full(None, p.w_exc_uS) * micro,
+        "w_inh": full(None, p.w_inh_uS) * micro,
+        "t_count_start": full(None, count_start_ms) * milli,
         "resource": full(1.0, None),
         "utilization": full(0.0, None),
         "release": full(0.0, None),
-        "t_previous_spike": full(0.0, None) * ms,
+        "t_previous_spike": full(0.0, None) * milli,
         "stp_U": full(stp.U, None),
-        "tau_rec": full(stp.tau_rec_or(p.tau_syn_ms), None) * ms,
-        "tau_fac": full(stp.tau_fac_ms, None) * ms,
-        "v": E_l * mV,
+        "tau_rec": full(stp.tau_rec_or(p.tau_syn_ms), None) * milli,
+        "tau_fac": full(stp.tau_fac_ms, None) * milli,
+        "v": E_l * milli,
     }
+
+
+def per_neuron_values(p: NeuronParameters, n_neurons: int, E_l_mV=None, rate_exc_hz=None,
+                      rate_inh_hz=None, V_th_mV=None, count_start_ms: float = 0.0, *, dt_ms: float,
+                      stp: STPParameters = RENEWING) -> dict:
+    """:func:`per_neuron_si_values` as Brian2 quantities (the same numbers, for a group's variables)."""
+    import brian2
+
+    values = per_neuron_si_values(p, n_neurons, E_l_mV, rate_exc_hz, rate_inh_hz, V_th_mV, count_start_ms,
+                                  dt_ms=dt_ms, stp=stp)
+    return {name: value if VARIABLE_UNITS[name] == "1" else value * getattr(brian2, VARIABLE_UNITS[name])
+            for name, value in values.items()}

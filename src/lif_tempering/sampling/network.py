@@ -53,21 +53,33 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from brian2 import SpikeMonitor, Synapses, ms, uS
 from scipy.linalg import block_diag
 
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.io import canonical_json, write_dataset
-from lif_tempering.neuron.model import make_lif_group, make_rate_schedules, per_neuron_values, schedule_run_values
+from lif_tempering.neuron.model import (
+    VARIABLE_UNITS,
+    budget_growth,
+    make_lif_group,
+    make_rate_schedules,
+    per_neuron_si_values,
+)
 from lif_tempering.neuron.parameters import NeuronParameters
-from lif_tempering.neuron.standalone import StandaloneProject
+from lif_tempering.neuron.standalone import CompiledBinary, StandaloneProject, project_directory
 from lif_tempering.sampling.stp import RENEWING, STPParameters
 from lif_tempering.sampling.translation import bm_to_lif, stp_weight_factor
 
+if TYPE_CHECKING:  # Brian2 is imported only to build a network (runs of a built binary do without it)
+    from brian2 import Synapses
+
 SYNAPSE_TYPES = ("renewing", "exponential")
+
+#: Brian2 names of a network's neuron group and synapses (the binary's command-line variables start with them).
+GROUP, SYNAPSES = "network", "synapses"
 
 #: Brian2 synapse model and on_pre code per synapse type (renewing: ``release`` of the presynaptic neuron).
 SYNAPSE_CODE = {
@@ -101,6 +113,8 @@ def make_synapses(source, target, synapse: str = "renewing", name: str = "synaps
     synapses (an LIF group of :func:`~lif_tempering.neuron.model.make_lif_group` does,
     with its per-neuron ``stp_U``, ``tau_rec``, ``tau_fac``).
     """
+    from brian2 import Synapses
+
     if synapse not in SYNAPSE_CODE:
         raise ValueError(f"unknown synapse type {synapse!r}; allowed: {', '.join(SYNAPSE_TYPES)}")
     code = SYNAPSE_CODE[synapse]
@@ -234,11 +248,10 @@ class LIFSamplingNetwork:
     per-run schedules (one value per time step, :meth:`run`) instead of
     per-neuron constants.
 
-    Creating a network resets Brian2's device (one compiled project per process at
-    a time, as for every :class:`StandaloneProject`). Drop earlier networks before
-    creating a new one: while their Brian2 objects are alive, new code objects get
-    name suffixes, the generated code differs from the cached build and the binary
-    is recompiled.
+    A network whose binary is in the cache with a manifest that fits the current
+    code runs it without Brian2 (:class:`~lif_tempering.neuron.standalone.CompiledBinary`);
+    otherwise creating it builds the project with Brian2, which resets Brian2's
+    device (one project per process at a time, as for every :class:`StandaloneProject`).
     """
 
     def __init__(self, n_neurons: int, pre, post, duration_ms: float, cache_dir: str | os.PathLike,
@@ -286,22 +299,37 @@ class LIFSamplingNetwork:
         if self.scheduled_rates:  # added only when set, so existing binaries keep their hash
             structure["scheduled_rates"] = True
 
+        self._value_names = [name for name in VARIABLE_UNITS
+                             if not (self.scheduled_rates and name in ("growth_exc", "growth_inh"))]
+        directory = project_directory(structure, duration_ms, dt_ms, cache_dir, threads)
+        self.binary = CompiledBinary.load(directory) or self._build(structure, cache_dir, report_period_s, threads)
+
+    def _build(self, structure: dict, cache_dir, report_period_s: float, threads: int) -> CompiledBinary:
+        """Generate and compile the network with Brian2; the binary with its inputs and outputs."""
+        from brian2 import SpikeMonitor
+
         def build(dt):
-            schedules = make_rate_schedules(self._duration_steps, dt, name="network") if self.scheduled_rates else None
-            group = make_lif_group(self.n_neurons, name="network", rate_schedules=schedules)
+            schedules = make_rate_schedules(self._duration_steps, dt, name=GROUP) if self.scheduled_rates else None
+            group = make_lif_group(self.n_neurons, name=GROUP, rate_schedules=schedules)
             monitor = SpikeMonitor(group, record=True, name="spike_monitor")
             objects = [group, monitor]
-            handles = {"group": group, "monitor": monitor}
+            handles = {"group": group, "monitor": monitor, "inputs": [getattr(group, n) for n in self._value_names]}
             if schedules is not None:
-                handles["rate_schedules"] = schedules
-            if pre.size:
-                synapses = make_synapses(group, group, synapse, name="synapses")
-                synapses.connect(i=pre, j=post)
+                handles["inputs"] += list(schedules)
+            if self.pre.size:
+                synapses = make_synapses(group, group, self.synapse, name=SYNAPSES)
+                synapses.connect(i=self.pre, j=self.post)
                 objects.append(synapses)
-                handles["synapses"] = synapses
+                handles["inputs"] += [synapses.weight, synapses.receptor_exc]
             return objects, handles
 
-        self.project = StandaloneProject(structure, build, duration_ms, dt_ms, cache_dir, report_period_s, threads)
+        project = StandaloneProject(structure, build, self.duration_ms, self.dt_ms, cache_dir, report_period_s, threads)
+        monitor = project.handles["monitor"]
+        binary = CompiledBinary.from_project(project, project.handles["inputs"],
+                                             {"spike_times_s": monitor.variables["t"],
+                                              "spike_units": monitor.variables["i"]})
+        project.close()
+        return binary
 
     @property
     def sample_times_ms(self) -> np.ndarray:
@@ -310,6 +338,11 @@ class LIFSamplingNetwork:
 
     def _grid_steps(self) -> np.ndarray:
         return np.arange(self._burn_in_steps, self._duration_steps, self._sample_steps, dtype=np.int64)
+
+    @property
+    def last_run_time_s(self) -> float:
+        """Seconds the compiled binary spent in its network loop in the last run."""
+        return self.binary.last_run_time_s
 
     @property
     def n_steps(self) -> int:
@@ -327,26 +360,23 @@ class LIFSamplingNetwork:
         sample grid and the spikes.
         """
         n = self.n_neurons
-        values = per_neuron_values(p, n, E_l_mV=E_l_mV, rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz,
-                                   dt_ms=self.dt_ms, stp=self.stp)
-        handles = self.project.handles
-        group = handles["group"]
+        values = per_neuron_si_values(p, n, E_l_mV=E_l_mV, rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz,
+                                      dt_ms=self.dt_ms, stp=self.stp)
         if self.scheduled_rates:
             schedules = self._schedule_values(rate_exc_hz, rate_inh_hz, rate_exc_schedule_hz, rate_inh_schedule_hz)
-            del values["growth_exc"], values["growth_inh"]  # subexpressions of the schedules
         elif rate_exc_schedule_hz is not None or rate_inh_schedule_hz is not None:
             raise ValueError("rate schedules need a network built with scheduled_rates=True")
-        run_args = {getattr(group, name): value for name, value in values.items()}
+        inputs = {f"{GROUP}.{name}": values[name] for name in self._value_names}
         if self.scheduled_rates:
-            run_args.update(schedule_run_values(handles["rate_schedules"], *schedules, dt_ms=self.dt_ms))
-        weight, receptor_exc = synapse_values(self.pre, self.post, n, w_exc_uS, w_inh_uS)
-        if "synapses" in handles:
-            run_args[handles["synapses"].weight] = weight * uS
-            run_args[handles["synapses"].receptor_exc] = receptor_exc
-        self.project.run(run_args, seed)
-        monitor = handles["monitor"]
-        spike_times = np.asarray(monitor.t / ms, dtype=np.float64)
-        spike_units = np.asarray(monitor.i[:], dtype=np.int64)
+            for receptor, rates in zip(("exc", "inh"), schedules):
+                inputs[f"{GROUP}_growth_{receptor}_schedule.values"] = budget_growth(rates, self.dt_ms)
+        weight_uS, receptor_exc = synapse_values(self.pre, self.post, n, w_exc_uS, w_inh_uS)
+        if self.pre.size:
+            inputs[f"{SYNAPSES}.weight"] = weight_uS * 1e-6
+            inputs[f"{SYNAPSES}.receptor_exc"] = receptor_exc
+        outputs = self.binary.run(inputs, seed)
+        spike_times = outputs["spike_times_s"] / 1e-3
+        spike_units = outputs["spike_units"].astype(np.int64)
         spike_steps = np.rint(spike_times / self.dt_ms).astype(np.int64)
         ref_steps = _steps(p.tau_ref_ms, self.dt_ms, "tau_ref_ms")
         samples = spikes_to_states(spike_steps, spike_units, n, ref_steps, self._grid_steps())
@@ -383,7 +413,7 @@ class LIFSamplingNetwork:
 
     def close(self) -> None:
         """Remove the run's results folder (the compiled binary stays in the cache)."""
-        self.project.close()
+        self.binary.close()
 
 
 def _scalar_or_list(values):
@@ -458,12 +488,26 @@ class BoltzmannSampler:
                       n_clipped_units=sum(v.n_clipped_units for v in translated), stp_weight_factor=stp_factor)
         return SamplingResult(samples, result.times_ms, result.spike_times_ms, result.spike_units, params)
 
+    @property
+    def last_run_time_s(self) -> float:
+        """Seconds the compiled binary spent in its network loop in the last run."""
+        return self.network.last_run_time_s
+
     def close(self) -> None:
         self.network.close()
 
 
+def _ndim(value) -> int:
+    """Number of dimensions of an array-like; -1 for a ragged one such as a (W, b) pair."""
+    try:
+        return np.ndim(value)
+    except ValueError:
+        return -1
+
+
 def _as_bm_list(bms, n_networks: int) -> list:
-    if len(bms) == 2 and np.ndim(bms[1]) == 1 and np.ndim(bms[0]) == 2:
+    """``bms`` as one (W, b) per network: a single (W, b) is repeated (two machines are not one)."""
+    if len(bms) == 2 and _ndim(bms[1]) == 1 and _ndim(bms[0]) == 2:
         bms = [bms] * n_networks
     bms = list(bms)
     if len(bms) != n_networks:
