@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import StateMonitor, ms, uS
+from brian2 import StateMonitor, ms, mV, uS
 
 from lif_tempering.neuron.model import (
     NO_SPIKING_THRESHOLD_MV,
@@ -176,7 +176,7 @@ def test_same_seed_same_numbers_and_binary_reuse(brian_cache):
     other = sim.run(SBS, 6, 100.0, E_l_mV=E_l).spike_count
     sim.close()
     rebuilt = PopulationSimulator(30, 1000.0, 0.1, brian_cache)
-    assert rebuilt.project.directory == sim.project.directory
+    assert rebuilt.directory == sim.directory
     from_cache = rebuilt.run(SBS, 5, 100.0, E_l_mV=E_l).spike_count
     rebuilt.close()
     np.testing.assert_array_equal(first, again)
@@ -203,9 +203,10 @@ def test_background_events_are_those_of_the_numpy_twin(brian_cache):
 def test_compiled_binary_gives_the_spikes_of_brian2s_own_run(brian_cache):
     """The manifest's inputs and outputs: the binary run without Brian2 reproduces Brian2's run of it.
 
-    A spiking group with synapses (a dynamic input array) and scheduled rates (a TimedArray input):
-    Brian2's ``device.run`` with its run_args and :class:`CompiledBinary` with the same values in SI
-    units must give the same spike trains, number for number.
+    A spiking group with synapses (a dynamic input array), scheduled rates (a TimedArray input) and a
+    membrane monitor (a 2-D output): Brian2's ``device.run`` with its run_args and
+    :class:`CompiledBinary` with the same values in SI units must give the same spike trains and
+    traces, number for number.
     """
     from brian2 import SpikeMonitor
 
@@ -223,8 +224,9 @@ def test_compiled_binary_gives_the_spikes_of_brian2s_own_run(brian_cache):
         synapses = make_synapses(group, group, name="manifest_probe_synapses")
         synapses.connect(i=pre, j=post)
         monitor = SpikeMonitor(group, record=True, name="manifest_probe_spikes")
-        return [group, synapses, monitor], {"group": group, "synapses": synapses, "monitor": monitor,
-                                            "schedules": schedules}
+        membrane = StateMonitor(group, "v", record=[1, 4], dt=1 * ms, name="manifest_probe_membrane")
+        return [group, synapses, monitor, membrane], {"group": group, "synapses": synapses, "monitor": monitor,
+                                                      "membrane": membrane, "schedules": schedules}
 
     project = StandaloneProject({"kind": "manifest_probe", "n": n}, build, duration_ms, dt_ms, brian_cache)
     handles = project.handles
@@ -238,9 +240,11 @@ def test_compiled_binary_gives_the_spikes_of_brian2s_own_run(brian_cache):
     run_args.update(schedule_run_values(handles["schedules"], *rates, dt_ms=dt_ms))
     run_args[synapses.weight], run_args[synapses.receptor_exc] = weight_uS * uS, receptor_exc
     inputs = list(run_args)
-    binary = CompiledBinary.from_project(project, inputs, {"t": monitor.variables["t"], "i": monitor.variables["i"]})
+    membrane = handles["membrane"]
+    binary = CompiledBinary.from_project(project, inputs, {"t": monitor.variables["t"], "i": monitor.variables["i"],
+                                                           "v": membrane.variables["v"]})
     project.run(run_args, seed=4)
-    brian_t, brian_i = np.asarray(monitor.t / ms), np.asarray(monitor.i[:])
+    brian_t, brian_i, brian_v = np.asarray(monitor.t / ms), np.asarray(monitor.i[:]), np.asarray(membrane.v / mV)
     project.close()
 
     si_values = {f"manifest_probe.{k}": np.asarray(v, dtype=float) for k, v in values.items()}
@@ -259,3 +263,5 @@ def test_compiled_binary_gives_the_spikes_of_brian2s_own_run(brian_cache):
     assert brian_t.size > 50
     np.testing.assert_array_equal(outputs["t"] / 1e-3, brian_t)
     np.testing.assert_array_equal(outputs["i"], brian_i)
+    assert brian_v.shape == (2, int(duration_ms))
+    np.testing.assert_array_equal(outputs["v"].T / 1e-3, brian_v)

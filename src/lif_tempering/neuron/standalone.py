@@ -294,7 +294,8 @@ class CompiledBinary:
 
     ``inputs``: command-line variable name (``group.variable`` or ``timedarray.values``)
     -> dtype and size (``None`` for a dynamic array such as a synaptic variable);
-    ``outputs``: result name -> file (in the results folder) and dtype.
+    ``outputs``: result name -> file (in the results folder), dtype and, for a
+    monitor's 2-D array, its number of columns (the array is returned as (time, column)).
     """
 
     def __init__(self, directory: str | os.PathLike, manifest: dict):
@@ -332,8 +333,11 @@ class CompiledBinary:
             else:
                 size = None if key.variable.dynamic else int(key.variable.size)
                 described_inputs[f"{key.group_name}.{key.name}"] = {"dtype": np.dtype(key.dtype).name, "size": size}
-        described_outputs = {name: {"file": device.get_array_filename(variable), "dtype": np.dtype(variable.dtype).name}
-                             for name, variable in outputs.items()}
+        described_outputs = {}
+        for name, variable in outputs.items():
+            described_outputs[name] = {"file": device.get_array_filename(variable), "dtype": np.dtype(variable.dtype).name}
+            if getattr(variable, "ndim", 1) == 2:  # a monitor's (time, recorded) array, written row by row
+                described_outputs[name]["columns"] = int(variable.size[1])
         manifest = {"fingerprint": code_fingerprint(), "inputs": described_inputs, "outputs": described_outputs}
         path = project.directory / MANIFEST_NAME
         temporary = path.with_name(f"{MANIFEST_NAME}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
@@ -370,8 +374,11 @@ class CompiledBinary:
             raise RuntimeError(f"the binary of {self.directory} failed (exit status {completed.returncode})")
         with contextlib.suppress(OSError, ValueError, IndexError):
             self.last_run_time_s = float((results_dir / "last_run_info.txt").read_text().split()[0])
-        return {name: np.fromfile(results_dir / spec["file"], dtype=spec["dtype"])
-                for name, spec in self.outputs.items()}
+        outputs = {}
+        for name, spec in self.outputs.items():
+            values = np.fromfile(results_dir / spec["file"], dtype=spec["dtype"])
+            outputs[name] = values.reshape(-1, spec["columns"]) if "columns" in spec else values
+        return outputs
 
     def close(self) -> None:
         """Remove the last run's results folder (the binary stays)."""
