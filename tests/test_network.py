@@ -430,7 +430,7 @@ rng = np.random.default_rng(8)
 rbm = rbm_as_bm(rng.normal(0, 0.8, (6, 10)), rng.normal(0, 0.5, 6), rng.normal(0, 0.5, 10))
 steps = 3000
 schedule = 3000.0 * (1 + 0.3 * np.sin(np.arange(steps) * 2e-3))
-sampler = BoltzmannSampler(16, 300.0, cache, n_networks=2, pattern="bipartite", n_visible=6, scheduled_rates=True)
+sampler = BoltzmannSampler(16, 300, cache, n_networks=2, pattern="bipartite", n_visible=6, scheduled_rates=True)
 result = sampler.sample([rbm, rbm], p, ActivationPoint(3000.0, 3000.0, -52.0, 1.0), seed=9,
                         rate_exc_schedule_hz=schedule, rate_inh_schedule_hz=schedule)
 sampler.close()
@@ -441,6 +441,8 @@ np.savez(output, t=result.spike_times_ms, i=result.spike_units, brian2="brian2" 
 @pytest.mark.slow
 def test_a_built_network_runs_without_brian2_and_rebuilds_when_the_code_changes(tmp_path):
     """First process: builds with Brian2. Second: runs the cached binary without importing Brian2, same spikes.
+
+    The duration is given as an integer (as a YAML config gives it), which must name the same project.
 
     A manifest whose fingerprint is not the current code's (as after an edit of the package) sends the
     next process through Brian2 again, which rewrites the manifest.

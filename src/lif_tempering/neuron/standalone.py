@@ -183,8 +183,11 @@ def structure_hash(structure: dict) -> str:
 
 def project_directory(structure: dict, duration_ms: float, dt_ms: float, cache_dir: str | os.PathLike,
                       threads: int = 1) -> Path:
-    """The cache folder of the project of ``structure`` run for ``duration_ms`` at ``dt_ms`` on ``threads``."""
-    full = dict(structure, duration_ms=duration_ms, dt_ms=dt_ms)
+    """The cache folder of the project of ``structure`` run for ``duration_ms`` at ``dt_ms`` on ``threads``.
+
+    Durations are hashed as floats, so that 41000 and 41000.0 name the same project.
+    """
+    full = dict(structure, duration_ms=float(duration_ms), dt_ms=float(dt_ms))
     if int(threads) > 1:  # added only when set, so single-threaded binaries keep their hash
         full["threads"] = int(threads)
     return Path(cache_dir).resolve() / f"project-{structure_hash(full)}"
