@@ -187,15 +187,8 @@ def grid_steps(task: Task) -> np.ndarray:
 # --------------------------------------------------------------------------- helpers
 
 def last_run_time_s(simulator) -> float:
-    """The compiled binary's own network-loop time of ``simulator``'s last run.
-
-    A sampling network reads it from its binary's results; a population simulator runs through
-    Brian2, which reads it back.
-    """
-    if hasattr(simulator, "last_run_time_s"):
-        return float(simulator.last_run_time_s)
-    from brian2 import device
-    return float(getattr(device, "_last_run_time", float("nan")) or float("nan"))
+    """The compiled binary's own network-loop time of ``simulator``'s last run (read from its results)."""
+    return float(simulator.last_run_time_s)
 
 
 def cpu_seconds() -> float:

@@ -118,6 +118,11 @@ class PopulationSimulator:
         """The project's cache folder."""
         return self.binary.directory
 
+    @property
+    def last_run_time_s(self) -> float:
+        """Seconds the compiled binary spent in its network loop in the last run."""
+        return self.binary.last_run_time_s
+
     def close(self) -> None:
         """Remove the run's results folder."""
         self.binary.close()
