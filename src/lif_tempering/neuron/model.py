@@ -266,6 +266,7 @@ def poisson_budget_function():
     function.implementations.add_implementation("cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget")
     return function
 
+
 #: Update of the presynaptic Tsodyks-Markram state (:data:`TSODYKS_MARKRAM_STATE`,
 #: :mod:`lif_tempering.sampling.stp`) on each spike as NEST's ``tsodyks2_synapse``: the resource
 #: recovers toward 1 with tau_rec since the previous spike, the utilisation decays with tau_fac
