@@ -379,8 +379,8 @@ class CompiledBinary:
             self.last_run_time_s = float((results_dir / "last_run_info.txt").read_text().split()[0])
         outputs = {}
         for name, spec in self.outputs.items():
-            values = np.fromfile(results_dir / spec["file"], dtype=spec["dtype"])
-            outputs[name] = values.reshape(-1, spec["columns"]) if "columns" in spec else values
+            result = np.fromfile(results_dir / spec["file"], dtype=spec["dtype"])
+            outputs[name] = result.reshape(-1, spec["columns"]) if "columns" in spec else result
         return outputs
 
     def close(self) -> None:
