@@ -416,6 +416,85 @@ def test_spikes_are_the_same_on_one_and_two_threads(build_dir, activation):
     np.testing.assert_array_equal(spikes[1][1], spikes[2][1])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("synapse,stp", [("renewing", STPParameters(U=0.3, tau_rec_ms=80.0, tau_fac_ms=40.0)),
+                                         ("exponential", None)])
+def test_event_store_gives_the_conductances_of_brian2s_synaptic_pathway(build_dir, synapse, stp):
+    """A network's event store against Brian2's own pathway (make_synapses) with the same values.
+
+    Two 10 + 14 RBMs with weights of both signs (both receptors): every conductance must
+    receive the same increments in the same order, so the conductance traces of every step
+    agree to rounding: the store multiplies (scale * weight) * release, the pathway's
+    compiled code (-ffast-math may reorder a product) possibly another order, which moves an
+    increment by one unit in the last place (spike trains alone would hide larger differences:
+    the 1 ms membrane forgets them). The spikes are the same, also for the network built from
+    the same pairs given in another order (LIFSamplingNetwork sorts them for its store).
+    """
+    from brian2 import SpikeMonitor, siemens
+
+    from lif_tempering.neuron.standalone import StandaloneProject
+    from lif_tempering.sampling.event_delivery import event_store_values, make_event_store
+    from lif_tempering.sampling.network import LIFSamplingNetwork
+
+    n_visible, n_hidden, duration_ms, seed = 10, 14, 500.0, 31
+    n = 2 * (n_visible + n_hidden)
+    rng = np.random.default_rng(17)
+    pre, post = block_diagonal_connectivity(*bipartite_connectivity(n_visible, n_hidden), n_visible + n_hidden, 2)
+    W = np.zeros((n, n))
+    W[pre, post] = rng.normal(0.0, 0.004, pre.size)
+    w_exc, w_inh = np.clip(W, 0.0, None), np.clip(-W, 0.0, None)
+    E_l_mV = rng.uniform(-53.0, -49.0, n)
+    stp_values = {} if stp is None else {"stp": stp}
+    values = per_neuron_values(P, n, E_l_mV=E_l_mV, dt_ms=DT_MS, **stp_values)
+    weight_uS, receptor_exc = synapse_values(pre, post, n, w_exc, w_inh)
+
+    def simulate(delivery: str):
+        def build(dt):
+            group = make_lif_group(n, name=f"{delivery}_probe")
+            if delivery == "pathway":
+                synapses = make_synapses(group, group, synapse, name=f"{delivery}_probe_synapses")
+                synapses.connect(i=pre, j=post)
+            else:
+                synapses = make_event_store(group, pre, post, synapse, name=f"{delivery}_probe_synapses")
+            spikes = SpikeMonitor(group, record=True, name=f"{delivery}_probe_spikes")
+            traces = StateMonitor(group, ["g_exc", "g_inh"], record=True, name=f"{delivery}_probe_traces")
+            return [group, synapses, spikes, traces], {"group": group, "synapses": synapses, "spikes": spikes,
+                                                       "traces": traces}
+
+        project = StandaloneProject({"kind": f"{delivery}_probe", "n": n, "synapse": synapse}, build, duration_ms,
+                                    DT_MS, build_dir)
+        group, synapses = project.handles["group"], project.handles["synapses"]
+        run_args = {getattr(group, name): value for name, value in values.items()}
+        if delivery == "pathway":
+            run_args[synapses.weight], run_args[synapses.receptor_exc] = weight_uS * uS, receptor_exc
+        else:
+            store = event_store_values(post, n, weight_uS * 1e-6, receptor_exc, values["syn_weight_scale"])
+            run_args[synapses.synapse_target] = store["synapse_target"]
+            run_args[synapses.synapse_weight] = store["synapse_weight"] * siemens
+        project.run(run_args, seed=seed)
+        spikes, traces = project.handles["spikes"], project.handles["traces"]
+        result = {"t": np.asarray(spikes.t / ms), "i": np.asarray(spikes.i[:]),
+                  "g_exc": np.asarray(traces.g_exc / uS), "g_inh": np.asarray(traces.g_inh / uS)}
+        project.close()
+        return result
+
+    pathway, store = simulate("pathway"), simulate("store")
+    assert 0.2 < receptor_exc.mean() < 0.8 and pathway["t"].size > 500
+    assert pathway["g_inh"].max() > 0.5 * pathway["g_exc"].max() > 0  # both receptors carry events
+    for name in ("g_exc", "g_inh"):  # a few units in the last place (2.2e-16) of the summed increments
+        np.testing.assert_allclose(store[name], pathway[name], rtol=1e-14, atol=0, err_msg=name)
+    for name in ("t", "i"):
+        np.testing.assert_array_equal(store[name], pathway[name], err_msg=name)
+
+    shuffled = rng.permutation(pre.size)
+    network = LIFSamplingNetwork(n, pre[shuffled], post[shuffled], duration_ms, build_dir, synapse=synapse,
+                                 **stp_values)
+    ours = network.run(P, E_l_mV, w_exc, w_inh, seed=seed)
+    network.close()
+    np.testing.assert_array_equal(ours.spike_times_ms, pathway["t"])
+    np.testing.assert_array_equal(ours.spike_units, pathway["i"])
+
+
 CACHED_RUN_SCRIPT = """
 import sys
 import numpy as np

@@ -178,11 +178,14 @@ double _poisson_budget(double budget, double growth, int64_t step, int32_t recep
         budget = _background_uniform(step, stream, 0);
     budget *= growth;
     // The first event of the step without a branch (it is taken in ~1 of 4 steps at
-    // 3 kHz, too irregular to predict): a uniform number is drawn every step and used
-    // only when the budget reached 1.
-    const double uniform = _background_uniform(step, stream, 1);
+    // 3 kHz, too irregular to predict): a uniform number is drawn every step, and the
+    // budget is multiplied by it or by 1 (exact), picked by a bit mask (GCC compiles a
+    // conditional expression here into a jump).
+    union { double value; uint64_t bits; } factor = {_background_uniform(step, stream, 1)}, one = {1.0};
     int events = budget >= 1.0;
-    budget = events ? budget * uniform : budget;
+    const uint64_t take_uniform = -(uint64_t)events;
+    factor.bits = (factor.bits & take_uniform) | (one.bits & ~take_uniform);
+    budget *= factor.value;
     while (budget >= 1.0) {
         events++;
         budget *= _background_uniform(step, stream, events);

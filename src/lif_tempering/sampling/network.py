@@ -25,6 +25,12 @@ receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
   event; the same numbers as per-synapse states.
 - ``exponential``: each spike adds ``weight``.
 
+:func:`make_synapses` states these models as Brian2 synaptic pathways (``on_pre``), for
+any source and target; a network delivers the same increments, number for number,
+with its event store (:mod:`lif_tempering.sampling.event_delivery`: one C++ function per
+step, an event one read-modify-write of one conductance), which is tested spike for
+spike against the pathway.
+
 Like the background's, every synaptic increment is scaled by the target's
 ``syn_weight_scale`` (:mod:`lif_tempering.neuron.model`): the conductance held over each step after a spike
 is the step average of ``weight * exp(-s / tau_syn)``, so a PSP's conductance integral
@@ -70,6 +76,7 @@ from lif_tempering.neuron.model import (
 )
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.standalone import CompiledBinary, StandaloneProject, project_directory
+from lif_tempering.sampling.event_delivery import event_store_values, make_event_store
 from lif_tempering.sampling.stp import RENEWING, STPParameters
 from lif_tempering.sampling.translation import bm_to_lif, stp_weight_factor
 
@@ -107,6 +114,10 @@ SYNAPSE_CODE = {
 
 def make_synapses(source, target, synapse: str = "renewing", name: str = "synapses") -> Synapses:
     """Unconnected Brian2 synapses of type ``synapse`` from ``source`` to ``target`` (LIF group).
+
+    The synapse models as Brian2 pathways, for any source and target: the reference that a
+    network's event store (:mod:`lif_tempering.sampling.event_delivery`) reproduces (the tests
+    compare the two spike for spike).
 
     Renewing (Tsodyks-Markram) synapses read the source's ``release``: the source must run
     :data:`~lif_tempering.neuron.model.TSODYKS_MARKRAM_ON_SPIKE` on each spike before the
@@ -268,6 +279,8 @@ class LIFSamplingNetwork:
             raise ValueError("self-connections are not allowed (W has a zero diagonal)")
         if np.unique(pre * n_neurons + post).size != pre.size:
             raise ValueError("duplicate connections")
+        order = np.lexsort((post, pre))  # the event store holds each neuron's synapses together
+        pre, post = pre[order], post[order]
         if synapse not in SYNAPSE_TYPES:
             raise ValueError(f"unknown synapse type {synapse!r}; allowed: {', '.join(SYNAPSE_TYPES)}")
         if not 0 <= burn_in_ms < duration_ms:
@@ -317,10 +330,9 @@ class LIFSamplingNetwork:
             if schedules is not None:
                 handles["inputs"] += list(schedules)
             if self.pre.size:
-                synapses = make_synapses(group, group, self.synapse, name=SYNAPSES)
-                synapses.connect(i=self.pre, j=self.post)
-                objects.append(synapses)
-                handles["inputs"] += [synapses.weight, synapses.receptor_exc]
+                store = make_event_store(group, self.pre, self.post, self.synapse, name=SYNAPSES)
+                objects.append(store)
+                handles["inputs"] += [store.synapse_target, store.synapse_weight]
             return objects, handles
 
         project = StandaloneProject(structure, build, self.duration_ms, self.dt_ms, cache_dir, report_period_s, threads)
@@ -372,8 +384,8 @@ class LIFSamplingNetwork:
                 inputs[f"{GROUP}_growth_{receptor}_schedule.values"] = budget_growth(rates, self.dt_ms)
         weight_uS, receptor_exc = synapse_values(self.pre, self.post, n, w_exc_uS, w_inh_uS)
         if self.pre.size:
-            inputs[f"{SYNAPSES}.weight"] = weight_uS * 1e-6
-            inputs[f"{SYNAPSES}.receptor_exc"] = receptor_exc
+            store = event_store_values(self.post, n, weight_uS * 1e-6, receptor_exc, values["syn_weight_scale"])
+            inputs.update({f"{SYNAPSES}.{name}": value for name, value in store.items()})
         outputs = self.binary.run(inputs, seed)
         spike_times = outputs["spike_times_s"] / 1e-3
         spike_units = outputs["spike_units"].astype(np.int64)

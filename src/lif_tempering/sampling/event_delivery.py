@@ -1,0 +1,153 @@
+"""Synaptic events of a sampling network, delivered by one C++ function per time step.
+
+Brian2's synaptic pathway copies, in every step, the index of every synapse of every
+spiking neuron into its spike queue and then, per event, reads the synapse's pre- and
+postsynaptic index, its weight and receptor flag, the presynaptic ``release`` and the
+target's ``syn_weight_scale``, and adds to both of the target's conductances (one of the
+two increments is zero). In the 784 + 500 RBM that is ~40 million events per simulated
+second, each with nine loads and two read-modify-writes.
+
+The networks of :mod:`lif_tempering.sampling.network` deliver their events instead with
+:func:`make_event_store`: a Brian2 ``Synapses`` object without a pathway, whose synapses
+are sorted by presynaptic neuron and hold, per run,
+
+- ``synapse_target``: the index of the conductance the synapse drives, the postsynaptic
+  neuron ``j`` for the excitatory receptor and ``n_neurons + j`` for the inhibitory one;
+- ``synapse_weight``: the weight times the target's ``syn_weight_scale`` (siemens),
+
+and a ``run_regularly`` operation in Brian2's ``synapses`` slot (after the threshold and
+the reset, which sets ``release``) that calls ``deliver_spikes``: for each neuron that
+spiked in this step, in index order, it adds ``synapse_weight * release`` (renewing
+synapses; the weight alone for exponential ones) to one conductance per synapse. An event
+is then two loads and one read-modify-write.
+
+The same increments as the pathway (:func:`~lif_tempering.sampling.network.make_synapses`)
+in the same order (spiking neurons in index order, at most one synapse per pair; the zero
+increment to the other conductance changes nothing), up to rounding: the store computes
+``(scale * weight) * release`` with the first product taken in numpy, so its numbers do not
+depend on the compiler; the pathway's compiled code may reorder the product under
+``-ffast-math`` (GCC 12 computes ``(scale * release) * weight``), which moves about one
+increment in a hundred by one unit in the last place. The tests compare the conductance
+traces of every step to that precision, and the spike trains exactly. The delay is
+Brian2's default: the events of a step's spikes act from the next step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from brian2 import NeuronGroup, Synapses
+
+#: Brian2 model of the event store: per-synapse target conductance and scaled weight, and the
+#: number of events delivered in the last step (a diagnostic of the delivery function's work).
+EVENT_STORE_MODEL = """
+synapse_target : integer
+synapse_weight : siemens
+delivered_events : 1 (shared)
+"""
+
+_DELIVERY_CPP = """
+// First synapse of each presynaptic neuron (synapses sorted by source), set at the first call.
+static std::vector<int32_t> _first_synapse_%(store)s;
+
+// Adds each spiking neuron's events to one conductance per synapse: g_exc[j] for targets
+// j < n_neurons, g_inh[j - n_neurons] for the others. Returns the number of events.
+double _deliver_spikes_%(store)s(int64_t step)
+{
+    const int32_t n_neurons = %(n_neurons)d;
+    std::vector<int32_t>& first = _first_synapse_%(store)s;
+    if (first.empty())
+    {
+        const std::vector<int32_t>& sources = brian::_dynamic_array_%(store)s__synaptic_pre;
+        first.assign(n_neurons + 1, 0);
+        for (size_t k = 0; k < sources.size(); k++)
+        {
+            if (k > 0 && sources[k] < sources[k - 1])
+            {
+                std::cerr << "%(store)s: synapses are not sorted by presynaptic neuron" << std::endl;
+                std::exit(3);
+            }
+            first[sources[k] + 1]++;
+        }
+        for (int32_t i = 0; i < n_neurons; i++)
+            first[i + 1] += first[i];
+    }
+    const int32_t* __restrict spikes = brian::_array_%(group)s__spikespace;
+    const int32_t n_spikes = spikes[n_neurons];
+    const int32_t* __restrict target = brian::_dynamic_array_%(store)s_synapse_target.data();
+    const double* __restrict weight = brian::_dynamic_array_%(store)s_synapse_weight.data();
+    // The receptor picks the array by a table lookup, not a branch: excitatory and inhibitory
+    // synapses alternate at random, and a branch on them is mispredicted half of the time.
+    double* const conductance[2] = {brian::_array_%(group)s_g_exc, brian::_array_%(group)s_g_inh};
+    double events = 0;
+    for (int32_t s = 0; s < n_spikes; s++)
+    {
+        const int32_t i = spikes[s];
+        const double release = %(release)s;
+        const int32_t stop = first[i + 1];
+        for (int32_t k = first[i]; k < stop; k++)
+        {
+            const int32_t j = target[k];
+            const int32_t inhibitory = j >= n_neurons;
+            conductance[inhibitory][j - inhibitory * n_neurons] += weight[k] * release;
+        }
+        events += stop - first[i];
+    }
+    return events;
+}
+"""
+
+#: The presynaptic factor of each synapse type's increment.
+_RELEASE = {"renewing": "brian::_array_%(group)s_release[i]", "exponential": "1.0"}
+
+
+def _runtime_delivery(step):
+    raise NotImplementedError("the event store delivers spikes only in Brian2's cpp_standalone device")
+
+
+def delivery_function(group_name: str, store_name: str, n_neurons: int, synapse: str):
+    """Brian2 function ``deliver_spikes(step)`` of a store on a group (C++ only)."""
+    from brian2 import Function
+
+    code = _DELIVERY_CPP % {"store": store_name, "group": group_name, "n_neurons": n_neurons,
+                            "release": _RELEASE[synapse] % {"group": group_name}}
+    function = Function(_runtime_delivery, arg_units=[1], return_unit=1, arg_types=["integer"],
+                        return_type="float", stateless=False)
+    function.implementations.add_implementation("cpp", code=code, name=f"_deliver_spikes_{store_name}")
+    return function
+
+
+def make_event_store(group: NeuronGroup, pre, post, synapse: str, name: str) -> Synapses:
+    """The event store of ``group``'s recurrent synapses ``pre[k] -> post[k]`` (sorted by ``pre``).
+
+    ``synapse`` is ``renewing`` (increments scaled by the source's ``release``) or
+    ``exponential``. Set ``synapse_target`` and ``synapse_weight`` per run with
+    :func:`event_store_values`.
+    """
+    from brian2 import Synapses
+
+    pre = np.asarray(pre)
+    if np.any(np.diff(pre) < 0):
+        raise ValueError("the event store needs synapses sorted by presynaptic neuron")
+    store = Synapses(group, group, model=EVENT_STORE_MODEL, name=name,
+                     namespace={"deliver_spikes": delivery_function(group.name, name, len(group), synapse)})
+    store.connect(i=pre, j=post)
+    store.run_regularly("delivered_events = deliver_spikes(t_in_timesteps)", when="synapses",
+                        name=f"{name}_delivery")
+    return store
+
+
+def event_store_values(post, n_neurons: int, weight_S, receptor_exc, syn_weight_scale) -> dict:
+    """Per-run ``synapse_target`` (int32) and ``synapse_weight`` (S) of an event store.
+
+    ``weight_S`` and ``receptor_exc`` per synapse (as :func:`~lif_tempering.sampling.network.synapse_values`
+    gives them, weights in siemens), ``syn_weight_scale`` per neuron.
+    """
+    post = np.asarray(post, dtype=np.int64)
+    inhibitory = np.asarray(receptor_exc) == 0
+    target = post + n_neurons * inhibitory
+    weight = np.asarray(syn_weight_scale, dtype=np.float64)[post] * np.asarray(weight_S, dtype=np.float64)
+    return {"synapse_target": target.astype(np.int32), "synapse_weight": weight}
