@@ -26,10 +26,10 @@ receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
 - ``exponential``: each spike adds ``weight``.
 
 :func:`make_synapses` states these models as Brian2 synaptic pathways (``on_pre``), for
-any source and target; a network delivers the same increments, number for number,
-with its event store (:mod:`lif_tempering.sampling.event_delivery`: one C++ function per
-step, an event one read-modify-write of one conductance), which is tested spike for
-spike against the pathway.
+any source and target; a network delivers the same increments in the same order with
+its event store (:mod:`lif_tempering.sampling.event_delivery`: one C++ function per step,
+an event one read-modify-write of one conductance), tested against the pathway on the
+conductance traces (to one unit in the last place) and the spike trains (exactly).
 
 Like the background's, every synaptic increment is scaled by the target's
 ``syn_weight_scale`` (:mod:`lif_tempering.neuron.model`): the conductance held over each step after a spike
@@ -117,7 +117,7 @@ def make_synapses(source, target, synapse: str = "renewing", name: str = "synaps
 
     The synapse models as Brian2 pathways, for any source and target: the reference that a
     network's event store (:mod:`lif_tempering.sampling.event_delivery`) reproduces (the tests
-    compare the two spike for spike).
+    compare their conductance traces and spikes).
 
     Renewing (Tsodyks-Markram) synapses read the source's ``release``: the source must run
     :data:`~lif_tempering.neuron.model.TSODYKS_MARKRAM_ON_SPIKE` on each spike before the
