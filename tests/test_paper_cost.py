@@ -36,6 +36,10 @@ def test_reduced_paper_config_is_valid_and_keeps_the_sizes(reduction):
     assert reduced["calibration"]["fit"]["n_points"] == full["calibration"]["fit"]["n_points"]
     assert reduced["reference"]["n_sweeps"] == pytest.approx(full["reference"]["n_sweeps"] / reduction, rel=0.1)
     assert reduced["reference"]["n_chains"] == full["reference"]["n_chains"]
+    # the map's tolerances at the schema's maxima, its iterations as in the study
+    assert reduced["temperature_map"]["temperature_tolerance"] == 0.5
+    assert reduced["temperature_map"]["u0_tolerance_alphas"] == 1.0
+    assert reduced["temperature_map"]["max_iterations"] == full["temperature_map"]["max_iterations"]
     # whole sine periods of the tempering schedule
     periods = (reduced["tempering"]["duration_ms"] - reduced["tempering"]["burn_in_ms"]) \
         * reduced["tempering"]["frequency_hz"] / 1000.0
