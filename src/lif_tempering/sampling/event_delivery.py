@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from brian2 import NeuronGroup, Synapses
 
 #: Brian2 model of the event store: per-synapse target conductance and scaled weight, and the
-#: number of events delivered in the last step (a diagnostic of the delivery function's work).
+#: assignment target of the delivery call (Brian2 calls a function only within a statement),
+#: which holds the number of events of the last step.
 EVENT_STORE_MODEL = """
 synapse_target : integer
 synapse_weight : siemens
@@ -54,7 +55,8 @@ _DELIVERY_CPP = """
 static std::vector<int32_t> _first_synapse_%(store)s;
 
 // Adds each spiking neuron's events to one conductance per synapse: g_exc[j] for targets
-// j < n_neurons, g_inh[j - n_neurons] for the others. Returns the number of events.
+// j < n_neurons, g_inh[j - n_neurons] for the others. Returns the number of events. The
+// time step is not used: it is an argument so that the call reads as a per-step operation.
 double _deliver_spikes_%(store)s(int64_t step)
 {
     const int32_t n_neurons = %(n_neurons)d;
