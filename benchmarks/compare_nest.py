@@ -186,11 +186,6 @@ def grid_steps(task: Task) -> np.ndarray:
 
 # --------------------------------------------------------------------------- helpers
 
-def last_run_time_s(simulator) -> float:
-    """The compiled binary's own network-loop time of ``simulator``'s last run (read from its results)."""
-    return float(simulator.last_run_time_s)
-
-
 def cpu_seconds() -> float:
     """CPU time (user + system) of this process and its waited-for children (the Brian2 binary)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -296,7 +291,7 @@ class Ours:
                 observable = {"z_mean_per_unit": res.samples[:, 0, :].mean(axis=0, dtype=np.float64),
                               "n_spikes": int(res.spike_units.size)}
         wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
-        return {"wall_s": wall, "cpu_s": cpu, "core_s": last_run_time_s(self.sim), **observable}
+        return {"wall_s": wall, "cpu_s": cpu, "core_s": float(self.sim.last_run_time_s), **observable}
 
     def close(self) -> None:
         if self.sim is not None:

@@ -47,7 +47,6 @@ from compare_nest import (  # noqa: E402
     SAMPLE_DT_MS,
     Task,
     import_nest,
-    last_run_time_s,
     machine_info,
     median,
     nest_run,
@@ -88,7 +87,7 @@ def measure_ours(n_visible: int, n_hidden: int, duration_s: float, repeats: int,
         with job_log(log_path):
             res = sampler.sample((W, b), PARAMS, CALIBRATION, seed=1000 + r)
         run_s.append(time.perf_counter() - start)
-        core_s.append(last_run_time_s(sampler))
+        core_s.append(float(sampler.last_run_time_s))
         spikes.append(res.spike_units.size)
         mean_z.append(float(res.samples.mean()))
     sampler.close()
