@@ -200,6 +200,68 @@ def test_background_events_are_those_of_the_numpy_twin(brian_cache):
     np.testing.assert_array_equal(counts, expected)
 
 
+
+@pytest.mark.parametrize("scheduled", [False, True])
+def test_runtime_background_gives_the_conductances_of_the_binary(brian_cache, scheduled, monkeypatch):
+    """Brian2's runtime device (numpy) and the compiled binary: the same background conductances, step by step.
+
+    Non-spiking neurons at 30 kHz excitatory and 20 kHz inhibitory (3 and 2 events per step on average, so the
+    rare further-event path runs in most steps); scheduled: rates changing every step. The binary's background
+    is compiled for two instruction sets and the numpy version follows the same operations: equal numbers.
+    """
+    from brian2 import Network, TimedArray, defaultclock, device, prefs, set_device, start_scope
+
+    from lif_tempering.neuron.model import make_rate_schedules, schedule_run_values
+    from lif_tempering.neuron.standalone import SEED_VARIABLE
+
+    n_neurons, duration_ms, dt_ms, seed = 5, 20.0, 0.1, 31
+    n_steps = int(round(duration_ms / dt_ms))
+    rates = (30000.0 * (1 + 0.5 * np.sin(np.arange(n_steps) * 0.1)), np.full(n_steps, 20000.0))
+    p = SBS.with_values(rate_exc_hz=30000.0, rate_inh_hz=20000.0, V_th_mV=NO_SPIKING_THRESHOLD_MV)
+    values = per_neuron_values(p, n_neurons, dt_ms=dt_ms)
+    if scheduled:
+        del values["growth_exc"], values["growth_inh"]
+    name = "runtime_twin_scheduled" if scheduled else "runtime_twin"
+
+    def build(dt, schedules=None):
+        if scheduled and schedules is None:
+            schedules = make_rate_schedules(n_steps, dt, name=name)
+        group = make_lif_group(n_neurons, name=name, rate_schedules=schedules)
+        monitor = StateMonitor(group, ["g_exc", "g_inh"], record=True, name=f"{name}_monitor")
+        return [group, monitor], {"group": group, "monitor": monitor, "schedules": schedules}
+
+    project = StandaloneProject({"kind": name, "n": n_neurons}, build, duration_ms, dt_ms, brian_cache)
+    handles = project.handles
+    run_args = {getattr(handles["group"], k): v for k, v in values.items()}
+    if scheduled:
+        run_args.update(schedule_run_values(handles["schedules"], *rates, dt_ms=dt_ms))
+    project.run(run_args, seed=seed)
+    binary = [np.asarray(getattr(handles["monitor"], g) / uS) for g in ("g_exc", "g_inh")]
+    project.close()
+
+    previous_target = prefs.codegen.target
+    set_device("runtime")
+    device.reinit()
+    prefs.codegen.target = "numpy"
+    try:
+        start_scope()
+        defaultclock.dt = dt_ms * ms
+        monkeypatch.setenv(SEED_VARIABLE, str(seed))
+        schedules = None
+        if scheduled:  # the runtime device reads a TimedArray's values when it is created
+            schedules = tuple(TimedArray(budget_growth(rate, dt_ms), dt=dt_ms * ms, name=f"{name}_{receptor}")
+                              for rate, receptor in zip(rates, ("growth_exc", "growth_inh")))
+        objects, handles = build(dt_ms, schedules)
+        for variable, value in values.items():
+            setattr(handles["group"], variable, value)
+        Network(*objects).run(duration_ms * ms, namespace={})
+        runtime = [np.asarray(getattr(handles["monitor"], g) / uS) for g in ("g_exc", "g_inh")]
+    finally:
+        prefs.codegen.target = previous_target
+    assert binary[0][:, -1].min() > 0.5 * 30.0 * p.tau_syn_ms * p.w_exc_uS  # the background ran
+    np.testing.assert_array_equal(runtime[0], binary[0])
+    np.testing.assert_array_equal(runtime[1], binary[1])
+
 def test_compiled_binary_gives_the_spikes_of_brian2s_own_run(brian_cache):
     """The manifest's inputs and outputs: the binary run without Brian2 reproduces Brian2's run of it.
 

@@ -18,6 +18,17 @@ one for a step's first event, drawn every step to avoid an unpredictable branch)
 plus one per further event, instead of ~1.3 uniform numbers and an ``exp`` for
 Brian2's per-step ``poisson()``.
 
+The background of all neurons of a group is one C++ function called once per
+time step (:func:`poisson_background_function`, a ``run_regularly`` operation
+right after the membrane update), whose loops over the neurons have no
+data-dependent branch except the rare further events. GCC compiles it twice, for
+baseline x86-64 and for x86-64-v4 (AVX-512, where its loops vectorise, eight
+neurons at a time), and the binary picks the version when it is loaded
+(function multiversioning, Linux with GCC); both do the same integer operations
+and single IEEE operations in the same order, so the numbers do not depend on
+the machine. Brian2's runtime device runs the numpy version
+(:func:`background_numpy`), which gives the same numbers (tested).
+
 Uniform numbers are counter-based (Salmon et al. 2011): number ``k`` of time step
 ``s`` of stream ``2 i + r`` (neuron ``i``, receptor ``r``) is SplitMix64's output
 function (Steele et al. 2014) of ``key + counter * gamma``, with the counter packing
@@ -60,7 +71,6 @@ exact inhomogeneous Poisson process with the piecewise-constant rate.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import TYPE_CHECKING
 
@@ -107,6 +117,7 @@ w_exc : siemens
 w_inh : siemens
 t_count_start : second
 spike_count : integer
+background_events : 1 (shared)
 """ + TSODYKS_MARKRAM_STATE
 
 #: Per-neuron constant background: per-step budget growth factors exp(rate * dt) (settable per run).
@@ -115,26 +126,15 @@ growth_exc : 1
 growth_inh : 1
 """
 
-#: Budget growth factors read from the group's schedules at the current time.
-SCHEDULED_RATES = """
-growth_exc = growth_exc_schedule(t) : 1
-growth_inh = growth_inh_schedule(t) : 1
-"""
-
-#: Packing base of :func:`poisson_budget`'s result, larger than any budget (<= 1).
+#: Packing base of earlier versions' per-neuron background function, which returned
+#: ``BUDGET_PACKING * events + remaining budget``; the budget keeps that sum's rounding.
 BUDGET_PACKING = 4.0
 
-#: Background events of the step and conductance decay (after the membrane update).
-POISSON_BACKGROUND = """
-packed_exc = poisson_budget(budget_exc, growth_exc, t_in_timesteps, 0)
-events_exc = int(packed_exc / budget_packing)
-budget_exc = packed_exc - budget_packing * events_exc
-packed_inh = poisson_budget(budget_inh, growth_inh, t_in_timesteps, 1)
-events_inh = int(packed_inh / budget_packing)
-budget_inh = packed_inh - budget_packing * events_inh
-g_exc = g_exc * syn_decay + syn_weight_scale * w_exc * events_exc
-g_inh = g_inh * syn_decay + syn_weight_scale * w_inh * events_inh
-"""
+#: The background step (after the membrane update): one call per step, for all neurons
+#: (:func:`poisson_background_function`); ``background_events`` holds the step's number of events.
+CONSTANT_BACKGROUND = "background_events = poisson_background(t_in_timesteps)"
+SCHEDULED_BACKGROUND = ("background_events = poisson_background(t_in_timesteps, growth_exc_schedule(t), "
+                        "growth_inh_schedule(t))")
 
 #: Budget value meaning "not drawn yet": the step draws it first.
 UNDRAWN_BUDGET = 0.0
@@ -147,7 +147,7 @@ MAX_BACKGROUND_NEURONS = 2 ** (COUNTER_STREAM_BITS - 1)
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 _MASK64 = (1 << 64) - 1
 
-_POISSON_BUDGET_CPP = """
+_BACKGROUND_UNIFORM_CPP = """
 static inline uint64_t _mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -162,40 +162,103 @@ static uint64_t _background_key_from_seed() {
 }
 static const uint64_t _background_key = _background_key_from_seed();
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define _BACKGROUND_CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
+#else
+#define _BACKGROUND_CLONES
+#endif
+
 // Uniform number in (0, 1] for (time step, stream = 2 * neuron + receptor, draw of the step): a
-// function of the counter alone, so neither the order nor the thread that asks changes it.
+// function of the counter alone, so neither the order nor the thread that asks changes it. The
+// 53-bit integer is converted through int64_t, which vectorises (the same value as through uint64_t).
 static inline double _background_uniform(uint64_t step, uint64_t stream, uint64_t draw) {
     const uint64_t counter = (step << %(step_shift)d) | (stream << %(draw_bits)d) | (draw & %(draw_mask)dULL);
-    return ((_mix64(_background_key + counter * %(gamma)dULL) >> 11) + 1) * (1.0 / 9007199254740992.0);
+    return (double)(int64_t)((_mix64(_background_key + counter * %(gamma)dULL) >> 11) + 1) * (1.0 / 9007199254740992.0);
 }
 
-// One step of a survival budget (0 < budget <= 1; 0 means undrawn, or lost to
-// rounding, and is drawn afresh) with growth factor exp(rate * dt); returns
-// PACKING * events + remaining budget.
-double _poisson_budget(double budget, double growth, int64_t step, int32_t receptor, int _vectorisation_idx) {
-    const uint64_t stream = 2 * (uint64_t)_vectorisation_idx + (uint64_t)receptor;
-    if (budget <= 0)
-        budget = _background_uniform(step, stream, 0);
-    budget *= growth;
-    // The first event of the step without a branch (it is taken in ~1 of 4 steps at
-    // 3 kHz, too irregular to predict): a uniform number is drawn every step, and the
-    // budget is multiplied by it or by 1 (exact), picked by a bit mask (GCC compiles a
-    // conditional expression here into a jump).
-    union { double value; uint64_t bits; } factor = {_background_uniform(step, stream, 1)}, one = {1.0};
-    int events = budget >= 1.0;
-    const uint64_t take_uniform = -(uint64_t)events;
-    factor.bits = (factor.bits & take_uniform) | (one.bits & ~take_uniform);
-    budget *= factor.value;
-    while (budget >= 1.0) {
-        events++;
-        budget *= _background_uniform(step, stream, events);
-    }
-    return %(packing)r * events + budget;
-}
-""" % {"packing": BUDGET_PACKING, "seed_variable": SEED_VARIABLE, "gamma": GOLDEN_GAMMA,
+""" % {"seed_variable": SEED_VARIABLE, "gamma": GOLDEN_GAMMA,
        "step_shift": COUNTER_STREAM_BITS + COUNTER_DRAW_BITS, "draw_bits": COUNTER_DRAW_BITS,
        "draw_mask": 2 ** COUNTER_DRAW_BITS - 1}
 
+
+#: The per-group background step (:func:`poisson_background_function`).
+_BACKGROUND_STEP_CPP = """
+// Survival budgets (0 < budget <= 1; 0 means undrawn, or lost to rounding) with growth
+// factors exp(rate * dt) of one receptor of every neuron of group %(group)s, one step:
+// events counted into `events`, conductances decayed and incremented. Returns the events.
+// Compiled for baseline x86-64 and, where GCC can dispatch at load time, for x86-64-v4
+// (AVX-512), in which the loops over neurons vectorise; both give the same numbers
+// (integer operations and single IEEE operations; no fused multiply-add: COMPILE_ARGS).
+_BACKGROUND_CLONES static double _background_receptor_%(group)s(const int64_t step, const uint64_t receptor,
+    double* __restrict budget, const double* __restrict growth, const double growth_now,
+    double* __restrict conductance, const double* __restrict weight, double* __restrict events)
+{
+    const int32_t n = %(n_neurons)d;
+    const double* __restrict decay = brian::_array_%(group)s_syn_decay;
+    const double* __restrict scale = brian::_array_%(group)s_syn_weight_scale;
+    int undrawn = 0;
+    for (int32_t i = 0; i < n; i++)
+        undrawn |= budget[i] <= 0;
+    if (undrawn)
+        for (int32_t i = 0; i < n; i++)
+            if (budget[i] <= 0)
+                budget[i] = _background_uniform(step, 2 * (uint64_t)i + receptor, 0);
+    // Growth and first event without a branch, so that GCC vectorises the loop: a uniform
+    // number is drawn for every neuron and used where the budget reached 1.
+    int further = 0;
+    for (int32_t i = 0; i < n; i++)
+    {
+        const double grown = budget[i] * %(growth)s;
+        const double uniform = _background_uniform(step, 2 * (uint64_t)i + receptor, 1);
+        const double first = grown >= 1.0;
+        const double remaining = first > 0 ? grown * uniform : grown;
+        events[i] = first;
+        budget[i] = remaining;
+        further |= remaining >= 1.0;
+    }
+    // Further events of the step (at 3 kHz and dt = 0.1 ms, in ~4 %% of the streams).
+    if (further)
+        for (int32_t i = 0; i < n; i++)
+            while (budget[i] >= 1.0)
+            {
+                events[i] += 1;
+                budget[i] *= _background_uniform(step, 2 * (uint64_t)i + receptor, (uint64_t)events[i]);
+            }
+    // The budget is rounded as in the packed sum PACKING * events + budget that earlier
+    // versions returned (the count recovered by truncation keeps -ffast-math from
+    // simplifying the sum away), so that runs reproduce theirs number for number.
+    double total = 0;
+    for (int32_t i = 0; i < n; i++)
+    {
+        const double packed = %(packing)r * events[i] + budget[i];
+        const double count = (double)(int64_t)(packed * (1.0 / %(packing)r));
+        budget[i] = packed - %(packing)r * count;
+        conductance[i] = (conductance[i] * decay[i]) + ((scale[i] * weight[i]) * count);
+        total += count;
+    }
+    return total;
+}
+
+// The background of every neuron of group %(group)s in one time step. The two receptors are
+// independent: in a build with OpenMP threads they are done in parallel.
+double _poisson_background_%(group)s(%(arguments)s)
+{
+    const int32_t n = %(n_neurons)d;
+    static std::vector<double> events(2 * n);
+    double* const budget[2] = {brian::_array_%(group)s_budget_exc, brian::_array_%(group)s_budget_inh};
+    const double* const growth[2] = {%(growth_arrays)s};
+    const double growth_now[2] = {%(growth_now)s};
+    double* const conductance[2] = {brian::_array_%(group)s_g_exc, brian::_array_%(group)s_g_inh};
+    const double* const weight[2] = {brian::_array_%(group)s_w_exc, brian::_array_%(group)s_w_inh};
+    double total = 0;
+    #pragma omp parallel for reduction(+: total)
+    for (int receptor = 0; receptor < 2; receptor++)
+        total += _background_receptor_%(group)s(step, receptor, budget[receptor], growth[receptor],
+                                                growth_now[receptor], conductance[receptor], weight[receptor],
+                                                events.data() + receptor * n);
+    return total;
+}
+"""
 
 def _mix64(z: np.ndarray) -> np.ndarray:
     """SplitMix64's output function on uint64 arrays."""
@@ -223,8 +286,9 @@ def background_uniform(key, step, stream, draw) -> np.ndarray:
 def poisson_budget_step(budget, growth, step, stream, key) -> tuple[np.ndarray, np.ndarray]:
     """One step of survival budgets with growth factors exp(rate * dt): ``(events, remaining budget)``.
 
-    The numpy twin of the C++ ``_poisson_budget`` (same numbers): ``stream`` = 2 * neuron + receptor,
-    ``key`` from :func:`background_key`; budgets <= 0 are drawn first.
+    The numpy twin of the C++ background step (same event counts): ``stream`` = 2 * neuron + receptor,
+    ``key`` from :func:`background_key`; budgets <= 0 are drawn first. The binary keeps the remaining
+    budget rounded to the precision of ``BUDGET_PACKING * events + budget`` (:func:`background_numpy`).
     """
     stream = np.asarray(stream, dtype=np.int64).ravel()
     n = stream.size
@@ -245,28 +309,52 @@ def poisson_budget_step(budget, growth, step, stream, key) -> tuple[np.ndarray, 
     return events, budget
 
 
-def _poisson_budget_numpy(budget, growth, step, receptor, _vectorisation_idx):
-    """Brian2's runtime version of ``poisson_budget`` (key from the seed in the binary's environment variable)."""
+def background_numpy(group, step, growth_now=None) -> float:
+    """Brian2's runtime version of the background step of ``group`` (numpy, in place); its events.
+
+    ``growth_now``: the (excitatory, inhibitory) growth factors of this step for a group with
+    scheduled rates, else None. The key is that of the seed in the binary's environment variable.
+    """
     key = background_key(int(os.environ.get(SEED_VARIABLE, "0")))
-    stream = 2 * np.asarray(_vectorisation_idx, dtype=np.int64).ravel() + int(np.ravel(receptor)[0])
-    events, budget = poisson_budget_step(budget, growth, step, stream, key)
-    return BUDGET_PACKING * events + budget
+    n_neurons, step = len(group), int(np.ravel(step)[0])
+    value = {name: group.variables[name].get_value() for name in ("syn_decay", "syn_weight_scale")}
+    total = 0.0
+    for receptor, kind in enumerate(("exc", "inh")):
+        budget, conductance = group.variables[f"budget_{kind}"].get_value(), group.variables[f"g_{kind}"].get_value()
+        growth = group.variables[f"growth_{kind}"].get_value() if growth_now is None else growth_now[receptor]
+        events, remaining = poisson_budget_step(budget, growth, step, 2 * np.arange(n_neurons) + receptor, key)
+        packed = BUDGET_PACKING * events + remaining
+        budget[:] = packed - BUDGET_PACKING * events
+        weight = group.variables[f"w_{kind}"].get_value()
+        conductance[:] = conductance * value["syn_decay"] + value["syn_weight_scale"] * weight * events
+        total += float(events.sum())
+    return total
 
 
-@functools.cache
-def poisson_budget_function():
-    """Brian2 function ``poisson_budget(budget, growth, step, receptor)``.
+def poisson_background_function(group: NeuronGroup, scheduled: bool):
+    """Brian2 function ``poisson_background(step)`` (``scheduled``: ``(step, growth_exc, growth_inh)``).
 
-    One step of a survival budget with growth factor exp(rate * dt) in time step ``step``
-    for receptor 0 (excitatory) or 1 (inhibitory); returns ``BUDGET_PACKING * events +
-    remaining budget``.
+    One step of the background of every neuron of ``group``: survival budgets, event counts,
+    conductance decay and increments (C++; numpy for Brian2's runtime device,
+    :func:`background_numpy`). Returns the step's number of events.
     """
     from brian2 import Function
 
-    function = Function(_poisson_budget_numpy, arg_units=[1, 1, 1, 1], return_unit=1,
-                        arg_types=["float", "float", "integer", "integer"],
-                        return_type="float", auto_vectorise=True, stateless=False)
-    function.implementations.add_implementation("cpp", code=_POISSON_BUDGET_CPP, name="_poisson_budget")
+    def runtime_background(step, *growth_now):
+        return background_numpy(group, step, [float(np.ravel(g)[0]) for g in growth_now] if scheduled else None)
+
+    group_name, n_neurons = group.name, len(group)
+    per_neuron = {"arguments": "int64_t step", "growth": "growth[i]", "growth_now": "0.0, 0.0",
+                  "growth_arrays": f"brian::_array_{group_name}_growth_exc, brian::_array_{group_name}_growth_inh"}
+    shared = {"arguments": "int64_t step, double growth_exc, double growth_inh", "growth": "growth_now",
+              "growth_now": "growth_exc, growth_inh", "growth_arrays": "NULL, NULL"}
+    code = _BACKGROUND_UNIFORM_CPP + _BACKGROUND_STEP_CPP % {
+        "group": group_name, "n_neurons": n_neurons, "packing": BUDGET_PACKING, **(shared if scheduled else per_neuron)}
+    n_arguments = 3 if scheduled else 1
+    function = Function(runtime_background, arg_units=[1] * n_arguments, return_unit=1,
+                        arg_types=["integer"] + ["float"] * (n_arguments - 1), return_type="float",
+                        stateless=False)
+    function.implementations.add_implementation("cpp", code=code, name=f"_poisson_background_{group_name}")
     return function
 
 
@@ -332,22 +420,19 @@ def make_lif_group(n_neurons: int, name: str = "lif",
 
     Without ``rate_schedules`` the background is constant per neuron (growth factors
     ``growth_exc``, ``growth_inh``); with the (excitatory, inhibitory) TimedArrays of
-    :func:`make_rate_schedules` the growth factors are subexpressions following
-    those schedules (every neuron draws its own events from the common rate).
+    :func:`make_rate_schedules` the growth factors of a step are the schedules' values
+    at that step (every neuron draws its own events from the common rate).
     """
     from brian2 import NeuronGroup
 
     if not 1 <= n_neurons <= MAX_BACKGROUND_NEURONS:
         raise ValueError(f"n_neurons must lie in 1..{MAX_BACKGROUND_NEURONS}, got {n_neurons}")
-    namespace = {"poisson_budget": poisson_budget_function(), "budget_packing": BUDGET_PACKING}
-    if rate_schedules is None:
-        equations = LIF_EQUATIONS + CONSTANT_RATES
-    else:
-        equations = LIF_EQUATIONS + SCHEDULED_RATES
+    namespace = {}
+    if rate_schedules is not None:
         namespace.update(growth_exc_schedule=rate_schedules[0], growth_inh_schedule=rate_schedules[1])
     group = NeuronGroup(
         n_neurons,
-        equations,
+        LIF_EQUATIONS + (CONSTANT_RATES if rate_schedules is None else ""),
         threshold="v > V_th",
         reset=RESET,
         refractory="tau_ref",
@@ -355,7 +440,9 @@ def make_lif_group(n_neurons: int, name: str = "lif",
         namespace=namespace,
         name=name,
     )
-    group.run_regularly(POISSON_BACKGROUND, when="groups", order=1, name=f"{name}_background")
+    group.namespace["poisson_background"] = poisson_background_function(group, scheduled=rate_schedules is not None)
+    group.run_regularly(CONSTANT_BACKGROUND if rate_schedules is None else SCHEDULED_BACKGROUND,
+                        when="groups", order=1, name=f"{name}_background")
     run_reset_before_synapses(group)
     return group
 

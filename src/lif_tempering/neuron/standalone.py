@@ -53,8 +53,10 @@ from lif_tempering.io import canonical_json
 SEED_VARIABLE = "LIF_TEMPERING_SEED"
 
 #: Compiler flags without -march=native, so that one binary runs on every node of
-#: a cluster and gives the same numbers there as on a laptop.
-COMPILE_ARGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-std=c++11"]
+#: a cluster and gives the same numbers there as on a laptop; without fused multiply-adds,
+#: so that functions compiled for several instruction sets (the background step of
+#: :mod:`lif_tempering.neuron.model`) give the same numbers in each.
+COMPILE_ARGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-ffp-contract=off", "-std=c++11"]
 
 _SEED_CODE = f"""
 {{
