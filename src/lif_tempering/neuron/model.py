@@ -21,12 +21,11 @@ Brian2's per-step ``poisson()``.
 The background of all neurons of a group is one C++ function called once per
 time step (:func:`poisson_background_function`, a ``run_regularly`` operation
 right after the membrane update), whose loops over the neurons have no
-data-dependent branch except the rare further events. GCC compiles it twice, for
-baseline x86-64 and for x86-64-v4 (AVX-512, where its loops vectorise, eight
-neurons at a time), and the binary picks the version when it is loaded
-(function multiversioning, Linux with GCC); both do the same integer operations
-and single IEEE operations in the same order, so the numbers do not depend on
-the machine. Brian2's runtime device runs the numpy version
+data-dependent branch except the rare further events. GCC compiles it for
+baseline x86-64, x86-64-v3 (AVX2, four neurons at a time) and x86-64-v4
+(AVX-512, eight), and the binary picks the version when it is loaded (function
+multiversioning, Linux with GCC); all do the same integer operations and single
+IEEE operations in the same order, so the numbers do not depend on the machine. Brian2's runtime device runs the numpy version
 (:func:`background_numpy`), which gives the same numbers (tested).
 
 Uniform numbers are counter-based (Salmon et al. 2011): number ``k`` of time step
@@ -162,18 +161,28 @@ static uint64_t _background_key_from_seed() {
 }
 static const uint64_t _background_key = _background_key_from_seed();
 
+// The background step is compiled for baseline x86-64, x86-64-v3 (AVX2) and x86-64-v4
+// (AVX-512); the binary picks the version when it is loaded (GCC's function multiversioning).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define _BACKGROUND_CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
+#define _BACKGROUND_VERSIONS 1
+#define _BACKGROUND_INLINE inline __attribute__((always_inline))
 #else
-#define _BACKGROUND_CLONES
+#define _BACKGROUND_VERSIONS 0
+#define _BACKGROUND_INLINE inline
 #endif
 
 // Uniform number in (0, 1] for (time step, stream = 2 * neuron + receptor, draw of the step): a
-// function of the counter alone, so neither the order nor the thread that asks changes it. The
-// 53-bit integer is converted through int64_t, which vectorises (the same value as through uint64_t).
-static inline double _background_uniform(uint64_t step, uint64_t stream, uint64_t draw) {
+// function of the counter alone, so neither the order nor the thread that asks changes it.
+// The 53-bit integer m is converted to double exactly, either through int64_t (vectorises with
+// AVX-512) or as two int32_t halves (vectorises with AVX2; every partial result is exact).
+template <bool halves>
+static _BACKGROUND_INLINE double _background_uniform(uint64_t step, uint64_t stream, uint64_t draw) {
     const uint64_t counter = (step << %(step_shift)d) | (stream << %(draw_bits)d) | (draw & %(draw_mask)dULL);
-    return (double)(int64_t)((_mix64(_background_key + counter * %(gamma)dULL) >> 11) + 1) * (1.0 / 9007199254740992.0);
+    const uint64_t m = (_mix64(_background_key + counter * %(gamma)dULL) >> 11) + 1;
+    if (halves)
+        return ((double)(int32_t)(m >> 26) * 67108864.0 + (double)(int32_t)(m & 67108863ULL))
+               * (1.0 / 9007199254740992.0);
+    return (double)(int64_t)m * (1.0 / 9007199254740992.0);
 }
 
 """ % {"seed_variable": SEED_VARIABLE, "gamma": GOLDEN_GAMMA,
@@ -186,10 +195,10 @@ _BACKGROUND_STEP_CPP = """
 // Survival budgets (0 < budget <= 1; 0 means undrawn, or lost to rounding) with growth
 // factors exp(rate * dt) of one receptor of every neuron of group %(group)s, one step:
 // events counted into `events`, conductances decayed and incremented. Returns the events.
-// Compiled for baseline x86-64 and, where GCC can dispatch at load time, for x86-64-v4
-// (AVX-512), in which the loops over neurons vectorise; both give the same numbers
-// (integer operations and single IEEE operations; no fused multiply-add: COMPILE_ARGS).
-_BACKGROUND_CLONES static double _background_receptor_%(group)s(const int64_t step, const uint64_t receptor,
+// Every version does the same integer operations and single IEEE operations (no fused
+// multiply-add: COMPILE_ARGS), so all give the same numbers.
+template <bool halves>
+static _BACKGROUND_INLINE double _background_receptor_step_%(group)s(const int64_t step, const uint64_t receptor,
     double* __restrict budget, const double* __restrict growth, const double growth_now,
     double* __restrict conductance, const double* __restrict weight, double* __restrict events)
 {
@@ -202,14 +211,14 @@ _BACKGROUND_CLONES static double _background_receptor_%(group)s(const int64_t st
     if (undrawn)
         for (int32_t i = 0; i < n; i++)
             if (budget[i] <= 0)
-                budget[i] = _background_uniform(step, 2 * (uint64_t)i + receptor, 0);
+                budget[i] = _background_uniform<halves>(step, 2 * (uint64_t)i + receptor, 0);
     // Growth and first event without a branch, so that GCC vectorises the loop: a uniform
     // number is drawn for every neuron and used where the budget reached 1.
     int further = 0;
     for (int32_t i = 0; i < n; i++)
     {
         const double grown = budget[i] * %(growth)s;
-        const double uniform = _background_uniform(step, 2 * (uint64_t)i + receptor, 1);
+        const double uniform = _background_uniform<halves>(step, 2 * (uint64_t)i + receptor, 1);
         const double first = grown >= 1.0;
         const double remaining = first > 0 ? grown * uniform : grown;
         events[i] = first;
@@ -222,7 +231,7 @@ _BACKGROUND_CLONES static double _background_receptor_%(group)s(const int64_t st
             while (budget[i] >= 1.0)
             {
                 events[i] += 1;
-                budget[i] *= _background_uniform(step, 2 * (uint64_t)i + receptor, (uint64_t)events[i]);
+                budget[i] *= _background_uniform<halves>(step, 2 * (uint64_t)i + receptor, (uint64_t)events[i]);
             }
     // The budget is rounded as in the packed sum PACKING * events + budget that earlier
     // versions returned (the count recovered by truncation keeps -ffast-math from
@@ -231,13 +240,28 @@ _BACKGROUND_CLONES static double _background_receptor_%(group)s(const int64_t st
     for (int32_t i = 0; i < n; i++)
     {
         const double packed = %(packing)r * events[i] + budget[i];
-        const double count = (double)(int64_t)(packed * (1.0 / %(packing)r));
+        const double count = (double)(int32_t)(packed * (1.0 / %(packing)r));
         budget[i] = packed - %(packing)r * count;
         conductance[i] = (conductance[i] * decay[i]) + ((scale[i] * weight[i]) * count);
         total += count;
     }
     return total;
 }
+
+#define _BACKGROUND_RECEPTOR_ARGUMENTS const int64_t step, const uint64_t receptor, double* budget, \
+    const double* growth, const double growth_now, double* conductance, const double* weight, double* events
+#define _BACKGROUND_RECEPTOR_CALL(halves) _background_receptor_step_%(group)s<halves>(step, receptor, budget, \
+    growth, growth_now, conductance, weight, events)
+#if _BACKGROUND_VERSIONS
+__attribute__((target("default")))
+static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
+__attribute__((target("arch=x86-64-v3")))
+static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(true); }
+__attribute__((target("arch=x86-64-v4")))
+static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
+#else
+static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
+#endif
 
 // The background of every neuron of group %(group)s in one time step. The two receptors are
 // independent: in a build with OpenMP threads they are done in parallel.
