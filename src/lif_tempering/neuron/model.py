@@ -25,8 +25,9 @@ data-dependent branch except the rare further events. GCC compiles it for
 baseline x86-64, x86-64-v3 (AVX2, four neurons at a time) and x86-64-v4
 (AVX-512, eight), and the binary picks the version when it is loaded (function
 multiversioning, Linux with GCC); all do the same integer operations and single
-IEEE operations in the same order, so the numbers do not depend on the machine. Brian2's runtime device runs the numpy version
-(:func:`background_numpy`), which gives the same numbers (tested).
+IEEE operations in the same order, so the numbers do not depend on the machine.
+Brian2's runtime device runs the numpy version (:func:`background_numpy`), which
+gives the same numbers (tested).
 
 Uniform numbers are counter-based (Salmon et al. 2011): number ``k`` of time step
 ``s`` of stream ``2 i + r`` (neuron ``i``, receptor ``r``) is SplitMix64's output
