@@ -163,8 +163,9 @@ static uint64_t _background_key_from_seed() {
 static const uint64_t _background_key = _background_key_from_seed();
 
 // The background step is compiled for baseline x86-64, x86-64-v3 (AVX2) and x86-64-v4
-// (AVX-512); the binary picks the version when it is loaded (GCC's function multiversioning).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// (AVX-512); the binary picks the version when it is loaded (GCC's function multiversioning,
+// which needs GCC 11 for these names and glibc's indirect functions). Elsewhere: baseline only.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__GLIBC__)
 #define _BACKGROUND_VERSIONS 1
 #define _BACKGROUND_INLINE inline __attribute__((always_inline))
 #else
