@@ -207,7 +207,8 @@ def test_runtime_background_gives_the_conductances_of_the_binary(brian_cache, sc
 
     Non-spiking neurons at 30 kHz excitatory and 20 kHz inhibitory (3 and 2 events per step on average, so the
     rare further-event path runs in most steps); scheduled: rates changing every step. The binary's background
-    is compiled for two instruction sets and the numpy version follows the same operations: equal numbers.
+    runs the version of this machine's instruction set (all versions do the same operations) and the numpy
+    version follows the same operations: equal numbers.
     """
     from brian2 import Network, TimedArray, defaultclock, device, prefs, set_device, start_scope
 

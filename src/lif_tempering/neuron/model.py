@@ -24,8 +24,9 @@ right after the membrane update), whose loops over the neurons have no
 data-dependent branch except the rare further events. GCC compiles it for
 baseline x86-64, x86-64-v3 (AVX2, four neurons at a time) and x86-64-v4
 (AVX-512, eight), and the binary picks the version when it is loaded (function
-multiversioning, Linux with GCC); all do the same integer operations and single
-IEEE operations in the same order, so the numbers do not depend on the machine.
+multiversioning, GCC 11 or later with glibc; elsewhere the baseline version
+only); all do the same integer operations and single IEEE operations in the
+same order, so the numbers do not depend on the machine.
 Brian2's runtime device runs the numpy version (:func:`background_numpy`), which
 gives the same numbers (tested).
 
