@@ -19,9 +19,10 @@ plus one per further event, instead of ~1.3 uniform numbers and an ``exp`` for
 Brian2's per-step ``poisson()``.
 
 The background of all neurons of a group is one C++ function called once per
-time step (:func:`poisson_background_function`, a ``run_regularly`` operation
-right after the membrane update), whose loops over the neurons have no
-data-dependent branch except the rare further events. GCC compiles it for
+time step (:func:`poisson_background_function`, in the ``run_regularly``
+operation that first updates the membranes, :mod:`lif_tempering.neuron.membrane`),
+whose loops over the neurons have no data-dependent branch except the rare
+further events. GCC compiles it for
 baseline x86-64, x86-64-v3 (AVX2, four neurons at a time) and x86-64-v4
 (AVX-512, eight), and the binary picks the version when it is loaded (function
 multiversioning, GCC 11 or later with glibc; elsewhere the baseline version
@@ -77,8 +78,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lif_tempering.neuron.membrane import (
+    INITIAL_LAST_SPIKE_S,
+    MEMBRANE_STATE,
+    REFRACTORY_ON_SPIKE,
+    lif_membrane_function,
+)
 from lif_tempering.neuron.parameters import NeuronParameters
-from lif_tempering.neuron.standalone import SEED_VARIABLE
+from lif_tempering.neuron.standalone import MULTIVERSION_CPP, SEED_VARIABLE
 from lif_tempering.sampling.stp import RENEWING, STPParameters
 
 if TYPE_CHECKING:  # Brian2 is imported where a network is built, so that runs of a built binary start without it
@@ -96,9 +103,8 @@ tau_rec : second
 tau_fac : second
 """
 
-#: The neuron model without its background rates (completed by CONSTANT_RATES or SCHEDULED_RATES).
-LIF_EQUATIONS = """
-dv/dt = (g_l * (E_l - v) + g_exc * (E_exc - v) + g_inh * (E_inh - v)) / C_m : volt (unless refractory)
+#: The neuron model without its background rates (completed by CONSTANT_RATES, or by schedules).
+LIF_EQUATIONS = MEMBRANE_STATE + """
 g_exc : siemens
 g_inh : siemens
 syn_decay : 1
@@ -118,6 +124,7 @@ w_exc : siemens
 w_inh : siemens
 t_count_start : second
 spike_count : integer
+integrating_neurons : 1 (shared)
 background_events : 1 (shared)
 """ + TSODYKS_MARKRAM_STATE
 
@@ -131,11 +138,14 @@ growth_inh : 1
 #: ``BUDGET_PACKING * events + remaining budget``; the budget keeps that sum's rounding.
 BUDGET_PACKING = 4.0
 
-#: The background step (after the membrane update): one call per step, for all neurons
-#: (:func:`poisson_background_function`); ``background_events`` holds the step's number of events.
-CONSTANT_BACKGROUND = "background_events = poisson_background(t_in_timesteps)"
-SCHEDULED_BACKGROUND = ("background_events = poisson_background(t_in_timesteps, growth_exc_schedule(t), "
-                        "growth_inh_schedule(t))")
+#: The step of a group: the membrane (:func:`~lif_tempering.neuron.membrane.lif_membrane_function`),
+#: then the background (:func:`poisson_background_function`), each one call for all neurons;
+#: ``integrating_neurons`` holds the number of neurons that were not refractory,
+#: ``background_events`` the step's number of background events.
+MEMBRANE_STEP = "integrating_neurons = lif_membrane(t, dt)\n"
+CONSTANT_RATES_STEP = MEMBRANE_STEP + "background_events = poisson_background(t_in_timesteps)"
+SCHEDULED_RATES_STEP = MEMBRANE_STEP + ("background_events = poisson_background(t_in_timesteps, "
+                                         "growth_exc_schedule(t), growth_inh_schedule(t))")
 
 #: Budget value meaning "not drawn yet": the step draws it first.
 UNDRAWN_BUDGET = 0.0
@@ -163,23 +173,12 @@ static uint64_t _background_key_from_seed() {
 }
 static const uint64_t _background_key = _background_key_from_seed();
 
-// The background step is compiled for baseline x86-64, x86-64-v3 (AVX2) and x86-64-v4
-// (AVX-512); the binary picks the version when it is loaded (GCC's function multiversioning,
-// which needs GCC 11 for these names and glibc's indirect functions). Elsewhere: baseline only.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__GLIBC__)
-#define _BACKGROUND_VERSIONS 1
-#define _BACKGROUND_INLINE inline __attribute__((always_inline))
-#else
-#define _BACKGROUND_VERSIONS 0
-#define _BACKGROUND_INLINE inline
-#endif
-
 // Uniform number in (0, 1] for (time step, stream = 2 * neuron + receptor, draw of the step): a
 // function of the counter alone, so neither the order nor the thread that asks changes it.
 // The 53-bit integer m is converted to double exactly, either through int64_t (vectorises with
 // AVX-512) or as two int32_t halves (vectorises with AVX2; every partial result is exact).
 template <bool halves>
-static _BACKGROUND_INLINE double _background_uniform(uint64_t step, uint64_t stream, uint64_t draw) {
+static _LIF_INLINE double _background_uniform(uint64_t step, uint64_t stream, uint64_t draw) {
     const uint64_t counter = (step << %(step_shift)d) | (stream << %(draw_bits)d) | (draw & %(draw_mask)dULL);
     const uint64_t m = (_mix64(_background_key + counter * %(gamma)dULL) >> 11) + 1;
     if (halves)
@@ -201,7 +200,7 @@ _BACKGROUND_STEP_CPP = """
 // Every version does the same integer operations and single IEEE operations (no fused
 // multiply-add: COMPILE_ARGS), so all give the same numbers.
 template <bool halves>
-static _BACKGROUND_INLINE double _background_receptor_step_%(group)s(const int64_t step, const uint64_t receptor,
+static _LIF_INLINE double _background_receptor_step_%(group)s(const int64_t step, const uint64_t receptor,
     double* __restrict budget, const double* __restrict growth, const double growth_now,
     double* __restrict conductance, const double* __restrict weight, double* __restrict events)
 {
@@ -255,7 +254,7 @@ static _BACKGROUND_INLINE double _background_receptor_step_%(group)s(const int64
     const double* growth, const double growth_now, double* conductance, const double* weight, double* events
 #define _BACKGROUND_RECEPTOR_CALL(halves) _background_receptor_step_%(group)s<halves>(step, receptor, budget, \
     growth, growth_now, conductance, weight, events)
-#if _BACKGROUND_VERSIONS
+#if _LIF_VERSIONS
 __attribute__((target("default")))
 static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
 __attribute__((target("arch=x86-64-v3")))
@@ -375,7 +374,7 @@ def poisson_background_function(group: NeuronGroup, scheduled: bool):
                   "growth_arrays": f"brian::_array_{group_name}_growth_exc, brian::_array_{group_name}_growth_inh"}
     shared = {"arguments": "int64_t step, double growth_exc, double growth_inh", "growth": "growth_now",
               "growth_now": "growth_exc, growth_inh", "growth_arrays": "NULL, NULL"}
-    code = _BACKGROUND_UNIFORM_CPP + _BACKGROUND_STEP_CPP % {
+    code = MULTIVERSION_CPP + _BACKGROUND_UNIFORM_CPP + _BACKGROUND_STEP_CPP % {
         "group": group_name, "n_neurons": n_neurons, "packing": BUDGET_PACKING, **(shared if scheduled else per_neuron)}
     n_arguments = 3 if scheduled else 1
     function = Function(runtime_background, arg_units=[1] * n_arguments, return_unit=1,
@@ -403,7 +402,7 @@ t_previous_spike = t
 RESET = """
 v = V_reset
 spike_count += int(t >= t_count_start)
-""" + TSODYKS_MARKRAM_ON_SPIKE
+""" + REFRACTORY_ON_SPIKE + TSODYKS_MARKRAM_ON_SPIKE
 
 #: V_th used to switch spiking off: far above any reachable membrane potential (mV).
 NO_SPIKING_THRESHOLD_MV = 1.0e6
@@ -450,7 +449,7 @@ def make_lif_group(n_neurons: int, name: str = "lif",
     :func:`make_rate_schedules` the growth factors of a step are the schedules' values
     at that step (every neuron draws its own events from the common rate).
     """
-    from brian2 import NeuronGroup
+    from brian2 import NeuronGroup, second
 
     if not 1 <= n_neurons <= MAX_BACKGROUND_NEURONS:
         raise ValueError(f"n_neurons must lie in 1..{MAX_BACKGROUND_NEURONS}, got {n_neurons}")
@@ -460,16 +459,17 @@ def make_lif_group(n_neurons: int, name: str = "lif",
     group = NeuronGroup(
         n_neurons,
         LIF_EQUATIONS + (CONSTANT_RATES if rate_schedules is None else ""),
-        threshold="v > V_th",
+        threshold="v > V_th and integrating",
         reset=RESET,
-        refractory="tau_ref",
-        method="exponential_euler",
         namespace=namespace,
         name=name,
     )
+    group.lastspike = INITIAL_LAST_SPIKE_S * second
+    group.integrating = True
+    group.namespace["lif_membrane"] = lif_membrane_function(group)
     group.namespace["poisson_background"] = poisson_background_function(group, scheduled=rate_schedules is not None)
-    group.run_regularly(CONSTANT_BACKGROUND if rate_schedules is None else SCHEDULED_BACKGROUND,
-                        when="groups", order=1, name=f"{name}_background")
+    group.run_regularly(CONSTANT_RATES_STEP if rate_schedules is None else SCHEDULED_RATES_STEP,
+                        when="groups", order=1, name=f"{name}_step")
     run_reset_before_synapses(group)
     return group
 

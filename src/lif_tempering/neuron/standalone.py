@@ -58,6 +58,23 @@ SEED_VARIABLE = "LIF_TEMPERING_SEED"
 #: :mod:`lif_tempering.neuron.model`) give the same numbers in each.
 COMPILE_ARGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-ffp-contract=off", "-std=c++11"]
 
+#: Preamble of C++ functions compiled for baseline x86-64, x86-64-v3 (AVX2) and x86-64-v4
+#: (AVX-512), of which the binary picks one when it is loaded (GCC's function multiversioning,
+#: which needs GCC 11 for these names and glibc's indirect functions; elsewhere baseline only):
+#: ``_LIF_VERSIONS`` says whether to define the three versions, ``_LIF_INLINE`` marks the
+#: function body that each version inlines.
+MULTIVERSION_CPP = """
+#ifndef _LIF_VERSIONS
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__GLIBC__)
+#define _LIF_VERSIONS 1
+#define _LIF_INLINE inline __attribute__((always_inline))
+#else
+#define _LIF_VERSIONS 0
+#define _LIF_INLINE inline
+#endif
+#endif
+"""
+
 _SEED_CODE = f"""
 {{
     const char* seed_text = std::getenv("{SEED_VARIABLE}");
