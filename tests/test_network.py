@@ -468,7 +468,7 @@ def test_event_store_gives_the_conductances_of_brian2s_synaptic_pathway(build_di
         if delivery == "pathway":
             run_args[synapses.weight], run_args[synapses.receptor_exc] = weight_uS * uS, receptor_exc
         else:
-            store = event_store_values(post, n, weight_uS * 1e-6, receptor_exc, values["syn_weight_scale"])
+            store = event_store_values(pre, post, n, weight_uS * 1e-6, receptor_exc, values["syn_weight_scale"])
             run_args[synapses.synapse_target] = store["synapse_target"]
             run_args[synapses.synapse_weight] = store["synapse_weight"] * siemens
         project.run(run_args, seed=seed)

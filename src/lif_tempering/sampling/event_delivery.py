@@ -15,11 +15,15 @@ are sorted by presynaptic neuron and hold, per run,
   neuron ``j`` for the excitatory receptor and ``n_neurons + j`` for the inhibitory one;
 - ``synapse_weight``: the weight times the target's ``syn_weight_scale`` (siemens),
 
+with each presynaptic neuron's excitatory synapses before its inhibitory ones (the store's
+slots of a neuron are filled in that order per run, :func:`event_store_values`),
+
 and a ``run_regularly`` operation in Brian2's ``synapses`` slot (after the threshold and
 the reset, which sets ``release``) that calls ``deliver_spikes``: for each neuron that
 spiked in this step, in index order, it adds ``synapse_weight * release`` (renewing
-synapses; the weight alone for exponential ones) to one conductance per synapse. An event
-is then two loads and one read-modify-write.
+synapses; the weight alone for exponential ones) to one conductance per synapse, in one
+loop over the neuron's excitatory block and one over its inhibitory block. An event is
+then two loads and one read-modify-write, without a branch or a table lookup.
 
 The same increments as the pathway (:func:`~lif_tempering.sampling.network.make_synapses`)
 in the same order (spiking neurons in index order, at most one synapse per pair; the zero
@@ -51,51 +55,71 @@ delivered_events : 1 (shared)
 """
 
 _DELIVERY_CPP = """
-// First synapse of each presynaptic neuron (synapses sorted by source), set at the first call.
-static std::vector<int32_t> _first_synapse_%(store)s;
+// Per presynaptic neuron i: its synapses are first[i] .. first[i + 1] - 1, the excitatory ones
+// before first_inhibitory[i]. Set at the first call of a run (the targets are run values).
+static std::vector<int32_t> _first_synapse_%(store)s, _first_inhibitory_%(store)s;
+
+static void _synapse_blocks_%(store)s(const int32_t n_neurons)
+{
+    const std::vector<int32_t>& sources = brian::_dynamic_array_%(store)s__synaptic_pre;
+    const int32_t* target = brian::_dynamic_array_%(store)s_synapse_target.data();
+    std::vector<int32_t>& first = _first_synapse_%(store)s;
+    std::vector<int32_t>& split = _first_inhibitory_%(store)s;
+    first.assign(n_neurons + 1, 0);
+    for (size_t k = 0; k < sources.size(); k++)
+    {
+        if (k > 0 && sources[k] < sources[k - 1])
+        {
+            std::cerr << "%(store)s: synapses are not sorted by presynaptic neuron" << std::endl;
+            std::exit(3);
+        }
+        first[sources[k] + 1]++;
+    }
+    for (int32_t i = 0; i < n_neurons; i++)
+        first[i + 1] += first[i];
+    split.assign(n_neurons, 0);
+    for (int32_t i = 0; i < n_neurons; i++)
+    {
+        int32_t k = first[i];
+        while (k < first[i + 1] && target[k] < n_neurons)
+            k++;
+        split[i] = k;
+        for (; k < first[i + 1]; k++)
+            if (target[k] < n_neurons)
+            {
+                std::cerr << "%(store)s: excitatory synapses do not precede the inhibitory ones" << std::endl;
+                std::exit(3);
+            }
+    }
+}
 
 // Adds each spiking neuron's events to one conductance per synapse: g_exc[j] for targets
-// j < n_neurons, g_inh[j - n_neurons] for the others. Returns the number of events. The
-// time step is not used: it is an argument so that the call reads as a per-step operation.
+// j < n_neurons, g_inh[j - n_neurons] for the others (a loop over each receptor's block, so no
+// branch and no lookup per event). Returns the number of events. The time step is not used: it
+// is an argument so that the call reads as a per-step operation.
 double _deliver_spikes_%(store)s(int64_t step)
 {
     const int32_t n_neurons = %(n_neurons)d;
-    std::vector<int32_t>& first = _first_synapse_%(store)s;
-    if (first.empty())
-    {
-        const std::vector<int32_t>& sources = brian::_dynamic_array_%(store)s__synaptic_pre;
-        first.assign(n_neurons + 1, 0);
-        for (size_t k = 0; k < sources.size(); k++)
-        {
-            if (k > 0 && sources[k] < sources[k - 1])
-            {
-                std::cerr << "%(store)s: synapses are not sorted by presynaptic neuron" << std::endl;
-                std::exit(3);
-            }
-            first[sources[k] + 1]++;
-        }
-        for (int32_t i = 0; i < n_neurons; i++)
-            first[i + 1] += first[i];
-    }
+    if (_first_synapse_%(store)s.empty())
+        _synapse_blocks_%(store)s(n_neurons);
+    const int32_t* __restrict first = _first_synapse_%(store)s.data();
+    const int32_t* __restrict split = _first_inhibitory_%(store)s.data();
     const int32_t* __restrict spikes = brian::_array_%(group)s__spikespace;
     const int32_t n_spikes = spikes[n_neurons];
     const int32_t* __restrict target = brian::_dynamic_array_%(store)s_synapse_target.data();
     const double* __restrict weight = brian::_dynamic_array_%(store)s_synapse_weight.data();
-    // The receptor picks the array by a table lookup, not a branch: excitatory and inhibitory
-    // synapses alternate at random, and a branch on them is mispredicted half of the time.
-    double* const conductance[2] = {brian::_array_%(group)s_g_exc, brian::_array_%(group)s_g_inh};
+    double* __restrict g_exc = brian::_array_%(group)s_g_exc;
+    double* __restrict g_inh = brian::_array_%(group)s_g_inh;
     double events = 0;
     for (int32_t s = 0; s < n_spikes; s++)
     {
         const int32_t i = spikes[s];
         const double release = %(release)s;
-        const int32_t stop = first[i + 1];
-        for (int32_t k = first[i]; k < stop; k++)
-        {
-            const int32_t j = target[k];
-            const int32_t inhibitory = j >= n_neurons;
-            conductance[inhibitory][j - inhibitory * n_neurons] += weight[k] * release;
-        }
+        const int32_t middle = split[i], stop = first[i + 1];
+        for (int32_t k = first[i]; k < middle; k++)
+            g_exc[target[k]] += weight[k] * release;
+        for (int32_t k = middle; k < stop; k++)
+            g_inh[target[k] - n_neurons] += weight[k] * release;
         events += stop - first[i];
     }
     return events;
@@ -142,14 +166,18 @@ def make_event_store(group: NeuronGroup, pre, post, synapse: str, name: str) -> 
     return store
 
 
-def event_store_values(post, n_neurons: int, weight_S, receptor_exc, syn_weight_scale) -> dict:
+def event_store_values(pre, post, n_neurons: int, weight_S, receptor_exc, syn_weight_scale) -> dict:
     """Per-run ``synapse_target`` (int32) and ``synapse_weight`` (S) of an event store.
 
-    ``weight_S`` and ``receptor_exc`` per synapse (as :func:`~lif_tempering.sampling.network.synapse_values`
-    gives them, weights in siemens), ``syn_weight_scale`` per neuron.
+    ``pre``, ``post`` as the store was built (sorted by ``pre``), ``weight_S`` and ``receptor_exc`` per
+    synapse (as :func:`~lif_tempering.sampling.network.synapse_values` gives them, weights in siemens),
+    ``syn_weight_scale`` per neuron. Within each presynaptic neuron the values are ordered excitatory
+    first (otherwise in the given order), as the delivery expects: which slot of a neuron's block holds
+    which synapse does not matter, because each target receives at most one increment per spike.
     """
-    post = np.asarray(post, dtype=np.int64)
+    pre, post = np.asarray(pre, dtype=np.int64), np.asarray(post, dtype=np.int64)
     inhibitory = np.asarray(receptor_exc) == 0
-    target = post + n_neurons * inhibitory
-    weight = np.asarray(syn_weight_scale, dtype=np.float64)[post] * np.asarray(weight_S, dtype=np.float64)
+    order = np.lexsort((inhibitory, pre))
+    target = (post + n_neurons * inhibitory)[order]
+    weight = (np.asarray(syn_weight_scale, dtype=np.float64)[post] * np.asarray(weight_S, dtype=np.float64))[order]
     return {"synapse_target": target.astype(np.int32), "synapse_weight": weight}

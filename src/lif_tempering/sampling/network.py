@@ -384,7 +384,7 @@ class LIFSamplingNetwork:
                 inputs[f"{GROUP}_growth_{receptor}_schedule.values"] = budget_growth(rates, self.dt_ms)
         weight_uS, receptor_exc = synapse_values(self.pre, self.post, n, w_exc_uS, w_inh_uS)
         if self.pre.size:
-            store = event_store_values(self.post, n, weight_uS * 1e-6, receptor_exc, values["syn_weight_scale"])
+            store = event_store_values(self.pre, self.post, n, weight_uS * 1e-6, receptor_exc, values["syn_weight_scale"])
             inputs.update({f"{SYNAPSES}.{name}": value for name, value in store.items()})
         outputs = self.binary.run(inputs, seed)
         spike_times = outputs["spike_times_s"] / 1e-3
