@@ -187,11 +187,12 @@ def spikes_to_states(spike_steps, spike_units, n_units: int, ref_steps: int, sam
     if spike_units.size and (spike_units.min() < 0 or spike_units.max() >= n_units):
         raise ValueError("a spike's unit index lies outside 0..n_units-1")
     n_grid = sample_steps.size
-    events = np.zeros((n_grid + 1, n_units), dtype=np.int16)  # a cell holds few events
-    # first grid point at or after the event; events after the grid land in row n_grid
-    np.add.at(events, (np.searchsorted(sample_steps, spike_steps, side="left"), spike_units), 1)
-    np.add.at(events, (np.searchsorted(sample_steps, spike_steps + int(ref_steps), side="left"), spike_units), -1)
-    active = np.cumsum(events[:n_grid], axis=0, dtype=np.int16)
+    size = (n_grid + 1) * n_units
+    # cell (first grid point at or after the event, unit); events after the grid land in row n_grid
+    starts = np.searchsorted(sample_steps, spike_steps, side="left") * n_units + spike_units
+    stops = np.searchsorted(sample_steps, spike_steps + int(ref_steps), side="left") * n_units + spike_units
+    events = (np.bincount(starts, minlength=size) - np.bincount(stops, minlength=size)).astype(np.int16)
+    active = np.cumsum(events.reshape(n_grid + 1, n_units)[:n_grid], axis=0, dtype=np.int16)  # a cell holds few events
     return (active > 0).astype(np.int8)
 
 
