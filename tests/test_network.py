@@ -394,12 +394,20 @@ def test_same_seed_gives_the_same_samples(renewing_runs):
 
 
 @pytest.mark.slow
-def test_spikes_are_the_same_on_one_and_two_threads(build_dir, activation):
+@pytest.mark.parametrize("split", [False, True])
+def test_spikes_are_the_same_on_one_and_two_threads(build_dir, tmp_path, monkeypatch, activation, split):
     """An RBM (12 + 20 units, 4 networks, short-term plasticity with facilitation) on 1 and 2 OpenMP threads.
 
-    The background's random numbers are counter-based and synaptic events are applied in the
-    single-threaded order, so the spike trains must agree exactly, not only in distribution.
+    The background's random numbers are counter-based, and each conductance receives its synaptic
+    events in the single-threaded order, so the spike trains must agree exactly, not only in
+    distribution. ``split``: the membrane step and the delivery are split between the threads also
+    for this small network (by default only from membrane.MIN_THREADED_NEURONS neurons on).
     """
+    from lif_tempering.neuron import membrane
+
+    if split:
+        monkeypatch.setattr(membrane, "MIN_THREADED_NEURONS", 1)
+        build_dir = tmp_path  # the binaries differ from the default ones of the same structure
     stp = STPParameters(U=0.3, tau_rec_ms=80.0, tau_fac_ms=40.0)
     rng = np.random.default_rng(5)
     rbms = [rbm_as_bm(rng.normal(0, 0.8, (12, 20)), rng.normal(0, 0.5, 12), rng.normal(0, 0.5, 20))

@@ -19,6 +19,10 @@ updater). Comparing the integer steps as ``x >= trunc(y)`` instead of
 ``int(x) >= int(y)`` is exact for ``x >= 0`` and needs no 64-bit integer conversion, which
 AVX2 lacks.
 
+In a build with OpenMP threads each thread updates a contiguous range of the neurons (groups
+of at least :data:`MIN_THREADED_NEURONS`; for smaller ones a parallel region costs more than the
+step). Neurons are independent of each other, so the numbers do not depend on the threads.
+
 Brian2's runtime device runs the numpy version (:func:`membrane_numpy`).
 """
 
@@ -32,6 +36,9 @@ from lif_tempering.neuron.standalone import MULTIVERSION_CPP
 
 if TYPE_CHECKING:
     from brian2 import NeuronGroup
+
+#: Smallest group whose membrane step is split between OpenMP threads (in builds with threads).
+MIN_THREADED_NEURONS = 512
 
 #: Initial ``lastspike`` (s): long before the start, so no neuron starts refractory (Brian2's value).
 INITIAL_LAST_SPIKE_S = -1.0e4
@@ -50,18 +57,22 @@ integrating : boolean
 """
 
 _MEMBRANE_CPP = """
-// Membrane step of the neurons of group %(group)s at time t (s) with step dt (s); returns the
-// number of neurons that integrated (see lif_tempering.neuron.membrane). The arrays are
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// Membrane step of neurons first .. stop - 1 of group %(group)s at time t (s) with step dt (s);
+// returns the number of neurons that integrated (see lif_tempering.neuron.membrane). The arrays are
 // parameters, so that GCC knows from `__restrict` that they do not overlap.
 static _LIF_INLINE double _lif_membrane_step_%(group)s(const double t, const double dt,
-    const double* __restrict C_m, const double* __restrict E_exc, const double* __restrict E_inh,
+    const int32_t first, const int32_t stop, const double* __restrict C_m, const double* __restrict E_exc,
+    const double* __restrict E_inh,
     const double* __restrict E_l, const double* __restrict g_exc, const double* __restrict g_inh,
     const double* __restrict g_l, const double* __restrict lastspike, const double* __restrict tau_ref,
     char* __restrict integrating, double* __restrict v, double* __restrict v_inf, double* __restrict factor,
     int32_t* __restrict listed)
 {
-    const int32_t n = %(n_neurons)d;
-    for (int32_t i = 0; i < n; i++)
+    for (int32_t i = first; i < stop; i++)
     {
         const double steps_since_spike = ((t - lastspike[i]) + 1e-3 * dt) / dt;
         const double refractory_steps = std::trunc((tau_ref[i] + 1e-3 * dt) / dt);
@@ -73,14 +84,14 @@ static _LIF_INLINE double _lif_membrane_step_%(group)s(const double t, const dou
     // exp(a dt) of the neurons that integrate, listed without a branch (about half of the
     // neurons of a sampling network are refractory at any time).
     int32_t n_integrating = 0;
-    for (int32_t i = 0; i < n; i++)
+    for (int32_t i = first; i < stop; i++)
     {
-        listed[n_integrating] = i;
+        listed[first + n_integrating] = i;
         n_integrating += integrating[i] != 0;
     }
-    for (int32_t k = 0; k < n_integrating; k++)
+    for (int32_t k = first; k < first + n_integrating; k++)
         factor[listed[k]] = exp(factor[listed[k]]);
-    for (int32_t i = 0; i < n; i++)
+    for (int32_t i = first; i < stop; i++)
     {
         const double integrated = (-v_inf[i]) + ((v_inf[i] + v[i]) * factor[i]);
         v[i] = integrating[i] ? integrated : v[i];
@@ -88,12 +99,13 @@ static _LIF_INLINE double _lif_membrane_step_%(group)s(const double t, const dou
     return n_integrating;
 }
 
-#define _LIF_MEMBRANE_CALL_%(group)s _lif_membrane_step_%(group)s(t, dt, brian::_array_%(group)s_C_m, \\
+#define _LIF_MEMBRANE_CALL_%(group)s _lif_membrane_step_%(group)s(t, dt, first, stop, brian::_array_%(group)s_C_m, \\
     brian::_array_%(group)s_E_exc, brian::_array_%(group)s_E_inh, brian::_array_%(group)s_E_l, \\
     brian::_array_%(group)s_g_exc, brian::_array_%(group)s_g_inh, brian::_array_%(group)s_g_l, \\
     brian::_array_%(group)s_lastspike, brian::_array_%(group)s_tau_ref, brian::_array_%(group)s_integrating, \\
     brian::_array_%(group)s_v, v_inf, factor, listed)
-#define _LIF_MEMBRANE_ARGUMENTS double t, double dt, double* v_inf, double* factor, int32_t* listed
+#define _LIF_MEMBRANE_ARGUMENTS double t, double dt, int32_t first, int32_t stop, double* v_inf, double* factor, \\
+    int32_t* listed
 #if _LIF_VERSIONS
 __attribute__((target("default")))
 static double _lif_membrane_versions_%(group)s(_LIF_MEMBRANE_ARGUMENTS) { return _LIF_MEMBRANE_CALL_%(group)s; }
@@ -105,11 +117,26 @@ static double _lif_membrane_versions_%(group)s(_LIF_MEMBRANE_ARGUMENTS) { return
 static double _lif_membrane_versions_%(group)s(_LIF_MEMBRANE_ARGUMENTS) { return _LIF_MEMBRANE_CALL_%(group)s; }
 #endif
 
+// In a build with OpenMP threads each thread updates a contiguous range of neurons (networks of
+// at least %(min_threaded)d neurons; for smaller ones a parallel region costs more than it saves).
 double _lif_membrane_%(group)s(const double t, const double dt)
 {
-    static std::vector<double> v_inf(%(n_neurons)d), factor(%(n_neurons)d);
-    static std::vector<int32_t> listed(%(n_neurons)d);
-    return _lif_membrane_versions_%(group)s(t, dt, v_inf.data(), factor.data(), listed.data());
+    const int32_t n = %(n_neurons)d;
+    static std::vector<double> v_inf(n), factor(n);
+    static std::vector<int32_t> listed(n);
+    double integrating = 0;
+    #pragma omp parallel if (n >= %(min_threaded)d) reduction(+: integrating)
+    {
+        int32_t thread = 0, threads = 1;
+#ifdef _OPENMP
+        thread = omp_get_thread_num();
+        threads = omp_get_num_threads();
+#endif
+        const int32_t first = (int32_t)((int64_t)n * thread / threads);
+        const int32_t stop = (int32_t)((int64_t)n * (thread + 1) / threads);
+        integrating += _lif_membrane_versions_%(group)s(t, dt, first, stop, v_inf.data(), factor.data(), listed.data());
+    }
+    return integrating;
 }
 """
 
@@ -139,7 +166,8 @@ def lif_membrane_function(group: NeuronGroup):
     def runtime_membrane(t, dt):
         return membrane_numpy(group, float(np.ravel(t)[0]), float(np.ravel(dt)[0]))
 
-    code = MULTIVERSION_CPP + _MEMBRANE_CPP % {"group": group.name, "n_neurons": len(group)}
+    code = MULTIVERSION_CPP + _MEMBRANE_CPP % {"group": group.name, "n_neurons": len(group),
+                                              "min_threaded": MIN_THREADED_NEURONS}
     function = Function(runtime_membrane, arg_units=[second, second], return_unit=1,
                         arg_types=["float", "float"], return_type="float", stateless=False)
     function.implementations.add_implementation("cpp", code=code, name=f"_lif_membrane_{group.name}")

@@ -15,8 +15,9 @@ are sorted by presynaptic neuron and hold, per run,
   neuron ``j`` for the excitatory receptor and ``n_neurons + j`` for the inhibitory one;
 - ``synapse_weight``: the weight times the target's ``syn_weight_scale`` (siemens),
 
-with each presynaptic neuron's excitatory synapses before its inhibitory ones (the store's
-slots of a neuron are filled in that order per run, :func:`event_store_values`),
+with each presynaptic neuron's synapses ordered by target, so its excitatory synapses
+precede its inhibitory ones (the store's slots of a neuron are filled in that order per
+run, :func:`event_store_values`),
 
 and a ``run_regularly`` operation in Brian2's ``synapses`` slot (after the threshold and
 the reset, which sets ``release``) that calls ``deliver_spikes``: for each neuron that
@@ -24,6 +25,14 @@ spiked in this step, in index order, it adds ``synapse_weight * release`` (renew
 synapses; the weight alone for exponential ones) to one conductance per synapse, in one
 loop over the neuron's excitatory block and one over its inhibitory block. An event is
 then two loads and one read-modify-write, without a branch or a table lookup.
+
+In a build with OpenMP threads (networks of at least
+:data:`~lif_tempering.neuron.membrane.MIN_THREADED_NEURONS` neurons) the postsynaptic
+neurons are split into one range per thread with about equal numbers of incoming synapses;
+each thread goes through all spikes of the step and adds the events to its range's
+conductances (each neuron's block, sorted by target, splits into contiguous pieces, found
+once per run). Every conductance receives its increments in the single-threaded order, so
+the numbers do not depend on the number of threads (tested).
 
 The same increments as the pathway (:func:`~lif_tempering.sampling.network.make_synapses`)
 in the same order (spiking neurons in index order, at most one synapse per pair; the zero
@@ -42,6 +51,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lif_tempering.neuron import membrane
+
 if TYPE_CHECKING:
     from brian2 import NeuronGroup, Synapses
 
@@ -55,72 +66,116 @@ delivered_events : 1 (shared)
 """
 
 _DELIVERY_CPP = """
-// Per presynaptic neuron i: its synapses are first[i] .. first[i + 1] - 1, the excitatory ones
-// before first_inhibitory[i]. Set at the first call of a run (the targets are run values).
-static std::vector<int32_t> _first_synapse_%(store)s, _first_inhibitory_%(store)s;
+#include <algorithm>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-static void _synapse_blocks_%(store)s(const int32_t n_neurons)
+// The store's synapses are sorted by presynaptic neuron and, within a neuron, by target, so
+// each neuron's excitatory synapses (targets j < n_neurons) precede its inhibitory ones
+// (n_neurons + j). The targets are split into `parts` ranges of postsynaptic neurons with about
+// equal numbers of synapses, one per OpenMP thread (one part without threads or for networks
+// of fewer than %(min_threaded)d neurons). Synapses cut[c] .. cut[c + 1] - 1 of neuron i, with
+// cut = &_cuts[i * (2 parts + 1)], are its excitatory ones to part c (c < parts) and its
+// inhibitory ones to part c - parts (c >= parts). Set at the first call of a run (the targets
+// are run values).
+static std::vector<int32_t> _cuts_%(store)s;
+static int32_t _parts_%(store)s = 0;
+
+static void _synapse_parts_%(store)s(const int32_t n_neurons)
 {
     const std::vector<int32_t>& sources = brian::_dynamic_array_%(store)s__synaptic_pre;
     const int32_t* target = brian::_dynamic_array_%(store)s_synapse_target.data();
-    std::vector<int32_t>& first = _first_synapse_%(store)s;
-    std::vector<int32_t>& split = _first_inhibitory_%(store)s;
-    first.assign(n_neurons + 1, 0);
-    for (size_t k = 0; k < sources.size(); k++)
+    const size_t n_synapses = sources.size();
+    int32_t parts = 1;
+#ifdef _OPENMP
+    if (n_neurons >= %(min_threaded)d)
+        parts = omp_get_max_threads();
+#endif
+    std::vector<int64_t> first(n_neurons + 1, 0), incoming(n_neurons + 1, 0);
+    for (size_t k = 0; k < n_synapses; k++)
     {
-        if (k > 0 && sources[k] < sources[k - 1])
+        if (k > 0 && (sources[k] < sources[k - 1] || (sources[k] == sources[k - 1] && target[k] <= target[k - 1])))
         {
-            std::cerr << "%(store)s: synapses are not sorted by presynaptic neuron" << std::endl;
+            std::cerr << "%(store)s: synapses are not sorted by presynaptic neuron and target" << std::endl;
             std::exit(3);
         }
         first[sources[k] + 1]++;
+        incoming[target[k] %% n_neurons + 1]++;
     }
-    for (int32_t i = 0; i < n_neurons; i++)
-        first[i + 1] += first[i];
-    split.assign(n_neurons, 0);
     for (int32_t i = 0; i < n_neurons; i++)
     {
-        int32_t k = first[i];
-        while (k < first[i + 1] && target[k] < n_neurons)
-            k++;
-        split[i] = k;
-        for (; k < first[i + 1]; k++)
-            if (target[k] < n_neurons)
-            {
-                std::cerr << "%(store)s: excitatory synapses do not precede the inhibitory ones" << std::endl;
-                std::exit(3);
-            }
+        first[i + 1] += first[i];
+        incoming[i + 1] += incoming[i];
     }
+    // Part boundaries: the first postsynaptic neuron of each part, by cumulative incoming synapses.
+    std::vector<int32_t> bound(parts + 1, n_neurons);
+    bound[0] = 0;
+    for (int32_t part = 1, j = 0; part < parts; part++)
+    {
+        while (j < n_neurons && incoming[j] * parts < (int64_t)n_synapses * part)
+            j++;
+        bound[part] = j;
+    }
+    std::vector<int32_t>& cuts = _cuts_%(store)s;
+    cuts.assign((size_t)n_neurons * (2 * parts + 1), 0);
+    for (int32_t i = 0; i < n_neurons; i++)
+    {
+        const int32_t* block = target + first[i];
+        const int32_t size = (int32_t)(first[i + 1] - first[i]);
+        for (int32_t c = 0; c <= 2 * parts; c++)
+        {
+            const int32_t value = c <= parts ? bound[c] : n_neurons + bound[c - parts];
+            cuts[(size_t)i * (2 * parts + 1) + c] = (int32_t)first[i]
+                + (int32_t)(std::lower_bound(block, block + size, value) - block);
+        }
+    }
+    _parts_%(store)s = parts;
 }
 
 // Adds each spiking neuron's events to one conductance per synapse: g_exc[j] for targets
 // j < n_neurons, g_inh[j - n_neurons] for the others (a loop over each receptor's block, so no
-// branch and no lookup per event). Returns the number of events. The time step is not used: it
-// is an argument so that the call reads as a per-step operation.
+// branch and no lookup per event). With threads, each thread adds the events to its parts'
+// postsynaptic neurons, in the order of the spikes: every conductance receives its increments
+// in the same order as on one thread. Returns the number of events. The time step is not used:
+// it is an argument so that the call reads as a per-step operation.
 double _deliver_spikes_%(store)s(int64_t step)
 {
     const int32_t n_neurons = %(n_neurons)d;
-    if (_first_synapse_%(store)s.empty())
-        _synapse_blocks_%(store)s(n_neurons);
-    const int32_t* __restrict first = _first_synapse_%(store)s.data();
-    const int32_t* __restrict split = _first_inhibitory_%(store)s.data();
+    if (_parts_%(store)s == 0)
+        _synapse_parts_%(store)s(n_neurons);
+    const int32_t parts = _parts_%(store)s;
+    const int32_t* __restrict cuts = _cuts_%(store)s.data();
     const int32_t* __restrict spikes = brian::_array_%(group)s__spikespace;
     const int32_t n_spikes = spikes[n_neurons];
     const int32_t* __restrict target = brian::_dynamic_array_%(store)s_synapse_target.data();
     const double* __restrict weight = brian::_dynamic_array_%(store)s_synapse_weight.data();
     double* __restrict g_exc = brian::_array_%(group)s_g_exc;
     double* __restrict g_inh = brian::_array_%(group)s_g_inh;
+    #pragma omp parallel if (parts > 1) num_threads(parts)
+    {
+        int32_t thread = 0, threads = 1;
+#ifdef _OPENMP
+        thread = omp_get_thread_num();
+        threads = omp_get_num_threads();
+#endif
+        for (int32_t part = thread; part < parts; part += threads)
+            for (int32_t s = 0; s < n_spikes; s++)
+            {
+                const int32_t i = spikes[s];
+                const double release = %(release)s;
+                const int32_t* cut = cuts + (size_t)i * (2 * parts + 1);
+                for (int32_t k = cut[part]; k < cut[part + 1]; k++)
+                    g_exc[target[k]] += weight[k] * release;
+                for (int32_t k = cut[parts + part]; k < cut[parts + part + 1]; k++)
+                    g_inh[target[k] - n_neurons] += weight[k] * release;
+            }
+    }
     double events = 0;
     for (int32_t s = 0; s < n_spikes; s++)
     {
-        const int32_t i = spikes[s];
-        const double release = %(release)s;
-        const int32_t middle = split[i], stop = first[i + 1];
-        for (int32_t k = first[i]; k < middle; k++)
-            g_exc[target[k]] += weight[k] * release;
-        for (int32_t k = middle; k < stop; k++)
-            g_inh[target[k] - n_neurons] += weight[k] * release;
-        events += stop - first[i];
+        const int32_t* cut = cuts + (size_t)spikes[s] * (2 * parts + 1);
+        events += cut[2 * parts] - cut[0];
     }
     return events;
 }
@@ -139,6 +194,7 @@ def delivery_function(group_name: str, store_name: str, n_neurons: int, synapse:
     from brian2 import Function
 
     code = _DELIVERY_CPP % {"store": store_name, "group": group_name, "n_neurons": n_neurons,
+                            "min_threaded": membrane.MIN_THREADED_NEURONS,
                             "release": _RELEASE[synapse] % {"group": group_name}}
     function = Function(_runtime_delivery, arg_units=[1], return_unit=1, arg_types=["integer"],
                         return_type="float", stateless=False)
@@ -171,13 +227,13 @@ def event_store_values(pre, post, n_neurons: int, weight_S, receptor_exc, syn_we
 
     ``pre``, ``post`` as the store was built (sorted by ``pre``), ``weight_S`` and ``receptor_exc`` per
     synapse (as :func:`~lif_tempering.sampling.network.synapse_values` gives them, weights in siemens),
-    ``syn_weight_scale`` per neuron. Within each presynaptic neuron the values are ordered excitatory
-    first (otherwise in the given order), as the delivery expects: which slot of a neuron's block holds
-    which synapse does not matter, because each target receives at most one increment per spike.
+    ``syn_weight_scale`` per neuron. Within each presynaptic neuron the values are ordered by target
+    (excitatory first), as the delivery expects: which slot of a neuron's block holds which synapse
+    does not matter, because each target receives at most one increment per spike.
     """
     pre, post = np.asarray(pre, dtype=np.int64), np.asarray(post, dtype=np.int64)
-    inhibitory = np.asarray(receptor_exc) == 0
-    order = np.lexsort((inhibitory, pre))
-    target = (post + n_neurons * inhibitory)[order]
+    target = post + n_neurons * (np.asarray(receptor_exc) == 0)
+    order = np.lexsort((target, pre))
+    target = target[order]
     weight = (np.asarray(syn_weight_scale, dtype=np.float64)[post] * np.asarray(weight_S, dtype=np.float64))[order]
     return {"synapse_target": target.astype(np.int32), "synapse_weight": weight}
