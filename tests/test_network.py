@@ -124,6 +124,31 @@ def test_synapse_values_pick_weight_and_receptor():
         synapse_values(pre, post, 3, w_exc, np.zeros((3, 3)))  # (0, 1) lies within the visible layer
 
 
+
+@pytest.mark.parametrize("shuffle_within_neurons", [False, True])
+def test_event_store_values_order_each_neurons_synapses_by_target(shuffle_within_neurons):
+    """The store's values per presynaptic neuron, sorted by target (excitatory j before inhibitory
+    n + j), whatever the order of the synapses within a neuron; each synapse keeps its weight."""
+    from lif_tempering.sampling.event_delivery import event_store_values
+
+    rng = np.random.default_rng(3)
+    n = 7
+    pre, post = full_connectivity(n)
+    if shuffle_within_neurons:
+        order = np.lexsort((rng.random(pre.size), pre))
+        pre, post = pre[order], post[order]
+    weight_S = rng.uniform(1e-9, 2e-9, pre.size)
+    receptor_exc = (rng.random(pre.size) < 0.5).astype(float)
+    scale = rng.uniform(0.9, 1.1, n)
+    store = event_store_values(pre, post, n, weight_S, receptor_exc, scale)
+    expected_target = post + n * (receptor_exc == 0)
+    expected = {(i, t): w for i, t, w in zip(pre, expected_target, scale[post] * weight_S)}
+    for i in range(n):
+        block = slice(int(np.searchsorted(pre, i)), int(np.searchsorted(pre, i, side="right")))
+        targets = store["synapse_target"][block]
+        assert np.all(np.diff(targets) > 0)
+        assert all(expected[(i, t)] == w for t, w in zip(targets, store["synapse_weight"][block]))
+
 # ---------------------------------------------------------------- synapse dynamics (runtime device)
 
 def spike_source(spike_times_ms, duration_ms, U=1.0, tau_rec_ms=P.tau_syn_ms, tau_fac_ms=0.0):

@@ -232,8 +232,12 @@ def event_store_values(pre, post, n_neurons: int, weight_S, receptor_exc, syn_we
     does not matter, because each target receives at most one increment per spike.
     """
     pre, post = np.asarray(pre, dtype=np.int64), np.asarray(post, dtype=np.int64)
-    target = post + n_neurons * (np.asarray(receptor_exc) == 0)
-    order = np.lexsort((target, pre))
+    inhibitory = np.asarray(receptor_exc) == 0
+    target = post + n_neurons * inhibitory
+    if np.all((np.diff(pre) > 0) | (np.diff(post) > 0)):  # sorted by (pre, post): order each block by receptor
+        order = np.lexsort((inhibitory, pre))
+    else:
+        order = np.lexsort((target, pre))
     target = target[order]
     weight = (np.asarray(syn_weight_scale, dtype=np.float64)[post] * np.asarray(weight_S, dtype=np.float64))[order]
     return {"synapse_target": target.astype(np.int32), "synapse_weight": weight}

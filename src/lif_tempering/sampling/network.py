@@ -200,7 +200,7 @@ def spikes_to_states(spike_steps, spike_units, n_units: int, ref_steps: int, sam
 def synapse_values(pre, post, n_neurons: int, w_exc_uS, w_inh_uS) -> tuple[np.ndarray, np.ndarray]:
     """Per-synapse (weight in uS, receptor_exc flag) from [pre, post] weight matrices.
 
-    Synapse k connects ``pre[k]`` to ``post[k]``. Raises if a non-zero weight falls
+    Synapse k connects ``pre[k]`` to ``post[k]`` (distinct pairs). Raises if a non-zero weight falls
     on an unconnected pair or a pair has both an excitatory and an inhibitory
     weight; a zero weight gets the excitatory flag.
     """
@@ -210,13 +210,12 @@ def synapse_values(pre, post, n_neurons: int, w_exc_uS, w_inh_uS) -> tuple[np.nd
     if np.any(w_exc < 0) or np.any(w_inh < 0):
         raise ValueError("weights must be non-negative (the receptor gives the sign)")
     index = np.asarray(pre, dtype=np.int64) * n_neurons + np.asarray(post, dtype=np.int64)
-    connected = np.zeros(n_neurons * n_neurons, dtype=bool)
-    connected[index] = True
-    nonzero = ((w_exc != 0) | (w_inh != 0)).ravel()
-    if np.any(nonzero & ~connected):
-        raise ValueError("a non-zero weight falls on a pair that the network does not connect")
     exc = w_exc.ravel()[index]
     inh = w_inh.ravel()[index]
+    # The pairs are distinct, so every non-zero weight lies on a connected pair exactly when
+    # the connected pairs hold as many non-zero weights as the matrices.
+    if np.count_nonzero(exc) + np.count_nonzero(inh) != np.count_nonzero(w_exc) + np.count_nonzero(w_inh):
+        raise ValueError("a non-zero weight falls on a pair that the network does not connect")
     if np.any((exc > 0) & (inh > 0)):
         raise ValueError("a pair has both an excitatory and an inhibitory weight")
     return exc + inh, (inh == 0).astype(np.float64)

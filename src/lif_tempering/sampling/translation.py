@@ -83,7 +83,8 @@ def _check_weights(W, b) -> tuple[np.ndarray, np.ndarray]:
     b = np.asarray(b, dtype=np.float64)
     if b.ndim != 1 or W.shape != (b.size, b.size):
         raise ValueError(f"W must have shape ({b.size}, {b.size}) to match b, got {W.shape}")
-    if not np.all(np.abs(W - W.T) <= 1e-12 + 1e-12 * np.abs(W.T)) or np.any(np.diag(W) != 0):  # np.allclose's test
+    symmetric = np.array_equal(W, W.T) or np.all(np.abs(W - W.T) <= 1e-12 + 1e-12 * np.abs(W.T))  # np.allclose's test
+    if not symmetric or np.any(np.diag(W) != 0):
         raise ValueError("W must be symmetric with zero diagonal")
     return W, b
 
