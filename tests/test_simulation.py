@@ -1,5 +1,7 @@
 """Brian2 simulations against theory: Poisson input, HCS membrane statistics, determinism."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from brian2 import StateMonitor, ms, mV, uS
@@ -201,6 +203,26 @@ def test_background_events_are_those_of_the_numpy_twin(brian_cache):
 
 
 
+@contextlib.contextmanager
+def runtime_numpy_device(dt_ms: float, seed: int, monkeypatch):
+    """Brian2's runtime device with numpy code, a fresh scope, the time step and the background's seed."""
+    from brian2 import defaultclock, device, prefs, set_device, start_scope
+
+    from lif_tempering.neuron.standalone import SEED_VARIABLE
+
+    previous_target = prefs.codegen.target
+    set_device("runtime")
+    device.reinit()
+    prefs.codegen.target = "numpy"
+    try:
+        start_scope()
+        defaultclock.dt = dt_ms * ms
+        monkeypatch.setenv(SEED_VARIABLE, str(seed))
+        yield
+    finally:
+        prefs.codegen.target = previous_target
+
+
 def brian2_exponential_euler_group(n_neurons: int, name: str):
     """The package's LIF group with Brian2's own membrane: the ODE integrated by exponential Euler,
     Brian2's refractory mechanism, and the same background step."""
@@ -237,9 +259,8 @@ def test_membrane_step_gives_brian2s_exponential_euler(brian_cache, standalone, 
     same spikes. Brian2's runtime device computes the step in numpy in another arrangement: the same
     to 1e-12 relative (measured 4e-16) and the same spikes.
     """
-    from brian2 import Network, SpikeMonitor, defaultclock, device, prefs, set_device, start_scope
+    from brian2 import Network, SpikeMonitor
 
-    from lif_tempering.neuron.standalone import SEED_VARIABLE
 
     n_neurons, duration_ms, dt_ms, seed = 40, 200.0, 0.1, 5
     values = per_neuron_values(SBS, n_neurons, E_l_mV=np.linspace(-55.0, -40.0, n_neurons), dt_ms=dt_ms)
@@ -266,22 +287,13 @@ def test_membrane_step_gives_brian2s_exponential_euler(brian_cache, standalone, 
         result = traces(objects)
         project.close()
     else:
-        previous_target = prefs.codegen.target
-        set_device("runtime")
-        device.reinit()
-        prefs.codegen.target = "numpy"
-        try:
-            start_scope()
-            defaultclock.dt = dt_ms * ms
-            monkeypatch.setenv(SEED_VARIABLE, str(seed))
+        with runtime_numpy_device(dt_ms, seed, monkeypatch):
             network_objects, objects = build()
             for group, _, _ in objects.values():
                 for variable, value in values.items():
                     setattr(group, variable, value)
             Network(*network_objects).run(duration_ms * ms, namespace={})
             result = traces(objects)
-        finally:
-            prefs.codegen.target = previous_target
     (v, i, t), (v_brian2, i_brian2, t_brian2) = result["package"], result["brian2"]
     assert i.size > 10 * n_neurons  # the neurons spiked, so resets and refractory periods were compared
     np.testing.assert_array_equal(i, i_brian2)
@@ -301,10 +313,9 @@ def test_runtime_background_gives_the_conductances_of_the_binary(brian_cache, sc
     runs the version of this machine's instruction set (all versions do the same operations) and the numpy
     version follows the same operations: equal numbers.
     """
-    from brian2 import Network, TimedArray, defaultclock, device, prefs, set_device, start_scope
+    from brian2 import Network, TimedArray
 
     from lif_tempering.neuron.model import make_rate_schedules, schedule_run_values
-    from lif_tempering.neuron.standalone import SEED_VARIABLE
 
     n_neurons, duration_ms, dt_ms, seed = 5, 20.0, 0.1, 31
     n_steps = int(round(duration_ms / dt_ms))
@@ -331,14 +342,7 @@ def test_runtime_background_gives_the_conductances_of_the_binary(brian_cache, sc
     binary = [np.asarray(getattr(handles["monitor"], g) / uS) for g in ("g_exc", "g_inh")]
     project.close()
 
-    previous_target = prefs.codegen.target
-    set_device("runtime")
-    device.reinit()
-    prefs.codegen.target = "numpy"
-    try:
-        start_scope()
-        defaultclock.dt = dt_ms * ms
-        monkeypatch.setenv(SEED_VARIABLE, str(seed))
+    with runtime_numpy_device(dt_ms, seed, monkeypatch):
         schedules = None
         if scheduled:  # the runtime device reads a TimedArray's values when it is created
             schedules = tuple(TimedArray(budget_growth(rate, dt_ms), dt=dt_ms * ms, name=f"{name}_{receptor}")
@@ -348,8 +352,6 @@ def test_runtime_background_gives_the_conductances_of_the_binary(brian_cache, sc
             setattr(handles["group"], variable, value)
         Network(*objects).run(duration_ms * ms, namespace={})
         runtime = [np.asarray(getattr(handles["monitor"], g) / uS) for g in ("g_exc", "g_inh")]
-    finally:
-        prefs.codegen.target = previous_target
     assert binary[0][:, -1].min() > 0.5 * 30.0 * p.tau_syn_ms * p.w_exc_uS  # the background ran
     np.testing.assert_array_equal(runtime[0], binary[0])
     np.testing.assert_array_equal(runtime[1], binary[1])
