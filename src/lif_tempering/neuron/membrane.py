@@ -10,8 +10,8 @@ and branches on the refractory state in the loop body, so GCC does not vectorise
 :func:`lif_membrane_function` does the same step in three passes over the group: the
 refractory state (Brian2's rule: ``integrating``, i.e. not refractory, when the time steps since the last spike,
 ``int((t - lastspike + 1e-3 dt) / dt)``, reach those of ``tau_ref``), ``v_inf`` and ``a dt`` of
-every neuron; ``exp(a dt)`` of every neuron (the C library's scalar ``exp``, as Brian2's code
-calls it); and the update of the neurons that are not refractory. The first and last passes
+every neuron; ``exp(a dt)`` of the neurons that are not refractory (the C library's scalar
+``exp``, as Brian2's code calls it); and their update. The first and last passes
 have no branch and are compiled for baseline x86-64, x86-64-v3 and x86-64-v4 like the
 background step (:mod:`lif_tempering.neuron.model`), with the expressions Brian2 generates
 for the equation, so every version gives Brian2's numbers (tested against Brian2's own state
