@@ -1,11 +1,18 @@
 """Brian2 simulations against theory: Poisson input, HCS membrane statistics, determinism."""
 
 import contextlib
+import ctypes
+import math
+import platform
+import shutil
+import subprocess
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from brian2 import StateMonitor, ms, mV, uS
 
+from lif_tempering.neuron import membrane
 from lif_tempering.neuron.model import (
     NO_SPIKING_THRESHOLD_MV,
     UNDRAWN_BUDGET,
@@ -18,7 +25,7 @@ from lif_tempering.neuron.model import (
 from lif_tempering.neuron.parameters import resolve_parameters
 from lif_tempering.neuron.population import PopulationSimulator
 from lif_tempering.neuron.single_neuron import membrane_dataset
-from lif_tempering.neuron.standalone import StandaloneProject
+from lif_tempering.neuron.standalone import COMPILE_ARGS, MULTIVERSION_CPP, StandaloneProject
 
 pytestmark = pytest.mark.slow
 
@@ -302,6 +309,86 @@ def test_membrane_step_gives_brian2s_exponential_euler(brian_cache, standalone, 
         np.testing.assert_array_equal(v, v_brian2)
     else:
         np.testing.assert_allclose(v, v_brian2, rtol=1e-12, atol=0)
+
+
+def _exp_by_glibcs_formula(x: float, fused: bool) -> float:
+    """glibc's exp(x) for 2**-54 <= |x| < 512 with exact rationals: each step rounded once to a
+    double, products and sums separately (``fused`` False) or as fused multiply-adds (True)."""
+    def madd(a, b, c):
+        if fused:
+            exact = Fraction(a) * Fraction(b) + Fraction(c)
+            return exact.numerator / exact.denominator
+        return a * b + c
+
+    constants, table = membrane.EXP_CONSTANTS, membrane.exp_table()
+    k = madd(x, constants["inv_ln2_n"], constants["shift"])
+    k_bits = int(np.float64(k).view(np.uint64))
+    k -= constants["shift"]
+    r = madd(k, constants["neg_ln2_lo_n"], madd(k, constants["neg_ln2_hi_n"], x))
+    entry = 2 * (k_bits % membrane.EXP_TABLE_SIZE)
+    tail = float(table[entry:entry + 1].view(np.float64)[0])
+    scale_bits = (int(table[entry + 1]) + (k_bits << 45)) % 2**64
+    scale = float(np.uint64(scale_bits).view(np.float64))
+    r2 = r * r
+    poly = madd(r2 * r2, madd(r, constants["c5"], constants["c4"]),
+                madd(madd(r, constants["c3"], constants["c2"]), r2, r + tail))
+    return madd(scale, poly, scale)
+
+
+def _glibc_version() -> tuple[int, ...]:
+    name, version = platform.libc_ver()
+    return tuple(int(part) for part in version.split(".")) if name == "glibc" and version else ()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64" or shutil.which("g++") is None, reason="needs g++ on x86-64")
+def test_exp_of_the_membrane_step_is_glibcs_exp_bit_for_bit(tmp_path):
+    """The membrane step's vectorised exp against glibc's formula and the C library's own exp.
+
+    The function of every instruction-set version this CPU runs is compiled alone: baseline x86-64
+    (glibc's formula without fused multiply-adds), x86-64-v3 and v4 (with them). 2,000 arguments
+    per version (membrane factors -3 .. 0, the whole range up to 512 in magnitude, the edges) are
+    compared with the formula in exact rationals, and all 60,000 with the C library's exp where
+    it runs the same formula (glibc 2.28 or later; its FMA version on CPUs with FMA and AVX2):
+    the same bits, also outside the range where the C library's exp takes over.
+    """
+    source = tmp_path / "exp.cpp"
+    source.write_text("#include <cstdint>\n#include <cmath>\n" + MULTIVERSION_CPP + membrane.exp_cpp("check") + """
+extern "C" int own_exp() { return _LIF_OWN_EXP; }
+extern "C" int runs(int level) { return level == 0 || (level == 3 && __builtin_cpu_supports("avx2")
+    && __builtin_cpu_supports("fma")) || (level == 4 && __builtin_cpu_supports("avx512f")
+    && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")); }
+extern "C" void exp_0(const double* in, double* out, int32_t n) { _lif_exp_baseline_check(in, out, n); }
+extern "C" void exp_3(const double* in, double* out, int32_t n) { _lif_exp_v3_check(in, out, n); }
+extern "C" void exp_4(const double* in, double* out, int32_t n) { _lif_exp_v4_check(in, out, n); }
+""")
+    library_path = tmp_path / "libexp.so"
+    subprocess.run(["g++", *COMPILE_ARGS, "-fPIC", "-shared", str(source), "-o", str(library_path)], check=True)
+    library = ctypes.CDLL(str(library_path))
+    if not library.own_exp():
+        pytest.skip("this compiler or C library uses the C library's exp (GCC >= 11 and glibc >= 2.28 needed)")
+    rng = np.random.default_rng(3)
+    arguments = np.concatenate([rng.uniform(-3.0, 0.0, 30_000), -np.exp(rng.uniform(-40.0, 6.2, 15_000)),
+                                np.exp(rng.uniform(-40.0, 6.2, 14_980)),
+                                [0.0, -0.0, 2.0**-54, -(2.0**-54), 2.0**-55, 511.99, -511.99, 512.0, -512.0, 700.0,
+                                 -700.0, 709.7, -745.0, -800.0, 1000.0, 1e-300, -1e-300, np.inf, -np.inf, np.nan]])
+    library_exp = np.array([math.exp(x) if x < 709.78 or np.isnan(x) else np.inf for x in arguments])
+    inside = (np.abs(arguments) >= 2.0**-54) & (np.abs(arguments) < 512.0)
+    sample = np.flatnonzero(inside)[rng.permutation(int(inside.sum()))[:2_000]]
+    glibc_fma = _glibc_version() >= (2, 28) and bool(library.runs(3))
+    compared = []
+    for level, fused in ((0, False), (3, True), (4, True)):
+        if not library.runs(level):
+            continue
+        values = np.empty_like(arguments)
+        getattr(library, f"exp_{level}")(arguments.ctypes.data_as(ctypes.c_void_p),
+                                         values.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(arguments.size))
+        formula = np.array([_exp_by_glibcs_formula(float(x), fused) for x in arguments[sample]])
+        np.testing.assert_array_equal(values[sample].view(np.uint64), formula.view(np.uint64))
+        if _glibc_version() >= (2, 28) and fused == glibc_fma:
+            np.testing.assert_array_equal(values, library_exp)  # NaN where NaN, infinities, zeros
+            assert (values.view(np.uint64) == library_exp.view(np.uint64))[~np.isnan(arguments)].all()
+        compared.append(level)
+    assert 0 in compared
 
 
 @pytest.mark.parametrize("scheduled", [False, True])
