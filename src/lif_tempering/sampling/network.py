@@ -173,9 +173,11 @@ def spikes_to_states(spike_steps, spike_units, n_units: int, ref_steps: int, sam
     """Binary states (time, unit) int8 on a grid, all times in integer simulation steps.
 
     Unit k has z = 1 at grid step s if it spiked at some step s_0 with
-    ``s_0 <= s < s_0 + ref_steps`` (refractory), else 0. Computed as the cumulative
-    sum over the grid of +1 at each spike and -1 at spike + ``ref_steps``;
-    ``sample_steps`` must be increasing. Spikes before the grid still count.
+    ``s_0 <= s < s_0 + ref_steps`` (refractory), else 0; ``sample_steps`` must be
+    increasing. Spikes before the grid still count; the spikes need not be sorted.
+    Each spike sets its grid points to 1 directly (a window spans about
+    ``ref_steps`` / grid spacing points, so a few passes over the spikes; overlapping
+    windows set a point twice, harmlessly).
     """
     spike_steps = np.asarray(spike_steps, dtype=np.int64)
     spike_units = np.asarray(spike_units, dtype=np.int64)
@@ -186,15 +188,19 @@ def spikes_to_states(spike_steps, spike_units, n_units: int, ref_steps: int, sam
         raise ValueError("sample_steps must be strictly increasing")
     if spike_units.size and (spike_units.min() < 0 or spike_units.max() >= n_units):
         raise ValueError("a spike's unit index lies outside 0..n_units-1")
-    n_cells = sample_steps.size + 1
-    # cell (unit, first grid point at or after the event); events after the grid land in the last cell.
-    # Unit-major, so that the cumulative sum runs over contiguous memory (~4x faster than over rows).
-    starts = spike_units * n_cells + np.searchsorted(sample_steps, spike_steps, side="left")
-    stops = spike_units * n_cells + np.searchsorted(sample_steps, spike_steps + int(ref_steps), side="left")
-    size = n_units * n_cells
-    events = (np.bincount(starts, minlength=size) - np.bincount(stops, minlength=size)).astype(np.int16)
-    active = np.cumsum(events.reshape(n_units, n_cells)[:, :-1], axis=1, dtype=np.int16)  # a cell holds few events
-    return np.ascontiguousarray(np.greater(active, 0).view(np.int8).T)
+    # grid points first .. stop - 1 lie in a spike's window
+    first = np.searchsorted(sample_steps, spike_steps, side="left")
+    stop = np.searchsorted(sample_steps, spike_steps + int(ref_steps), side="left")
+    on_grid = stop > first
+    flat_index = first[on_grid] * n_units + spike_units[on_grid]
+    remaining = stop[on_grid] - first[on_grid]
+    states = np.zeros((sample_steps.size, n_units), dtype=np.int8)
+    flat_states = states.reshape(-1)
+    while flat_index.size:
+        flat_states[flat_index] = 1
+        more = remaining > 1
+        flat_index, remaining = flat_index[more] + n_units, remaining[more] - 1
+    return states
 
 
 def synapse_values(pre, post, n_neurons: int, w_exc_uS, w_inh_uS) -> tuple[np.ndarray, np.ndarray]:
