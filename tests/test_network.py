@@ -33,6 +33,7 @@ from lif_tempering.sampling.boltzmann import (
 )
 from lif_tempering.sampling.network import (
     BoltzmannSampler,
+    LIFSamplingNetwork,
     SamplingResult,
     bipartite_connectivity,
     block_diagonal_connectivity,
@@ -258,6 +259,19 @@ def test_samples_dataset_round_trip(tmp_path):
     assert two_d["z"].dims == ("time", "unit")
     with pytest.raises(ValueError):
         samples_dataset(samples[:, 0], times[:-1])
+
+
+def test_network_rejects_bad_connections(tmp_path):
+    """Self-connections, duplicate pairs (in any order) and indices outside the network stop the build."""
+    def build(pre, post):
+        LIFSamplingNetwork(4, np.array(pre), np.array(post), 100.0, tmp_path)
+
+    with pytest.raises(ValueError, match="duplicate connections"):
+        build([0, 2, 1, 0], [1, 3, 2, 1])
+    with pytest.raises(ValueError, match="self-connections"):
+        build([0, 2], [1, 2])
+    with pytest.raises(ValueError, match="outside"):
+        build([0, 4], [1, 2])
 
 
 # ---------------------------------------------------------------- sampling (cpp_standalone)

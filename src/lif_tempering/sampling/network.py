@@ -284,10 +284,10 @@ class LIFSamplingNetwork:
             raise ValueError("a connection index lies outside 0..n_neurons-1")
         if np.any(pre == post):
             raise ValueError("self-connections are not allowed (W has a zero diagonal)")
-        if np.unique(pre * n_neurons + post).size != pre.size:
-            raise ValueError("duplicate connections")
         order = np.lexsort((post, pre))  # the event store holds each neuron's synapses together
         pre, post = pre[order], post[order]
+        if np.any((pre[1:] == pre[:-1]) & (post[1:] == post[:-1])):  # sorted: duplicates are neighbours
+            raise ValueError("duplicate connections")
         if synapse not in SYNAPSE_TYPES:
             raise ValueError(f"unknown synapse type {synapse!r}; allowed: {', '.join(SYNAPSE_TYPES)}")
         if not 0 <= burn_in_ms < duration_ms:
