@@ -26,8 +26,8 @@ from lif_tempering.io import read_dataset, write_dataset
 
 SAMPLERS = ["lif", "gibbs"]
 RUN_SETTINGS = {"dataset": "digits", "tempering.samplers": SAMPLERS, "tempering.scheme": "compensated",
-            "tempering.t_max": 1.5, "tempering.frequency_hz": 10.0, "tempering.ground_state_tolerance": 0.05,
-            "tempering.duration_ms": 2100}
+            "tempering.t_max": 1.5, "tempering.frequency_hz": 10.0, "tempering.schedule.shape": "dwell",
+            "tempering.readout_delay": 0.5, "tempering.ground_state_tolerance": 0.05, "tempering.duration_ms": 2100}
 
 
 def _per_schedule(values, units, long_name):
@@ -61,7 +61,7 @@ def summary(tmp_path):
     ds = xr.Dataset(data, coords={"sampler": SAMPLERS, "schedule": ["free", "tempered"], "training_seed": [0, 1, 2],
                                   "seed": [0, 1, 2, 3]},
                     attrs={"dataset": "digits", "readout_t_max": 1.5, "readout_frequency_hz": 10.0,
-                           "ground_state_tolerance": 0.05})
+                           "readout_shape": "dwell", "readout_delay": 0.5, "ground_state_tolerance": 0.05})
     path = tmp_path / "summary.nc"
     write_dataset(ds, path)
     return read_dataset(path)
@@ -188,6 +188,10 @@ def test_settings_that_disagree_with_the_summary_are_refused(summary, calibratio
         headline_table(summary, *calibration, {**RUN_SETTINGS, "tempering.t_max": 2.0})
     with pytest.raises(ValueError, match="dataset"):
         headline_table(summary, *calibration, {**RUN_SETTINGS, "dataset": "mnist"})
+    with pytest.raises(ValueError, match="tempering.schedule.shape"):
+        headline_table(summary, *calibration, {**RUN_SETTINGS, "tempering.schedule.shape": "sinusoid"})
+    with pytest.raises(ValueError, match="tempering.readout_delay"):
+        headline_table(summary, *calibration, {**RUN_SETTINGS, "tempering.readout_delay": 0.0})
 
 
 def test_html_and_csv_show_the_numbers(summary, calibration, tmp_path):
@@ -213,6 +217,7 @@ def test_front_page_shows_the_key_rows_and_names_the_run(summary, calibration):
     assert set(front["quantity"]) < set(table["quantity"]) and len(front) < len(table) / 2
     html = front_page_html(table, RUN_SETTINGS)
     assert "dataset = digits" in html and "tempering.t_max = 1.5" in html and "3 x 4 runs" in html
+    assert "tempering.schedule.shape = dwell" in html and "tempering.readout_delay = 0.5" in html
     assert "2.5 [1.8, 3.2]" in html and "tempering.ground_state_tolerance" not in html
 
 

@@ -11,6 +11,8 @@ HEADLINE_SETTINGS = {
     "tempering.t_max": TEMPERING["t_max"],
     "tempering.frequency_hz": TEMPERING["frequency_hz"],
     "tempering.schedule.shape": SHAPE,
+    "tempering.schedule.dwell_fraction": DWELL_FRACTION,
+    "tempering.readout_delay": TEMPERING["readout_delay"],
     "tempering.n_seeds": TEMPERING["n_seeds"],
     "parameter_scan.first_seed": SCAN["first_seed"],
     "parameter_scan.n_seeds": SCAN["n_seeds"],

@@ -57,6 +57,7 @@ OPTIONAL_MIXING_ROWS = (
 #: Settings that must agree with the summary's attributes: settings key -> summary attribute.
 SUMMARY_SETTINGS = {"dataset": "dataset", "tempering.t_max": "readout_t_max",
                     "tempering.frequency_hz": "readout_frequency_hz",
+                    "tempering.schedule.shape": "readout_shape", "tempering.readout_delay": "readout_delay",
                     "tempering.ground_state_tolerance": "ground_state_tolerance"}
 #: The settings key naming the tempering scheme (the temperature map's row).
 SCHEME_KEY = "tempering.scheme"
@@ -69,7 +70,8 @@ FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "gro
               "free-membrane std", "map points meeting", "largest |T_bias")
 #: Settings named on the report's first page.
 FRONT_PAGE_SETTINGS = ("dataset", "neuron.parameter_set", "tempering.scheme", "tempering.t_max",
-                       "tempering.frequency_hz", "tempering.duration_ms")
+                       "tempering.frequency_hz", "tempering.schedule.shape", "tempering.readout_delay",
+                       "tempering.duration_ms")
 #: Quantity of the settings row that counts the runs.
 RUNS = "runs per sampler and schedule (trained RBMs x seeds)"
 #: Unit of a settings key by the suffix of its name.
