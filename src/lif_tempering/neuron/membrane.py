@@ -175,7 +175,9 @@ static void _lif_exp_baseline_%(group)s(const double* in, double* out, const int
 
 
 def exp_cpp(group_name: str) -> str:
-    """C++ of ``_lif_exp_{group_name}(in, out, n)``: glibc's ``exp`` of an array (needs :data:`MULTIVERSION_CPP`)."""
+    """C++ of ``_lif_exp_{baseline,v3,v4}_{group_name}(in, out, n)``: ``out = exp(in)`` as glibc computes it,
+    for baseline x86-64 and x86-64-v3 and v4 (needs :data:`MULTIVERSION_CPP`; ``_LIF_OWN_EXP`` says whether
+    it is the vectorised formula or the C library's ``exp``)."""
     table = ", ".join(f"{value}ULL" for value in exp_table())
     return _EXP_CPP % {"group": group_name, "n_table": 2 * EXP_TABLE_SIZE, "n_entries": EXP_TABLE_SIZE,
                        "table": table, "smallest": 2.0**-54, "largest": 512.0, **EXP_CONSTANTS}
