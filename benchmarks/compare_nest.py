@@ -15,7 +15,7 @@ compiler run, for the networks the cached binary's manifest only) and run
 (``ours_s_per_s``: wall time of ``run``/``sample``, i.e. writing the values,
 running the compiled binary, reading the spikes back and the readout, per
 simulated second). ``ours_core_s_per_s`` is the binary's own network-loop time. Ours
-runs on 1 thread (``ours_*``, the study's default) and on 2 OpenMP threads
+runs on 1 thread (``ours_*``, the study's default) and on 2 threads
 (``ours2_*``; ``ours2_speedup_vs_ours1``), both with the same seed in a round:
 ``ours2_identical_to_ours1`` records whether the two gave the same spikes (they must:
 the background's random numbers are counter-based, synaptic events keep their order).

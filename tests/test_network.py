@@ -435,7 +435,7 @@ def test_same_seed_gives_the_same_samples(renewing_runs):
 @pytest.mark.slow
 @pytest.mark.parametrize("split", [False, True])
 def test_spikes_are_the_same_on_one_and_two_threads(build_dir, tmp_path, monkeypatch, activation, split):
-    """An RBM (12 + 20 units, 4 networks, short-term plasticity with facilitation) on 1 and 2 OpenMP threads.
+    """An RBM (12 + 20 units, 4 networks, short-term plasticity with facilitation) on 1 and 2 threads.
 
     The background's random numbers are counter-based, and each conductance receives its synaptic
     events in the single-threaded order, so the spike trains must agree exactly, not only in

@@ -29,9 +29,10 @@ and against the C library). Arguments outside ``2**-54 <= |x| < 512`` (no membra
 go to the C library's ``exp``; with other compilers or C libraries the pass calls it for
 every neuron.
 
-In a build with OpenMP threads each thread updates a contiguous range of the neurons (groups
-of at least :data:`MIN_THREADED_NEURONS`; for smaller ones a parallel region costs more than the
-step). Neurons are independent of each other, so the numbers do not depend on the threads.
+In a build with threads each member of the team (:mod:`lif_tempering.neuron.team`) updates a
+contiguous share of the neurons (groups of at least :data:`MIN_THREADED_NEURONS`; for smaller
+ones handing out the work costs more than it saves). Neurons are independent of each other, so
+the numbers do not depend on the threads.
 
 Brian2's runtime device runs the numpy version (:func:`membrane_numpy`).
 """
@@ -43,12 +44,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lif_tempering.neuron import team
 from lif_tempering.neuron.standalone import MULTIVERSION_CPP
 
 if TYPE_CHECKING:
     from brian2 import NeuronGroup
 
-#: Smallest group whose membrane step is split between OpenMP threads (in builds with threads).
+#: Smallest group whose per-step work is split between the threads of a build with threads.
 MIN_THREADED_NEURONS = 512
 
 #: Initial ``lastspike`` (s): long before the start, so no neuron starts refractory (Brian2's value).
@@ -184,10 +186,6 @@ def exp_cpp(group_name: str) -> str:
 
 
 _MEMBRANE_CPP = """
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 // Membrane step of neurons first .. stop - 1 of group %(group)s at time t (s) with step dt (s);
 // returns the number of neurons that integrated (see lif_tempering.neuron.membrane). The arrays are
 // parameters, so that GCC knows from `__restrict` that they do not overlap.
@@ -241,25 +239,22 @@ static double _lif_membrane_versions_%(group)s(_LIF_MEMBRANE_ARGUMENTS)
 { return _LIF_MEMBRANE_CALL_%(group)s(_lif_exp_baseline_%(group)s); }
 #endif
 
-// In a build with OpenMP threads each thread updates a contiguous range of neurons (networks of
-// at least %(min_threaded)d neurons; for smaller ones a parallel region costs more than it saves).
+// In a build with threads each member of the team (lif_team.h) updates a contiguous share of
+// the neurons (groups of at least %(min_threaded)d neurons; smaller ones on the calling thread).
 double _lif_membrane_%(group)s(const double t, const double dt)
 {
     const int32_t n = %(n_neurons)d;
     static std::vector<double> v_inf(n), factor(n), growth(n);
-    double integrating = 0;
-    #pragma omp parallel if (n >= %(min_threaded)d) reduction(+: integrating)
-    {
-        int32_t thread = 0, threads = 1;
-#ifdef _OPENMP
-        thread = omp_get_thread_num();
-        threads = omp_get_num_threads();
-#endif
-        const int32_t first = (int32_t)((int64_t)n * thread / threads);
-        const int32_t stop = (int32_t)((int64_t)n * (thread + 1) / threads);
-        integrating += _lif_membrane_versions_%(group)s(t, dt, first, stop, v_inf.data(), factor.data(), growth.data());
-    }
-    return integrating;
+    double integrating[LIF_THREADS] = {0};
+    auto share = [&](const int32_t member, const int32_t members) {
+        integrating[member] = _lif_membrane_versions_%(group)s(t, dt, lif_team::share_start(n, member, members),
+            lif_team::share_start(n, member + 1, members), v_inf.data(), factor.data(), growth.data());
+    };
+    lif_team::for_members(n >= %(min_threaded)d, share);
+    double total = 0;
+    for (int32_t member = 0; member < LIF_THREADS; member++)
+        total += integrating[member];
+    return total;
 }
 """
 
@@ -293,5 +288,6 @@ def lif_membrane_function(group: NeuronGroup):
                                               "min_threaded": MIN_THREADED_NEURONS}
     function = Function(runtime_membrane, arg_units=[second, second], return_unit=1,
                         arg_types=["float", "float"], return_type="float", stateless=False)
-    function.implementations.add_implementation("cpp", code=code, name=f"_lif_membrane_{group.name}")
+    function.implementations.add_implementation("cpp", code=code, name=f"_lif_membrane_{group.name}",
+                                                compiler_kwds=team.compiler_kwds())
     return function

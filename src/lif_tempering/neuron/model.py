@@ -78,6 +78,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lif_tempering.neuron import membrane, team
 from lif_tempering.neuron.membrane import (
     INITIAL_LAST_SPIKE_S,
     MEMBRANE_STATE,
@@ -195,30 +196,30 @@ static _LIF_INLINE double _background_uniform(uint64_t step, uint64_t stream, ui
 #: The per-group background step (:func:`poisson_background_function`).
 _BACKGROUND_STEP_CPP = """
 // Survival budgets (0 < budget <= 1; 0 means undrawn, or lost to rounding) with growth
-// factors exp(rate * dt) of one receptor of every neuron of group %(group)s, one step:
-// events counted into `events`, conductances decayed and incremented. Returns the events.
+// factors exp(rate * dt) of one receptor of neurons first .. stop - 1 of group %(group)s, one
+// step: events counted into `events`, conductances decayed and incremented (arrays indexed by
+// neuron; `listed` has room for stop - first neurons). Returns the events.
 // Every version does the same integer operations and single IEEE operations (no fused
 // multiply-add: COMPILE_ARGS), so all give the same numbers.
 template <bool halves>
 static _LIF_INLINE double _background_receptor_step_%(group)s(const int64_t step, const uint64_t receptor,
-    double* __restrict budget, const double* __restrict growth, const double growth_now,
-    double* __restrict conductance, const double* __restrict weight, double* __restrict events,
-    int32_t* __restrict listed)
+    const int32_t first, const int32_t stop, double* __restrict budget, const double* __restrict growth,
+    const double growth_now, double* __restrict conductance, const double* __restrict weight,
+    double* __restrict events, int32_t* __restrict listed)
 {
-    const int32_t n = %(n_neurons)d;
     const double* __restrict decay = brian::_array_%(group)s_syn_decay;
     const double* __restrict scale = brian::_array_%(group)s_syn_weight_scale;
     int undrawn = 0;
-    for (int32_t i = 0; i < n; i++)
+    for (int32_t i = first; i < stop; i++)
         undrawn |= budget[i] <= 0;
     if (undrawn)
-        for (int32_t i = 0; i < n; i++)
+        for (int32_t i = first; i < stop; i++)
             if (budget[i] <= 0)
                 budget[i] = _background_uniform<halves>(step, 2 * (uint64_t)i + receptor, 0);
     // Growth and first event without a branch, so that GCC vectorises the loop: a uniform
     // number is drawn for every neuron and used where the budget reached 1.
     int further = 0;
-    for (int32_t i = 0; i < n; i++)
+    for (int32_t i = first; i < stop; i++)
     {
         const double grown = budget[i] * %(growth)s;
         const double uniform = _background_uniform<halves>(step, 2 * (uint64_t)i + receptor, 1);
@@ -233,7 +234,7 @@ static _LIF_INLINE double _background_receptor_step_%(group)s(const int64_t step
     if (further)
     {
         int32_t n_listed = 0;
-        for (int32_t i = 0; i < n; i++)
+        for (int32_t i = first; i < stop; i++)
         {
             listed[n_listed] = i;
             n_listed += budget[i] >= 1.0;
@@ -253,7 +254,7 @@ static _LIF_INLINE double _background_receptor_step_%(group)s(const int64_t step
     // versions returned (the count recovered by truncation keeps -ffast-math from
     // simplifying the sum away), so that runs reproduce theirs number for number.
     double total = 0;
-    for (int32_t i = 0; i < n; i++)
+    for (int32_t i = first; i < stop; i++)
     {
         const double packed = %(packing)r * events[i] + budget[i];
         const double count = (double)(int32_t)(packed * (1.0 / %(packing)r));
@@ -264,11 +265,11 @@ static _LIF_INLINE double _background_receptor_step_%(group)s(const int64_t step
     return total;
 }
 
-#define _BACKGROUND_RECEPTOR_ARGUMENTS const int64_t step, const uint64_t receptor, double* budget, \
-    const double* growth, const double growth_now, double* conductance, const double* weight, double* events, \
-    int32_t* listed
-#define _BACKGROUND_RECEPTOR_CALL(halves) _background_receptor_step_%(group)s<halves>(step, receptor, budget, \
-    growth, growth_now, conductance, weight, events, listed)
+#define _BACKGROUND_RECEPTOR_ARGUMENTS const int64_t step, const uint64_t receptor, const int32_t first, \
+    const int32_t stop, double* budget, const double* growth, const double growth_now, double* conductance, \
+    const double* weight, double* events, int32_t* listed
+#define _BACKGROUND_RECEPTOR_CALL(halves) _background_receptor_step_%(group)s<halves>(step, receptor, first, stop, \
+    budget, growth, growth_now, conductance, weight, events, listed)
 #if _LIF_VERSIONS
 __attribute__((target("default")))
 static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
@@ -280,8 +281,9 @@ static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { r
 static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
 #endif
 
-// The background of every neuron of group %(group)s in one time step. The two receptors are
-// independent: in a build with OpenMP threads they are done in parallel.
+// The background of every neuron of group %(group)s in one time step. In a build with threads
+// each member of the team (lif_team.h) does both receptors of a contiguous share of the
+// neurons (groups of at least %(min_threaded)d neurons; smaller ones on the calling thread).
 double _poisson_background_%(group)s(%(arguments)s)
 {
     const int32_t n = %(n_neurons)d;
@@ -292,12 +294,19 @@ double _poisson_background_%(group)s(%(arguments)s)
     const double growth_now[2] = {%(growth_now)s};
     double* const conductance[2] = {brian::_array_%(group)s_g_exc, brian::_array_%(group)s_g_inh};
     const double* const weight[2] = {brian::_array_%(group)s_w_exc, brian::_array_%(group)s_w_inh};
+    double events_of[LIF_THREADS] = {0};
+    auto share = [&](const int32_t member, const int32_t members) {
+        const int32_t first = lif_team::share_start(n, member, members);
+        const int32_t stop = lif_team::share_start(n, member + 1, members);
+        for (int receptor = 0; receptor < 2; receptor++)
+            events_of[member] += _background_receptor_%(group)s(step, receptor, first, stop, budget[receptor],
+                growth[receptor], growth_now[receptor], conductance[receptor], weight[receptor],
+                events.data() + receptor * n, listed.data() + receptor * n + first);
+    };
+    lif_team::for_members(n >= %(min_threaded)d, share);
     double total = 0;
-    #pragma omp parallel for reduction(+: total)
-    for (int receptor = 0; receptor < 2; receptor++)
-        total += _background_receptor_%(group)s(step, receptor, budget[receptor], growth[receptor],
-                                                growth_now[receptor], conductance[receptor], weight[receptor],
-                                                events.data() + receptor * n, listed.data() + receptor * n);
+    for (int32_t member = 0; member < LIF_THREADS; member++)
+        total += events_of[member];
     return total;
 }
 """
@@ -391,12 +400,14 @@ def poisson_background_function(group: NeuronGroup, scheduled: bool):
     shared = {"arguments": "int64_t step, double growth_exc, double growth_inh", "growth": "growth_now",
               "growth_now": "growth_exc, growth_inh", "growth_arrays": "NULL, NULL"}
     code = MULTIVERSION_CPP + _BACKGROUND_UNIFORM_CPP + _BACKGROUND_STEP_CPP % {
-        "group": group_name, "n_neurons": n_neurons, "packing": BUDGET_PACKING, **(shared if scheduled else per_neuron)}
+        "group": group_name, "n_neurons": n_neurons, "packing": BUDGET_PACKING,
+        "min_threaded": membrane.MIN_THREADED_NEURONS, **(shared if scheduled else per_neuron)}
     n_arguments = 3 if scheduled else 1
     function = Function(runtime_background, arg_units=[1] * n_arguments, return_unit=1,
                         arg_types=["integer"] + ["float"] * (n_arguments - 1), return_type="float",
                         stateless=False)
-    function.implementations.add_implementation("cpp", code=code, name=f"_poisson_background_{group_name}")
+    function.implementations.add_implementation("cpp", code=code, name=f"_poisson_background_{group_name}",
+                                                compiler_kwds=team.compiler_kwds())
     return function
 
 

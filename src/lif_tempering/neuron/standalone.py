@@ -27,7 +27,8 @@ Brian2's generated network loop reads the process CPU clock (a system call,
 otherwise; for networks of a few hundred neurons that is a third to half of the
 run time. The generated ``network.cpp`` is therefore patched to look at the clock
 once every :data:`REPORT_CHECK_STEPS` steps (progress reports stay, at the same
-period) and once at the end of the run.
+period) and once at the end of the run. Builds with threads read a wall clock
+instead, because the process's CPU time counts every thread of the team.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from lif_tempering.io import canonical_json
+from lif_tempering.neuron import team
 
 SEED_VARIABLE = "LIF_TEMPERING_SEED"
 
@@ -92,17 +94,12 @@ _SEED_CODE = f"""
 #: Time steps between two looks at the clock for progress reports.
 REPORT_CHECK_STEPS = 1000
 
-#: How Brian2's network loop reads the elapsed time: process CPU clock, or OpenMP's wall clock.
-_CLOCK_READS = {
-    "cpu": {"object": ("current = std::clock();\n"
-                       "                const double elapsed = ((double)(current - start) / CLOCKS_PER_SEC);"),
-            "end": ("current = std::clock();\n"
-                    "        elapsed_realtime = (double)(current - start)/(1 * CLOCKS_PER_SEC);"),
-            "declaration": "    std::clock_t start, current;\n"},
-    "openmp": {"object": "const double elapsed = omp_get_wtime() - start;",
-               "end": "elapsed_realtime = omp_get_wtime() - start;",
-               "declaration": "    double start;\n"},
-}
+#: How Brian2's network loop (without OpenMP) reads the elapsed time: the process's CPU clock.
+_CLOCK_READ = {"object": ("current = std::clock();\n"
+                          "                const double elapsed = ((double)(current - start) / CLOCKS_PER_SEC);"),
+               "end": ("current = std::clock();\n"
+                       "        elapsed_realtime = (double)(current - start)/(1 * CLOCKS_PER_SEC);"),
+               "declaration": "    std::clock_t start, current;\n"}
 
 
 def _clock_replacements(read: dict) -> list[tuple[str, str]]:
@@ -149,11 +146,25 @@ def _clock_replacements(read: dict) -> list[tuple[str, str]]:
             (read["declaration"], read["declaration"] + "    long steps_since_clock = 0;\n")]
 
 
-def patch_network_source(code: str) -> str:
-    """Brian2's ``network.cpp`` with the clock read every REPORT_CHECK_STEPS steps and at the end."""
-    read = _CLOCK_READS["openmp" if "omp_get_wtime" in code else "cpu"]
-    for old, new in _clock_replacements(read):
-        if code.count(old) != 1:
+#: From the process CPU clock to a wall clock (for builds with threads, whose CPU time counts every thread).
+_WALL_CLOCK = [("#include <ctime>\n", "#include <ctime>\n#include <chrono>\n"),
+               ("std::clock_t start, current;", "std::chrono::steady_clock::time_point start, current;"),
+               ("std::clock()", "std::chrono::steady_clock::now()"),
+               ("((double)(current - start) / CLOCKS_PER_SEC)", "std::chrono::duration<double>(current - start).count()"),
+               ("(double)(current - start)/(1 * CLOCKS_PER_SEC)", "std::chrono::duration<double>(current - start).count()")]
+
+
+def patch_network_source(code: str, wall_clock: bool = False) -> str:
+    """Brian2's ``network.cpp`` with the clock read every REPORT_CHECK_STEPS steps and at the end.
+
+    ``wall_clock``: the run time (progress reports, ``last_run_info.txt``) in wall seconds instead of
+    the process's CPU seconds.
+    """
+    replacements = [(old, new, 1) for old, new in _clock_replacements(_CLOCK_READ)]
+    if wall_clock:  # after the CPU clock's patch, so that the patched reads switch clocks too
+        replacements += [(old, new, None) for old, new in _WALL_CLOCK]
+    for old, new, count in replacements:
+        if code.count(old) == 0 or (count is not None and code.count(old) != count):
             raise RuntimeError(f"Brian2 {_brian2_version()}'s network.cpp differs from the one this patch "
                                f"was written for (Brian2 2.9): cannot find\n{old}")
         code = code.replace(old, new)
@@ -163,12 +174,12 @@ def patch_network_source(code: str) -> str:
 class _NetworkPatchingWriter:
     """Brian2's source writer, with :func:`patch_network_source` applied to ``network.cpp``."""
 
-    def __init__(self, writer):
-        self._writer = writer
+    def __init__(self, writer, wall_clock: bool):
+        self._writer, self._wall_clock = writer, wall_clock
 
     def write(self, filename, contents):
         if filename == "network.*":  # a template with .cpp and .h parts
-            self._writer.write("network.cpp", patch_network_source(contents.cpp_file))
+            self._writer.write("network.cpp", patch_network_source(contents.cpp_file, self._wall_clock))
             self._writer.write("network.h", contents.h_file)
         else:
             self._writer.write(filename, contents)
@@ -178,12 +189,13 @@ class _NetworkPatchingWriter:
 
 
 @contextlib.contextmanager
-def _patched_network_source():
+def _patched_network_source(wall_clock: bool):
     from brian2 import get_device
 
     standalone = get_device()
     generate = standalone.generate_network_source
-    standalone.generate_network_source = lambda writer, compiler: generate(_NetworkPatchingWriter(writer), compiler)
+    standalone.generate_network_source = lambda writer, compiler: generate(_NetworkPatchingWriter(writer, wall_clock),
+                                                                           compiler)
     try:
         yield
     finally:
@@ -226,12 +238,12 @@ def _locked(path: Path):
 class StandaloneProject:
     """A compiled Brian2 network that can be run repeatedly with new values.
 
-    ``threads`` > 1 compiles the project with OpenMP (Brian2's ``openmp_threads``):
-    neuron updates (membrane, background, reset) and the spike queues run on
-    ``threads`` threads; synaptic events are applied on one thread in the order of
-    the single-threaded binary, and the background's random numbers do not depend
-    on the thread (:mod:`lif_tempering.neuron.model`), so the spikes are the same
-    for every thread count (tested).
+    ``threads`` > 1 compiles the project for a team of that many threads
+    (:mod:`lif_tempering.neuron.team`): the package's membrane step, background
+    and synaptic delivery split each step's neurons between them, Brian2's code
+    objects run on the calling thread, and the spikes are the same for every
+    thread count (tested). The run time the binary reports is then wall time
+    (single-threaded binaries report their CPU time).
 
     ``builder(dt_ms)`` creates the Brian2 objects and returns ``(objects,
     handles)``: the objects go into an explicit :class:`Network` (Brian2's magic
@@ -258,14 +270,16 @@ class StandaloneProject:
         # rename the new ones (name_1, ...), change the code and force a recompile.
         gc.collect()
         set_device("cpp_standalone", build_on_run=False, directory=str(self.directory))
-        prefs.codegen.cpp.extra_compile_args_gcc = list(COMPILE_ARGS)
-        prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
+        prefs.codegen.cpp.extra_compile_args_gcc = list(COMPILE_ARGS) + (["-pthread"] if threads > 1 else [])
+        prefs.codegen.cpp.extra_link_args = ["-pthread"] if threads > 1 else []
+        prefs.codegen.cpp.define_macros = [(team.THREADS_MACRO, str(threads))]
+        prefs.devices.cpp_standalone.openmp_threads = 0
         defaultclock.dt = dt_ms * ms
         objects, self.handles = builder(dt_ms)
         self.network = Network(*objects)
         device.insert_code("main", _SEED_CODE)
         self.network.run(duration_ms * ms, report="text", report_period=report_period_s * brian2.second)
-        with _locked(self.directory.with_suffix(".lock")), _patched_network_source():
+        with _locked(self.directory.with_suffix(".lock")), _patched_network_source(wall_clock=threads > 1):
             device.build(directory=str(self.directory), compile=True, run=False, clean=False)
 
     def run(self, values: dict, seed: int) -> None:
@@ -301,10 +315,10 @@ RUN_ENVIRONMENT = {"LD_BIND_NOW": "1"}
 
 
 def code_fingerprint() -> str:
-    """Hash of the package's Python source and of the Brian2 and SymPy versions that generate the C++ code."""
+    """Hash of the package's Python and C++ source and of the Brian2 and SymPy versions that generate the C++ code."""
     package = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.h")]):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     for name in ("brian2", "sympy"):
         digest.update(f"{name}={importlib.metadata.version(name)}\0".encode())

@@ -26,7 +26,7 @@ synapses; the weight alone for exponential ones) to one conductance per synapse,
 loop over the neuron's excitatory block and one over its inhibitory block. An event is
 then two loads and one read-modify-write, without a branch or a table lookup.
 
-In a build with OpenMP threads (networks of at least
+In a build with threads (:mod:`lif_tempering.neuron.team`; networks of at least
 :data:`~lif_tempering.neuron.membrane.MIN_THREADED_NEURONS` neurons) the postsynaptic
 neurons are split into one range per thread with about equal numbers of incoming synapses;
 each thread goes through all spikes of the step and adds the events to its range's
@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lif_tempering.neuron import membrane
+from lif_tempering.neuron import membrane, team
 
 if TYPE_CHECKING:
     from brian2 import NeuronGroup, Synapses
@@ -67,15 +67,13 @@ delivered_events : 1 (shared)
 
 _DELIVERY_CPP = """
 #include <algorithm>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 // The store's synapses are sorted by presynaptic neuron and, within a neuron, by target, so
 // each neuron's excitatory synapses (targets j < n_neurons) precede its inhibitory ones
-// (n_neurons + j). The targets are split into `parts` ranges of postsynaptic neurons with about
-// equal numbers of synapses, one per OpenMP thread (one part without threads or for networks
-// of fewer than %(min_threaded)d neurons). Synapses cut[c] .. cut[c + 1] - 1 of neuron i, with
+// (n_neurons + j). The targets are split into `parts` ranges of postsynaptic neurons, one per
+// member of the team (lif_team.h; one part without threads or for networks of fewer than
+// %(min_threaded)d neurons): the member's share of the membrane step and the background, so
+// that each conductance stays in the cache of one core. Synapses cut[c] .. cut[c + 1] - 1 of neuron i, with
 // cut = &_cuts[i * (2 parts + 1)], are its excitatory ones to part c (c < parts) and its
 // inhibitory ones to part c - parts (c >= parts). Set at the first call of a run (the targets
 // are run values).
@@ -87,12 +85,8 @@ static void _synapse_parts_%(store)s(const int32_t n_neurons)
     const std::vector<int32_t>& sources = brian::_dynamic_array_%(store)s__synaptic_pre;
     const int32_t* target = brian::_dynamic_array_%(store)s_synapse_target.data();
     const size_t n_synapses = sources.size();
-    int32_t parts = 1;
-#ifdef _OPENMP
-    if (n_neurons >= %(min_threaded)d)
-        parts = omp_get_max_threads();
-#endif
-    std::vector<int64_t> first(n_neurons + 1, 0), incoming(n_neurons + 1, 0);
+    const int32_t parts = n_neurons >= %(min_threaded)d ? LIF_THREADS : 1;
+    std::vector<int64_t> first(n_neurons + 1, 0);
     for (size_t k = 0; k < n_synapses; k++)
     {
         if (k > 0 && (sources[k] < sources[k - 1] || (sources[k] == sources[k - 1] && target[k] <= target[k - 1])))
@@ -101,22 +95,12 @@ static void _synapse_parts_%(store)s(const int32_t n_neurons)
             std::exit(3);
         }
         first[sources[k] + 1]++;
-        incoming[target[k] %% n_neurons + 1]++;
     }
     for (int32_t i = 0; i < n_neurons; i++)
-    {
         first[i + 1] += first[i];
-        incoming[i + 1] += incoming[i];
-    }
-    // Part boundaries: the first postsynaptic neuron of each part, by cumulative incoming synapses.
-    std::vector<int32_t> bound(parts + 1, n_neurons);
-    bound[0] = 0;
-    for (int32_t part = 1, j = 0; part < parts; part++)
-    {
-        while (j < n_neurons && incoming[j] * parts < (int64_t)n_synapses * part)
-            j++;
-        bound[part] = j;
-    }
+    std::vector<int32_t> bound(parts + 1);
+    for (int32_t part = 0; part <= parts; part++)
+        bound[part] = lif_team::share_start(n_neurons, part, parts);
     std::vector<int32_t>& cuts = _cuts_%(store)s;
     cuts.assign((size_t)n_neurons * (2 * parts + 1), 0);
     for (int32_t i = 0; i < n_neurons; i++)
@@ -135,7 +119,7 @@ static void _synapse_parts_%(store)s(const int32_t n_neurons)
 
 // Adds each spiking neuron's events to one conductance per synapse: g_exc[j] for targets
 // j < n_neurons, g_inh[j - n_neurons] for the others (a loop over each receptor's block, so no
-// branch and no lookup per event). With threads, each thread adds the events to its parts'
+// branch and no lookup per event). With threads, each member adds the events to its part's
 // postsynaptic neurons, in the order of the spikes: every conductance receives its increments
 // in the same order as on one thread. Returns the number of events. The time step is not used:
 // it is an argument so that the call reads as a per-step operation.
@@ -152,25 +136,20 @@ double _deliver_spikes_%(store)s(int64_t step)
     const double* __restrict weight = brian::_dynamic_array_%(store)s_synapse_weight.data();
     double* __restrict g_exc = brian::_array_%(group)s_g_exc;
     double* __restrict g_inh = brian::_array_%(group)s_g_inh;
-    #pragma omp parallel if (parts > 1) num_threads(parts)
-    {
-        int32_t thread = 0, threads = 1;
-#ifdef _OPENMP
-        thread = omp_get_thread_num();
-        threads = omp_get_num_threads();
-#endif
-        for (int32_t part = thread; part < parts; part += threads)
-            for (int32_t s = 0; s < n_spikes; s++)
-            {
-                const int32_t i = spikes[s];
-                const double release = %(release)s;
-                const int32_t* cut = cuts + (size_t)i * (2 * parts + 1);
-                for (int32_t k = cut[part]; k < cut[part + 1]; k++)
-                    g_exc[target[k]] += weight[k] * release;
-                for (int32_t k = cut[parts + part]; k < cut[parts + part + 1]; k++)
-                    g_inh[target[k] - n_neurons] += weight[k] * release;
-            }
-    }
+    auto share = [&](const int32_t part, const int32_t) {
+        for (int32_t s = 0; s < n_spikes; s++)
+        {
+            const int32_t i = spikes[s];
+            const double release = %(release)s;
+            const int32_t* cut = cuts + (size_t)i * (2 * parts + 1);
+            for (int32_t k = cut[part]; k < cut[part + 1]; k++)
+                g_exc[target[k]] += weight[k] * release;
+            for (int32_t k = cut[parts + part]; k < cut[parts + part + 1]; k++)
+                g_inh[target[k] - n_neurons] += weight[k] * release;
+        }
+    };
+    if (n_spikes > 0)
+        lif_team::for_members(parts > 1, share);
     double events = 0;
     for (int32_t s = 0; s < n_spikes; s++)
     {
@@ -198,7 +177,8 @@ def delivery_function(group_name: str, store_name: str, n_neurons: int, synapse:
                             "release": _RELEASE[synapse] % {"group": group_name}}
     function = Function(_runtime_delivery, arg_units=[1], return_unit=1, arg_types=["integer"],
                         return_type="float", stateless=False)
-    function.implementations.add_implementation("cpp", code=code, name=f"_deliver_spikes_{store_name}")
+    function.implementations.add_implementation("cpp", code=code, name=f"_deliver_spikes_{store_name}",
+                                                compiler_kwds=team.compiler_kwds())
     return function
 
 
