@@ -469,7 +469,8 @@ def test_spikes_are_the_same_on_one_and_two_threads(build_dir, tmp_path, monkeyp
 def test_event_store_gives_the_conductances_of_brian2s_synaptic_pathway(build_dir, synapse, stp):
     """A network's event store against Brian2's own pathway (make_synapses) with the same values.
 
-    Two 10 + 14 RBMs with weights of both signs (both receptors): every conductance must
+    Two 10 + 20 RBMs with weights of both signs (both receptors; the visible neurons' 20 synapses
+    as the store's dense rows, the hidden neurons' 10 as sparse blocks): every conductance must
     receive the same increments in the same order, so the conductance traces of every step
     agree to rounding: the store multiplies (scale * weight) * release, the pathway's
     compiled code (-ffast-math may reorder a product) possibly another order, which moves an
@@ -480,10 +481,11 @@ def test_event_store_gives_the_conductances_of_brian2s_synaptic_pathway(build_di
     from brian2 import SpikeMonitor, siemens
 
     from lif_tempering.neuron.standalone import StandaloneProject
-    from lif_tempering.sampling.event_delivery import event_store_values, make_event_store
+    from lif_tempering.sampling.event_delivery import DENSE_MIN_SYNAPSES, event_store_values, make_event_store
     from lif_tempering.sampling.network import LIFSamplingNetwork
 
-    n_visible, n_hidden, duration_ms, seed = 10, 14, 500.0, 31
+    n_visible, n_hidden, duration_ms, seed = 10, 20, 500.0, 31
+    assert n_visible < DENSE_MIN_SYNAPSES <= n_hidden
     n = 2 * (n_visible + n_hidden)
     rng = np.random.default_rng(17)
     pre, post = block_diagonal_connectivity(*bipartite_connectivity(n_visible, n_hidden), n_visible + n_hidden, 2)
