@@ -27,7 +27,9 @@ baseline x86-64, x86-64-v3 (AVX2, four neurons at a time) and x86-64-v4
 (AVX-512, eight), and the binary picks the version when it is loaded (function
 multiversioning, GCC 11 or later with glibc; elsewhere the baseline version
 only); all do the same integer operations and single IEEE operations in the
-same order, so the numbers do not depend on the machine.
+same order, so the numbers do not depend on the machine. The x86-64-v4 version
+lists the neurons with further events eight at a time (AVX-512 compress; the
+others one at a time, without a branch), in the same ascending order.
 Brian2's runtime device runs the numpy version (:func:`background_numpy`), which
 gives the same numbers (tested).
 
@@ -148,6 +150,9 @@ CONSTANT_RATES_STEP = MEMBRANE_STEP + "background_events = poisson_background(t_
 SCHEDULED_RATES_STEP = MEMBRANE_STEP + ("background_events = poisson_background(t_in_timesteps, "
                                          "growth_exc_schedule(t), growth_inh_schedule(t))")
 
+#: Header with the x86 intrinsics of the background's x86-64-v4 version (next to ``lif_team.h``).
+INTRINSICS_HEADER = team.HEADER.with_name("lif_intrinsics.h")
+
 #: Budget value meaning "not drawn yet": the step draws it first.
 UNDRAWN_BUDGET = 0.0
 
@@ -195,13 +200,58 @@ static _LIF_INLINE double _background_uniform(uint64_t step, uint64_t stream, ui
 
 #: The per-group background step (:func:`poisson_background_function`).
 _BACKGROUND_STEP_CPP = """
+// The neurons first .. stop - 1 whose budget reached 1, ascending, into `listed`; returns how
+// many. Without a branch per neuron (it would be mispredicted often); the x86-64-v4 version
+// compresses the indices of 8 neurons at a time (AVX-512), the others list one at a time.
+template <bool compress> struct _DueNeurons_%(group)s
+{
+    static _LIF_INLINE int32_t list(const double* __restrict budget, const int32_t first, const int32_t stop,
+                                    int32_t* __restrict listed)
+    {
+        int32_t n_listed = 0;
+        for (int32_t i = first; i < stop; i++)
+        {
+            listed[n_listed] = i;
+            n_listed += budget[i] >= 1.0;
+        }
+        return n_listed;
+    }
+};
+#if _LIF_VERSIONS
+template <> struct _DueNeurons_%(group)s<true>
+{
+    // Writes up to 7 entries past the last one it lists, within the stop - first of `listed`.
+    // Called (not inlined) from the x86-64-v4 version only.
+    __attribute__((target("arch=x86-64-v4")))
+    static int32_t list(const double* __restrict budget, const int32_t first, const int32_t stop,
+                                    int32_t* __restrict listed)
+    {
+        int32_t n_listed = 0, i = first;
+        __m256i index = _mm256_add_epi32(_mm256_set1_epi32(first), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (; i + 8 <= stop; i += 8)
+        {
+            const __mmask8 due = _mm512_cmp_pd_mask(_mm512_loadu_pd(budget + i), _mm512_set1_pd(1.0), _CMP_GE_OQ);
+            _mm256_storeu_si256((__m256i*)(listed + n_listed), _mm256_maskz_compress_epi32(due, index));
+            n_listed += __builtin_popcount(due);
+            index = _mm256_add_epi32(index, _mm256_set1_epi32(8));
+        }
+        for (; i < stop; i++)
+        {
+            listed[n_listed] = i;
+            n_listed += budget[i] >= 1.0;
+        }
+        return n_listed;
+    }
+};
+#endif
+
 // Survival budgets (0 < budget <= 1; 0 means undrawn, or lost to rounding) with growth
 // factors exp(rate * dt) of one receptor of neurons first .. stop - 1 of group %(group)s, one
 // step: events counted into `events`, conductances decayed and incremented (arrays indexed by
 // neuron; `listed` has room for stop - first neurons). Returns the events.
 // Every version does the same integer operations and single IEEE operations (no fused
 // multiply-add: COMPILE_ARGS), so all give the same numbers.
-template <bool halves>
+template <bool halves, bool compress>
 static _LIF_INLINE double _background_receptor_step_%(group)s(const int64_t step, const uint64_t receptor,
     const int32_t first, const int32_t stop, double* __restrict budget, const double* __restrict growth,
     const double growth_now, double* __restrict conductance, const double* __restrict weight,
@@ -229,16 +279,10 @@ static _LIF_INLINE double _background_receptor_step_%(group)s(const int64_t step
         budget[i] = remaining;
         further |= remaining >= 1.0;
     }
-    // Further events of the step (at 3 kHz and dt = 0.1 ms, in ~4 %% of the streams): their
-    // neurons are listed without a branch (a branch per neuron would be mispredicted often).
+    // Further events of the step (at 3 kHz and dt = 0.1 ms, in ~4 %% of the streams).
     if (further)
     {
-        int32_t n_listed = 0;
-        for (int32_t i = first; i < stop; i++)
-        {
-            listed[n_listed] = i;
-            n_listed += budget[i] >= 1.0;
-        }
+        const int32_t n_listed = _DueNeurons_%(group)s<compress>::list(budget, first, stop, listed);
         for (int32_t k = 0; k < n_listed; k++)
         {
             const int32_t i = listed[k];
@@ -268,17 +312,21 @@ static _LIF_INLINE double _background_receptor_step_%(group)s(const int64_t step
 #define _BACKGROUND_RECEPTOR_ARGUMENTS const int64_t step, const uint64_t receptor, const int32_t first, \
     const int32_t stop, double* budget, const double* growth, const double growth_now, double* conductance, \
     const double* weight, double* events, int32_t* listed
-#define _BACKGROUND_RECEPTOR_CALL(halves) _background_receptor_step_%(group)s<halves>(step, receptor, first, stop, \
-    budget, growth, growth_now, conductance, weight, events, listed)
+#define _BACKGROUND_RECEPTOR_CALL(halves, compress) _background_receptor_step_%(group)s<halves, compress>(step, \
+    receptor, first, stop, budget, growth, growth_now, conductance, weight, events, listed)
 #if _LIF_VERSIONS
 __attribute__((target("default")))
-static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
+static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS)
+{ return _BACKGROUND_RECEPTOR_CALL(false, false); }
 __attribute__((target("arch=x86-64-v3")))
-static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(true); }
+static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS)
+{ return _BACKGROUND_RECEPTOR_CALL(true, false); }
 __attribute__((target("arch=x86-64-v4")))
-static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
+static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS)
+{ return _BACKGROUND_RECEPTOR_CALL(false, true); }
 #else
-static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS) { return _BACKGROUND_RECEPTOR_CALL(false); }
+static double _background_receptor_%(group)s(_BACKGROUND_RECEPTOR_ARGUMENTS)
+{ return _BACKGROUND_RECEPTOR_CALL(false, false); }
 #endif
 
 // The background of every neuron of group %(group)s in one time step. In a build with threads
@@ -406,8 +454,10 @@ def poisson_background_function(group: NeuronGroup, scheduled: bool):
     function = Function(runtime_background, arg_units=[1] * n_arguments, return_unit=1,
                         arg_types=["integer"] + ["float"] * (n_arguments - 1), return_type="float",
                         stateless=False)
+    kwds = team.compiler_kwds()
+    kwds["headers"] = kwds["headers"] + [f'"{INTRINSICS_HEADER.name}"']
     function.implementations.add_implementation("cpp", code=code, name=f"_poisson_background_{group_name}",
-                                                compiler_kwds=team.compiler_kwds())
+                                                compiler_kwds=kwds)
     return function
 
 
