@@ -1,8 +1,8 @@
 // A team of threads that lives for the whole run of a compiled simulation
 // (lif_tempering.neuron.team): the calling thread is member 0, the other LIF_THREADS - 1
-// members wait for the next piece of work by spinning, so handing work to them costs a
-// cache-line transfer (~0.1 us) instead of opening an OpenMP parallel region (~1.2 us on
-// 2 cores), three times per time step. Every member holds a core for the whole run: the
+// members wait for the next piece of work by spinning, so a round of work costs a cache line
+// sent out and one sent back (0.29 us on the 2-core test machine) instead of an OpenMP
+// parallel region (~1.2 us there), three rounds per time step. Every member holds a core for the whole run: the
 // simulation rules request `threads` cores.
 //
 // Included at the top of a code object (Brian2's `headers`), outside its anonymous

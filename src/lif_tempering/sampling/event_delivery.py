@@ -35,11 +35,12 @@ so both forms give the same numbers. The row streams half the bytes of the spars
 
 In a build with threads (:mod:`lif_tempering.neuron.team`; networks of at least
 :data:`~lif_tempering.neuron.membrane.MIN_THREADED_NEURONS` neurons) the postsynaptic
-neurons are split into one range per thread with about equal numbers of incoming synapses;
-each thread goes through all spikes of the step and adds the events to its range's
-conductances (each neuron's block, sorted by target, splits into contiguous pieces, found
-once per run). Every conductance receives its increments in the single-threaded order, so
-the numbers do not depend on the number of threads (tested).
+neurons are split into one contiguous range per thread, the thread's share of the membrane
+step and the background; each thread goes through all spikes of the step and adds the
+events to its range's conductances (each neuron's block, sorted by target, splits into
+contiguous pieces, found once per run; a dense row into one piece per range). Every
+conductance receives its increments in the single-threaded order, so the numbers do not
+depend on the number of threads (tested).
 
 The same increments as the pathway (:func:`~lif_tempering.sampling.network.make_synapses`)
 in the same order (spiking neurons in index order, at most one synapse per pair; the zero
@@ -84,18 +85,19 @@ _DELIVERY_CPP = """
 // (n_neurons + j). The targets are split into `parts` ranges of postsynaptic neurons, one per
 // member of the team (lif_team.h; one part without threads or for networks of fewer than
 // %(min_threaded)d neurons): the member's share of the membrane step and the background, so
-// that each conductance stays in the cache of one core. Synapses cut[c] .. cut[c + 1] - 1 of neuron i, with
-// cut = &_cuts[i * (2 parts + 1)], are its excitatory ones to part c (c < parts) and its
-// inhibitory ones to part c - parts (c >= parts). Set at the first call of a run (the targets
-// are run values).
+// that each conductance stays in the cache of one core. Synapses cut[c] .. cut[c + 1] - 1 of
+// neuron i, with cut = &_cuts[i * (2 parts + 1)], are its excitatory ones to part c (c < parts)
+// and its inhibitory ones to part c - parts (c >= parts). Set at the first call of a run (the
+// targets are run values).
 static std::vector<int32_t> _cuts_%(store)s;
 static int32_t _parts_%(store)s = 0;
 static std::vector<int32_t> _bound_%(store)s;
 // Dense rows: a neuron whose synapses reach at least half of the postsynaptic neurons
 // low .. low + width - 1 (RBM layers, fully connected networks) keeps its weights as one row of
 // that width from _dense[_dense_offset[i]]: the weight of an excitatory synapse, minus that of
-// an inhibitory one (weights are >= 0), zero where it has no synapse; _dense_offset[i] is -1
-// for the others. Half the bytes of two rows: the delivery streams them from memory.
+// an inhibitory one, zero where it has no synapse; _dense_offset[i] is -1 for the others (and
+// for a neuron with a negative weight, which the sign could not tell apart). Half the bytes of
+// two rows: the delivery streams them from memory.
 static std::vector<double> _dense_%(store)s;
 static std::vector<int64_t> _dense_offset_%(store)s;
 static std::vector<int32_t> _dense_low_%(store)s, _dense_width_%(store)s;
@@ -118,13 +120,15 @@ static void _dense_rows_%(store)s(const int32_t n_neurons, const std::vector<int
             if (size < %(dense_min_synapses)d)
                 continue;
             int32_t low = n_neurons, high = -1;
+            bool negative = false;
             for (int64_t k = first[i]; k < first[i + 1]; k++)
             {
                 low = std::min(low, target[k] %% n_neurons);
                 high = std::max(high, target[k] %% n_neurons);
+                negative |= weight[k] < 0;
             }
             const int32_t width = high - low + 1;
-            if (2 * size < width)
+            if (2 * size < width || negative)
                 continue;
             if (pass == 1)
             {
