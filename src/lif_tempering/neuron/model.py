@@ -224,7 +224,7 @@ template <> struct _DueNeurons_%(group)s<true>
     // Called (not inlined) from the x86-64-v4 version only.
     __attribute__((target("arch=x86-64-v4")))
     static int32_t list(const double* __restrict budget, const int32_t first, const int32_t stop,
-                                    int32_t* __restrict listed)
+                        int32_t* __restrict listed)
     {
         int32_t n_listed = 0, i = first;
         __m256i index = _mm256_add_epi32(_mm256_set1_epi32(first), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
