@@ -66,10 +66,8 @@ public:
             thread.join();
     }
 
-    int32_t size() const { return size_; }
-
-    // Runs work(context, m, size()) on every member m = 0 .. size() - 1 and returns when all
-    // have finished.
+    // Runs work(context, m, size) on every member m = 0 .. size - 1 and returns when all have
+    // finished.
     void run(Work work, void* context)
     {
         if (size_ == 1)
@@ -150,6 +148,20 @@ void for_members(bool split, Body& body)
         team().run(&call_body<Body>, &body);
     else
         body(0, 1);
+}
+
+// The sum of body(member, members) (a double per member) over the members of for_members, in
+// member order, so that it does not depend on which thread finished first.
+template <class Body>
+double sum_over_members(bool split, Body& body)
+{
+    double part[LIF_THREADS] = {0};
+    auto share = [&](const int32_t member, const int32_t members) { part[member] = body(member, members); };
+    for_members(split, share);
+    double total = 0;
+    for (int32_t member = 0; member < LIF_THREADS; member++)
+        total += part[member];
+    return total;
 }
 
 // First neuron of member `member`'s contiguous share of n neurons.

@@ -245,16 +245,11 @@ double _lif_membrane_%(group)s(const double t, const double dt)
 {
     const int32_t n = %(n_neurons)d;
     static std::vector<double> v_inf(n), factor(n), growth(n);
-    double integrating[LIF_THREADS] = {0};
     auto share = [&](const int32_t member, const int32_t members) {
-        integrating[member] = _lif_membrane_versions_%(group)s(t, dt, lif_team::share_start(n, member, members),
+        return _lif_membrane_versions_%(group)s(t, dt, lif_team::share_start(n, member, members),
             lif_team::share_start(n, member + 1, members), v_inf.data(), factor.data(), growth.data());
     };
-    lif_team::for_members(n >= %(min_threaded)d, share);
-    double total = 0;
-    for (int32_t member = 0; member < LIF_THREADS; member++)
-        total += integrating[member];
-    return total;
+    return lif_team::sum_over_members(n >= %(min_threaded)d, share);
 }
 """
 

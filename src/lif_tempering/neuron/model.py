@@ -342,20 +342,17 @@ double _poisson_background_%(group)s(%(arguments)s)
     const double growth_now[2] = {%(growth_now)s};
     double* const conductance[2] = {brian::_array_%(group)s_g_exc, brian::_array_%(group)s_g_inh};
     const double* const weight[2] = {brian::_array_%(group)s_w_exc, brian::_array_%(group)s_w_inh};
-    double events_of[LIF_THREADS] = {0};
     auto share = [&](const int32_t member, const int32_t members) {
         const int32_t first = lif_team::share_start(n, member, members);
         const int32_t stop = lif_team::share_start(n, member + 1, members);
+        double events_of_share = 0;
         for (int receptor = 0; receptor < 2; receptor++)
-            events_of[member] += _background_receptor_%(group)s(step, receptor, first, stop, budget[receptor],
+            events_of_share += _background_receptor_%(group)s(step, receptor, first, stop, budget[receptor],
                 growth[receptor], growth_now[receptor], conductance[receptor], weight[receptor],
                 events.data() + receptor * n, listed.data() + receptor * n + first);
+        return events_of_share;
     };
-    lif_team::for_members(n >= %(min_threaded)d, share);
-    double total = 0;
-    for (int32_t member = 0; member < LIF_THREADS; member++)
-        total += events_of[member];
-    return total;
+    return lif_team::sum_over_members(n >= %(min_threaded)d, share);
 }
 """
 
