@@ -75,6 +75,7 @@ from lif_tempering.calibration.temperature import ActivationPoint  # noqa: E402
 from lif_tempering.neuron.parameters import PARAMETER_SETS, NeuronParameters  # noqa: E402
 from lif_tempering.neuron.population import PopulationSimulator  # noqa: E402
 from lif_tempering.neuron.standalone import COMPILE_ARGS  # noqa: E402
+from lif_tempering.neuron.stp import STPParameters  # noqa: E402
 from lif_tempering.runtime import job_log  # noqa: E402
 from lif_tempering.sampling.boltzmann import random_bm, rbm_as_bm  # noqa: E402
 from lif_tempering.sampling.network import (  # noqa: E402
@@ -84,7 +85,6 @@ from lif_tempering.sampling.network import (  # noqa: E402
     spikes_to_states,
     synapse_values,
 )
-from lif_tempering.sampling.stp import STPParameters  # noqa: E402
 from lif_tempering.sampling.translation import bm_to_lif, stp_weight_factor  # noqa: E402
 
 PARAMS: NeuronParameters = PARAMETER_SETS["sbs_tutorial"]

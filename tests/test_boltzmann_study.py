@@ -8,10 +8,10 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from lif_tempering.analysis.mixing import classify
 from lif_tempering.config import ConfigError, validate_config
+from lif_tempering.learning.classifier import classify, train_classifier
 from lif_tempering.learning.datasets import BinaryImages
-from lif_tempering.learning.rbm import sample_rbm_gibbs, train_classifier
+from lif_tempering.learning.rbm import sample_rbm_gibbs
 from lif_tempering.learning.study import (
     classifier_dataset,
     job_images,
@@ -21,8 +21,8 @@ from lif_tempering.learning.study import (
     rbm_parameters,
     train_rbm_dataset,
 )
+from lif_tempering.neuron.stp import STPParameters
 from lif_tempering.sampling.boltzmann import exact_distribution, kl_divergence, random_bm
-from lif_tempering.sampling.stp import STPParameters
 from lif_tempering.sampling.study import (
     SAMPLERS,
     combine_samplers,

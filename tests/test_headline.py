@@ -119,7 +119,7 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
 
 def scan_with_choice(configured_frequency_hz):
     """A 1 x 2 x 1 scan whose 2 Hz point is chosen (the 5 Hz point loses activity fidelity)."""
-    from lif_tempering.tempering.study import choose_schedule
+    from lif_tempering.analysis.study import choose_schedule
 
     dims = ("shape", "frequency_hz", "t_max")
     values = {"switch_ratio": [2.4, 3.1], "switch_ratio_ci_low": [1.7, 2.2], "switch_ratio_ci_high": [3.0, 4.0],

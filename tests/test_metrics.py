@@ -21,7 +21,6 @@ from lif_tempering.analysis.metrics import (
     cluster_bootstrap_ci,
     cluster_ratio_bootstrap_ci,
     count_label_switches,
-    count_two_stage_resamples,
     coverage_time,
     effective_sample_size,
     integrated_autocorrelation_time,
@@ -31,6 +30,7 @@ from lif_tempering.analysis.metrics import (
     switch_rate_hz,
     two_stage_bootstrap_means,
 )
+from lif_tempering.config import count_two_stage_resamples
 
 
 def ar1_series(phi, n, rng):

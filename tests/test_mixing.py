@@ -10,19 +10,15 @@ from lif_tempering.analysis.mixing import (
     RATIOS,
     RATIOS_VS_FREE_LIF,
     SUMMARY_METRICS,
-    SoftmaxClassifier,
     censored_tau_int,
     class_prior,
-    classify,
     combine_runs,
-    ground_state_half_width,
     run_mixing,
     summarize,
-    visible_readout,
-    window_centres_s,
 )
+from lif_tempering.learning.classifier import SoftmaxClassifier, classify, visible_readout
 from lif_tempering.tempering.runs import make_schedule, run_dataset
-from lif_tempering.tempering.schedules import ground_state_window_ids
+from lif_tempering.tempering.schedules import ground_state_half_width, ground_state_window_ids, window_centres_s
 
 N_CLASSES = 3
 FREQUENCY_HZ, T_MAX, TOLERANCE = 2.0, 2.0, 0.1

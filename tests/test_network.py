@@ -22,6 +22,7 @@ from lif_tempering.neuron.model import (
 )
 from lif_tempering.neuron.parameters import PARAMETER_SETS
 from lif_tempering.neuron.population import PopulationSimulator
+from lif_tempering.neuron.stp import STPParameters
 from lif_tempering.sampling.boltzmann import (
     coupling_gain,
     empirical_distribution,
@@ -45,7 +46,6 @@ from lif_tempering.sampling.network import (
     synapse_values,
     write_samples,
 )
-from lif_tempering.sampling.stp import STPParameters
 
 P = PARAMETER_SETS["sbs_tutorial"]
 DT_MS = 0.1

@@ -5,6 +5,7 @@ import pytest
 from scipy.special import expit, logsumexp
 from scipy.stats import chi2
 
+from lif_tempering.learning.classifier import classification_accuracy, train_classifier
 from lif_tempering.learning.datasets import load_digits_binary
 from lif_tempering.learning.rbm import (
     _gibbs_step,
@@ -13,11 +14,9 @@ from lif_tempering.learning.rbm import (
     ais_log_partition,
     average_log_likelihood,
     base_rate_visible_bias,
-    classification_accuracy,
     exact_log_partition,
     sample_rbm_gibbs,
     swap_neighbouring_betas,
-    train_classifier,
     train_rbm,
     visible_free_energy,
 )

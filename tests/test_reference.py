@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, logsumexp, softmax
 
-from lif_tempering.analysis.mixing import SoftmaxClassifier
+from lif_tempering.learning.classifier import SoftmaxClassifier
 from lif_tempering.learning.rbm import visible_free_energy
 from lif_tempering.learning.reference import (
     beta_ladder,

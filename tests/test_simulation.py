@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from brian2 import StateMonitor, ms, mV, uS
 
+from lif_tempering.calibration.single_neuron import membrane_dataset
 from lif_tempering.neuron import membrane
 from lif_tempering.neuron.model import (
     NO_SPIKING_THRESHOLD_MV,
@@ -24,7 +25,6 @@ from lif_tempering.neuron.model import (
 )
 from lif_tempering.neuron.parameters import resolve_parameters
 from lif_tempering.neuron.population import PopulationSimulator
-from lif_tempering.neuron.single_neuron import membrane_dataset
 from lif_tempering.neuron.standalone import COMPILE_ARGS, MULTIVERSION_CPP, StandaloneProject
 
 pytestmark = pytest.mark.slow

@@ -20,14 +20,14 @@ from lif_tempering.io import read_dataset
 from lif_tempering.neuron.model import TSODYKS_MARKRAM_ON_SPIKE, TSODYKS_MARKRAM_STATE, run_reset_before_synapses
 from lif_tempering.neuron.parameters import PARAMETER_SETS
 from lif_tempering.neuron.standalone import StandaloneProject
-from lif_tempering.sampling.network import BoltzmannSampler, make_synapses, write_samples
-from lif_tempering.sampling.stp import (
+from lif_tempering.neuron.stp import (
     RENEWING,
     STPParameters,
     reference_release,
     steady_state_release,
     stp_from_config,
 )
+from lif_tempering.sampling.network import BoltzmannSampler, make_synapses, write_samples
 from lif_tempering.sampling.translation import stp_weight_factor
 
 P = PARAMETER_SETS["sbs_tutorial"]

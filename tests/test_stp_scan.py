@@ -5,10 +5,10 @@ import pytest
 from test_tempering_study import N_VISIBLE, alternating_every_ms, fake_rbm
 
 from lif_tempering.analysis.stp_scan import STP_SCAN_METRICS, STP_SCAN_RATIOS, stp_point_label, stp_scan
+from lif_tempering.analysis.study import mixing_group
 from lif_tempering.learning.reference import reference_dataset
 from lif_tempering.learning.study import rbm_classifier, rbm_parameters
 from lif_tempering.tempering.runs import make_schedule, run_dataset
-from lif_tempering.tempering.study import mixing_group
 
 DURATION_MS, DT_MS, FREQUENCY_HZ, T_MAX, TOLERANCE = 10_000.0, 5.0, 2.0, 2.0, 0.1
 TRAINING_SEEDS, SEEDS = (0, 1), (0, 1, 2)

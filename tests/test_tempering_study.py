@@ -5,18 +5,16 @@ import pytest
 import xarray as xr
 
 from lif_tempering.analysis.metrics import count_label_switches
-from lif_tempering.tempering.runs import make_schedule, run_dataset
-from lif_tempering.tempering.study import (
+from lif_tempering.analysis.study import (
     choose_schedule,
-    condition_label,
-    gibbs_run,
     mixing_group,
     mixing_summary,
     parameter_scan,
     read_at,
-    schedule_label,
     window_labels,
 )
+from lif_tempering.tempering.runs import make_schedule, run_dataset
+from lif_tempering.tempering.study import condition_label, gibbs_run, schedule_label
 
 N_VISIBLE, N_HIDDEN = 4, 2
 DURATION_MS, BURN_IN_MS, DT_MS = 10_000.0, 0.0, 5.0

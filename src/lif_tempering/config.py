@@ -10,13 +10,13 @@ from __future__ import annotations
 import itertools
 import zlib
 from importlib.resources import files
+from math import comb
 from pathlib import Path
 
 import numpy as np
 import yaml
 from jsonschema import Draft202012Validator
 
-from lif_tempering.analysis.metrics import count_two_stage_resamples
 from lif_tempering.neuron.parameters import NeuronParameters, noise_label, resolve_parameters
 
 SCHEMA_RESOURCE = "config.schema.yaml"
@@ -29,6 +29,26 @@ class ConfigError(ValueError):
 def load_schema() -> dict:
     """The configuration schema as a dictionary, read from the package data."""
     return yaml.safe_load(files(__package__).joinpath(SCHEMA_RESOURCE).read_text())
+
+
+def count_two_stage_resamples(n_clusters: int, n_units: int) -> int:
+    """Number of distinct resamples of the two-stage bootstrap of ``n_clusters`` x ``n_units`` (complete) data.
+
+    A resample, as the statistic sees it, is the multiset of drawn (cluster, unit)
+    pairs. If cluster ``r`` is drawn ``k_r`` times (``sum k_r = n_clusters``), its units
+    are drawn ``k_r n_units`` times in all, and every multiset of that size is
+    reachable: ``C(k_r n_units + n_units - 1, n_units - 1)`` possibilities. The count
+    is the sum over the compositions ``(k_1, ..., k_R)`` of the products, computed
+    exactly. One cluster gives the one-stage count ``C(2 n - 1, n)`` of ``n`` units.
+    """
+    if n_clusters < 1 or n_units < 1:
+        raise ValueError(f"need n_clusters >= 1 and n_units >= 1, got {n_clusters}, {n_units}")
+    per_cluster = [comb(k * n_units + n_units - 1, n_units - 1) for k in range(n_clusters + 1)]
+    # coefficient of x^n_clusters in (sum_k per_cluster[k] x^k)^n_clusters
+    total = [1] + [0] * n_clusters
+    for _ in range(n_clusters):
+        total = [sum(total[i - k] * per_cluster[k] for k in range(i + 1)) for i in range(n_clusters + 1)]
+    return total[n_clusters]
 
 
 def _key(path) -> str:

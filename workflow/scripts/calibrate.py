@@ -1,8 +1,8 @@
 """Activation-function calibration of one noise configuration (rule ``calibrate_noise``)."""
 
+from lif_tempering.calibration.single_neuron import calibration_dataset
 from lif_tempering.io import write_dataset
 from lif_tempering.neuron.parameters import NeuronParameters
-from lif_tempering.neuron.single_neuron import calibration_dataset
 from lif_tempering.runtime import job_log, limit_threads
 
 params = snakemake.params

@@ -1,7 +1,7 @@
 """Collect per-noise-configuration results along the ``noise`` dimension."""
 
+from lif_tempering.calibration.single_neuron import combine_along
 from lif_tempering.io import read_dataset, write_dataset
-from lif_tempering.neuron.single_neuron import combine_along
 from lif_tempering.runtime import job_log
 
 with job_log(snakemake.log[0]):

@@ -1,8 +1,8 @@
 """Collect one scheme's temperature points into its map; stop if a point missed its tolerances."""
 
+from lif_tempering.calibration.single_neuron import combine_temperature_map
 from lif_tempering.calibration.temperature import require_converged
 from lif_tempering.io import read_dataset, write_dataset
-from lif_tempering.neuron.single_neuron import combine_temperature_map
 from lif_tempering.runtime import job_log
 
 params = snakemake.params

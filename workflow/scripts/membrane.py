@@ -1,8 +1,8 @@
 """Membrane statistics of one noise configuration (rule ``membrane``)."""
 
+from lif_tempering.calibration.single_neuron import membrane_dataset
 from lif_tempering.io import write_dataset
 from lif_tempering.neuron.parameters import NeuronParameters
-from lif_tempering.neuron.single_neuron import membrane_dataset
 from lif_tempering.runtime import job_log, limit_threads
 
 params = snakemake.params

@@ -1,8 +1,8 @@
 """Mixing metrics of the free and tempered runs of one sampler and trained RBM (rules ``mixing_group``, ``scan_group``)."""
 
+from lif_tempering.analysis.study import mixing_group
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.runtime import job_log, limit_threads
-from lif_tempering.tempering.study import mixing_group
 
 params = snakemake.params
 limit_threads(snakemake.threads)

@@ -1,8 +1,8 @@
 """Mixing of free and tempered sampling over samplers, trained RBMs and seeds (rule ``mixing_summary``)."""
 
+from lif_tempering.analysis.study import mixing_summary
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.runtime import job_log
-from lif_tempering.tempering.study import mixing_summary
 
 params = snakemake.params
 with job_log(snakemake.log[0]):

@@ -2,9 +2,9 @@
 
 from collections import defaultdict
 
+from lif_tempering.analysis.study import choose_schedule, mixing_summary, parameter_scan
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.runtime import job_log
-from lif_tempering.tempering.study import choose_schedule, mixing_summary, parameter_scan
 
 params = snakemake.params
 with job_log(snakemake.log[0]):

@@ -1,8 +1,8 @@
 """Rates realising one target temperature in one scheme (rule ``temperature_point``)."""
 
+from lif_tempering.calibration.single_neuron import temperature_point_dataset
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.neuron.parameters import NeuronParameters
-from lif_tempering.neuron.single_neuron import temperature_point_dataset
 from lif_tempering.runtime import job_log, limit_threads
 
 params = snakemake.params

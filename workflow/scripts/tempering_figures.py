@@ -1,9 +1,9 @@
 """Figures of the tempering study: digit strip, class timelines, mixing metrics (rule ``tempering_figures``)."""
 
+from lif_tempering.analysis.study import window_labels
 from lif_tempering.figures import tempering as tempering_figures
 from lif_tempering.io import read_dataset
 from lif_tempering.runtime import job_log
-from lif_tempering.tempering.study import window_labels
 
 params = snakemake.params
 with job_log(snakemake.log[0]):

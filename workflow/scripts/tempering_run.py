@@ -6,8 +6,8 @@ A LIF run has neuron parameters; its synapses have the short-term plasticity of 
 
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.stp import stp_from_config
 from lif_tempering.runtime import job_log, limit_threads
-from lif_tempering.sampling.stp import stp_from_config
 from lif_tempering.tempering.runs import make_schedule, temperature_map
 from lif_tempering.tempering.study import gibbs_run, lif_run
 

@@ -2,8 +2,8 @@
 
 from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.stp import stp_from_config
 from lif_tempering.runtime import job_log, limit_threads
-from lif_tempering.sampling.stp import stp_from_config
 from lif_tempering.sampling.study import LIF_VARIANTS, activation_point, lif_validation, validation_machines
 
 params = snakemake.params

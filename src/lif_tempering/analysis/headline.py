@@ -1,7 +1,7 @@
 """Headline results of a study: the numbers the report opens with.
 
 :func:`headline_table` gathers, in one long table, the settings the run was made with, the mixing
-of free against tempered sampling (the summary of :func:`lif_tempering.tempering.study.mixing_summary`:
+of free against tempered sampling (the summary of :func:`lif_tempering.analysis.study.mixing_summary`:
 means over runs with their bootstrap intervals and the tempered/free ratios, per sampler), and the
 single-neuron calibration behind it (the T = 1 activation fit, free-membrane statistics against
 high-conductance-state theory, the temperature map of the tempering scheme).
@@ -177,7 +177,7 @@ def _schedule_text(shape: str, frequency_hz: float, t_max: float) -> str:
 
 
 def schedule_choice_rows(scan: xr.Dataset) -> list[dict]:
-    """The schedule the scan chose (:func:`lif_tempering.tempering.study.choose_schedule`), its scan numbers,
+    """The schedule the scan chose (:func:`lif_tempering.analysis.study.choose_schedule`), its scan numbers,
     and whether the study was run with it."""
     attrs = scan.attrs
     configured = _schedule_text(attrs["configured_shape"], attrs["configured_frequency_hz"], attrs["configured_t_max"])

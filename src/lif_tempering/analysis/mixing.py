@@ -7,7 +7,7 @@ int8 states ``z`` (time, unit; visible units first) with ``time_ms``,
 ``wall_time_s``, ``n_visible``; optionally ``training_seed``).
 
 **Readout.** Every sample's visible part is classified by a classifier trained on
-the binarised images (:func:`lif_tempering.learning.rbm.train_classifier`). The classifier
+the binarised images (:func:`lif_tempering.learning.classifier.train_classifier`). The classifier
 sees either the visible state itself (``readout="visible"``) or, by default,
 ``p(v = 1 | h)`` of the sample's hidden state at ``T = 1``
 (``readout="mean_field"``, see docs/mixing.md):
@@ -68,28 +68,26 @@ confidence intervals, trained RBMs then seeds within each
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import xarray as xr
-from scipy.special import expit, softmax
 
 from lif_tempering.analysis.metrics import (
     class_histogram_kl,
     cluster_bootstrap_ci,
     cluster_ratio_bootstrap_ci,
-    count_two_stage_resamples,
     coverage_time,
     integrated_autocorrelation_time,
     majority_labels_per_window,
     one_hot,
     switch_rate_hz,
 )
+from lif_tempering.config import count_two_stage_resamples
+from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.rbm import visible_free_energy
+from lif_tempering.learning.reference import ModelReference
 from lif_tempering.tempering.runs import rbm_arrays
-from lif_tempering.tempering.schedules import MS_PER_S, TWO_PI, ground_state_window_ids
+from lif_tempering.tempering.schedules import MS_PER_S, ground_state_window_ids, window_centres_s
 
-READOUTS = ("mean_field", "visible")
 RUN_DIMS = ("sampler", "schedule", "training_seed", "seed")
 
 #: Per-run scalar metrics: units and long names.
@@ -150,89 +148,12 @@ RATIOS_VS_FREE_LIF = {"switch_ratio_vs_free_lif": "switch_rate_hz",
 
 # --------------------------------------------------------------------------- readout
 
-@dataclass(frozen=True)
-class ModelReference:
-    """What a run is compared with besides the data's class prior (:mod:`lif_tempering.learning.reference`).
-
-    ``class_probability`` (K,): the RBM's own class distribution, positive (smoothed),
-    summing to 1; ``data_free_energy``: mean visible free energy ``F(v)`` of the test
-    images (nats); ``data_mean_visible``: their mean pixel activity.
-    """
-
-    class_probability: np.ndarray
-    data_free_energy: float
-    data_mean_visible: float
-
-
-def visible_readout(z, n_visible: int, W, b_v, readout: str = "mean_field") -> np.ndarray:
-    """Images to classify, (time, n_visible) float: the visible states or ``p(v = 1 | h)`` at ``T = 1``.
-
-    ``z`` (time, unit) binary, visible units first; ``W`` (n_v, n_h), ``b_v`` (n_v,).
-    """
-    z = np.asarray(z)
-    if readout == "visible":
-        return z[:, :n_visible].astype(np.float64)
-    if readout == "mean_field":
-        return expit(z[:, n_visible:].astype(np.float64) @ np.asarray(W).T + np.asarray(b_v))
-    raise ValueError(f"unknown readout {readout!r}; allowed: {', '.join(READOUTS)}")
-
-
-@dataclass(frozen=True)
-class SoftmaxClassifier:
-    """Multinomial logistic regression from stored coefficients, e.g. of an RBM dataset.
-
-    ``coef`` (K, D) and ``intercept`` (K,): ``p(k | x) = softmax(coef x + intercept)_k``,
-    as scikit-learn's multinomial :class:`~sklearn.linear_model.LogisticRegression`
-    (K > 2) computes it. Classes are ``0 .. K-1``.
-    """
-
-    coef: np.ndarray
-    intercept: np.ndarray
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return np.arange(np.shape(self.intercept)[0])
-
-    def predict_proba(self, images) -> np.ndarray:
-        """Class probabilities (n, K) of ``images`` (n, D)."""
-        return softmax(np.asarray(images, dtype=np.float64) @ np.asarray(self.coef).T + self.intercept, axis=1)
-
-
-def classify(classifier, images) -> tuple[np.ndarray, np.ndarray]:
-    """Labels (int64) and confidences (the label's probability) of ``images`` (n, D).
-
-    ``classifier`` has ``predict_proba`` and ``classes_`` equal to ``0 .. K-1`` (a fitted
-    scikit-learn classifier or a :class:`SoftmaxClassifier`).
-    """
-    classes = np.asarray(classifier.classes_)
-    if not np.array_equal(classes, np.arange(classes.size)):
-        raise ValueError(f"the classifier's classes must be 0 .. K-1, got {classes}")
-    probability = classifier.predict_proba(np.asarray(images, dtype=np.float64))
-    return probability.argmax(axis=1).astype(np.int64), probability.max(axis=1)
-
-
 def class_prior(labels, n_classes: int) -> np.ndarray:
     """Class frequencies of ``labels`` (e.g. the training set's), shape (n_classes,), summing to 1."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)
     if counts.size != n_classes or np.any(counts == 0):
         raise ValueError(f"every class 0 .. {n_classes - 1} must occur in labels, and no other")
     return counts / counts.sum()
-
-
-def ground_state_half_width(t_max: float, tolerance: float) -> float:
-    """Phase half-width (rad) of the windows where the sinusoidal schedule has ``T <= 1 + tolerance``.
-
-    ``arccos(1 - 2 tolerance / (T_max - 1))``; needs ``0 < tolerance < T_max - 1``
-    (otherwise every instant qualifies and there are no windows).
-    """
-    if not 0 < tolerance < t_max - 1:
-        raise ValueError(f"need 0 < tolerance < t_max - 1, got tolerance {tolerance}, t_max {t_max}")
-    return float(np.arccos(1.0 - 2.0 * tolerance / (t_max - 1.0)))
-
-
-def window_centres_s(windows, frequency_hz: float, phase0: float = 0.0) -> np.ndarray:
-    """Time (s) of the ``T = 1`` instant at the centre of each window id (window n: ``f t + phase0 / 2 pi = n``)."""
-    return (np.asarray(windows, dtype=np.float64) - phase0 / TWO_PI) / frequency_hz
 
 
 def _window_means(values: np.ndarray, window_ids: np.ndarray, windows: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Every sample of a run has a phase ``phi`` of the readout oscillation (0: the
 ``T = 1`` instant, pi: the schedule's peak ``T_max``); a free run is read at the
-tempered run's frequency (:func:`lif_tempering.tempering.study.read_at`), so both
+tempered run's frequency (:func:`lif_tempering.analysis.study.read_at`), so both
 are binned at the same phases. Per phase bin (``n_bins`` equal bins of
 [0, 2 pi)), :func:`phase_profiles` averages
 
@@ -31,12 +31,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from lif_tempering.analysis.mixing import classify, combine_runs, visible_readout
+from lif_tempering.analysis.mixing import combine_runs
+from lif_tempering.analysis.study import read_at
+from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.rbm import visible_free_energy
 from lif_tempering.learning.study import rbm_classifier, rbm_parameters
 from lif_tempering.tempering.runs import rbm_arrays
 from lif_tempering.tempering.schedules import MS_PER_S, TWO_PI
-from lif_tempering.tempering.study import read_at
 
 #: Per-bin variables of :func:`phase_profiles`: name -> (units, long_name).
 PROFILE_VARIABLES = {
@@ -198,7 +199,7 @@ def group_profiles(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float,
                    activity_target: float, activity_tolerance: float) -> list[xr.Dataset]:
     """:func:`phase_profiles` of the free and tempered ``runs`` of one sampler and trained RBM ``rbm``.
 
-    Every run is read at ``frequency_hz`` (:func:`~lif_tempering.tempering.study.read_at`);
+    Every run is read at ``frequency_hz`` (:func:`~lif_tempering.analysis.study.read_at`);
     a sample is recovered (:func:`recovered`) when its confidence reaches the median
     confidence of all free runs of the group and its image activity is within
     ``activity_tolerance`` (relative) of ``activity_target`` (the test images' mean pixel).

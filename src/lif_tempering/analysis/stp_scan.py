@@ -3,15 +3,15 @@
 Short-term plasticity is a second route to mixing besides tempering (docs/mixing.md):
 depressing synapses weaken the couplings that hold a network in a mode while it stays
 there. The scan runs the free ``lif_stp`` network (Tsodyks-Markram synapses,
-:mod:`lif_tempering.sampling.stp`) at every grid point of utilisation ``U`` x recovery
+:mod:`lif_tempering.neuron.stp`) at every grid point of utilisation ``U`` x recovery
 time constant ``tau_rec_ms`` on the trained RBMs and seeds of the parameter scan, and
 compares it with the free renewing ``lif`` network of the same trained RBMs and seeds.
 
 Every run is read as the free runs of the tempering study, in the ground-state windows
-of the study's tempered schedule (:func:`lif_tempering.tempering.study.mixing_group`),
+of the study's tempered schedule (:func:`lif_tempering.analysis.study.mixing_group`),
 so the numbers are on the scale of the study's free runs. Per grid point, the free
 ``lif`` groups and the grid point's ``lif_stp`` groups are summarised together
-(:func:`lif_tempering.tempering.study.mixing_summary`): the means with two-stage cluster
+(:func:`lif_tempering.analysis.study.mixing_summary`): the means with two-stage cluster
 bootstrap intervals (trained RBMs, then seeds) and the ratios to the free ``lif`` runs
 (``*_vs_free_lif``), paired over (training seed, seed).
 """
@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from lif_tempering.analysis.mixing import RATIOS_VS_FREE_LIF
-from lif_tempering.tempering.study import mixing_summary
+from lif_tempering.analysis.study import mixing_summary
 
 #: Per-run metrics of the scan: the ``lif_stp`` runs' mean with interval at every grid point.
 STP_SCAN_METRICS = ("switch_rate_hz", "ground_confidence", "ground_visible_activity_ratio",
@@ -63,7 +63,7 @@ def stp_scan(free_lif_groups: list[xr.Dataset], stp_groups: list[xr.Dataset], U_
              seed: int, n_resamples: int, confidence: float) -> xr.Dataset:
     """Grid ``U`` x ``tau_rec_ms`` of free ``lif_stp`` runs against the free ``lif`` runs.
 
-    ``free_lif_groups``: :func:`~lif_tempering.tempering.study.mixing_group` of the free ``lif`` runs,
+    ``free_lif_groups``: :func:`~lif_tempering.analysis.study.mixing_group` of the free ``lif`` runs,
     one per trained RBM; ``stp_groups``: those of the free ``lif_stp`` runs, one per grid point and
     trained RBM, placed by their attributes ``stp_U`` and ``stp_tau_rec_ms`` (ms); every grid point
     needs groups, with the same training seeds and seeds as the ``lif`` ones. Per grid point:

@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from lif_tempering.analysis.mixing import classify  # noqa: E402
+from lif_tempering.learning.classifier import classify  # noqa: E402
 from lif_tempering.learning.study import rbm_classifier  # noqa: E402
 
 sns.set_theme(context="talk", style="ticks")

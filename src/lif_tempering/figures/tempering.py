@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from lif_tempering.analysis.mixing import classify, visible_readout  # noqa: E402
+from lif_tempering.learning.classifier import classify, visible_readout  # noqa: E402
 from lif_tempering.learning.study import rbm_classifier, rbm_parameters  # noqa: E402
 from lif_tempering.tempering.runs import make_schedule  # noqa: E402
 from lif_tempering.tempering.schedules import MS_PER_S  # noqa: E402
@@ -88,7 +88,7 @@ def digit_strip(tempered: xr.Dataset, free: xr.Dataset, rbm: xr.Dataset, readout
 def class_timelines(labels: dict[tuple[str, str], dict], duration_s: float) -> plt.Figure:
     """Classifier label against time, one row per (sampler, schedule): every ground-state sample and the window majority.
 
-    ``labels`` maps (sampler, schedule) to :func:`lif_tempering.tempering.study.window_labels`.
+    ``labels`` maps (sampler, schedule) to :func:`lif_tempering.analysis.study.window_labels`.
     """
     fig, axes = plt.subplots(len(labels), 1, figsize=(16, 2.6 * len(labels) + 0.8), sharex=True, sharey=True,
                              squeeze=False, constrained_layout=True)

@@ -11,16 +11,12 @@ temperature ``beta`` scales the whole energy, ``p_beta ~ exp(-beta E)``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.linalg import blas
 from scipy.special import expit, logsumexp
 
 from lif_tempering.sampling.boltzmann import states_from_indices
-
-if TYPE_CHECKING:
-    from sklearn.linear_model import LogisticRegression
 
 MAX_ENUMERATED_LAYER = 24
 _ENUMERATION_CHUNK = 1 << 12
@@ -438,21 +434,3 @@ def exact_log_partition(W, b_v, b_h) -> float:
 def average_log_likelihood(data, W, b_v, b_h, log_z: float) -> float:
     """Mean ``log p(v) = -F(v) - log Z`` over the rows of ``data`` (N, n_v), nats per image."""
     return float(np.mean(-visible_free_energy(data, W, b_v, b_h)) - log_z)
-
-
-def train_classifier(images, labels, seed: int = 0, regularisation_c: float = 1.0) -> LogisticRegression:
-    """Multinomial logistic regression (lbfgs, L2 with inverse strength ``regularisation_c``)
-    fitted to binary ``images`` (N, D) and integer ``labels`` (N,).
-
-    lbfgs is deterministic; ``seed`` is passed as ``random_state`` for completeness.
-    Use ``classifier.predict(v)`` to label samples.
-    """
-    from sklearn.linear_model import LogisticRegression  # imported here: ~0.6 s that sampling jobs do not need
-
-    classifier = LogisticRegression(C=regularisation_c, max_iter=2000, random_state=seed)
-    return classifier.fit(np.asarray(images, dtype=np.float64), np.asarray(labels))
-
-
-def classification_accuracy(classifier, images, labels) -> float:
-    """Fraction of ``images`` (N, D) whose predicted label equals ``labels`` (N,)."""
-    return float(np.mean(classifier.predict(np.asarray(images, dtype=np.float64)) == np.asarray(labels)))

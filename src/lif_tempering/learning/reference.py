@@ -27,15 +27,31 @@ distribution of long abstract chains known to mix:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 from scipy.special import expit
 
-from lif_tempering.analysis.mixing import ModelReference, classify, visible_readout
+from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.rbm import swap_neighbouring_betas, visible_free_energy
 
 #: Jeffreys pseudo-count per class of :func:`smoothed_class_distribution`.
 PSEUDO_COUNT = 0.5
+
+
+@dataclass(frozen=True)
+class ModelReference:
+    """What a run is compared with besides the data's class prior (:mod:`lif_tempering.learning.reference`).
+
+    ``class_probability`` (K,): the RBM's own class distribution, positive (smoothed),
+    summing to 1; ``data_free_energy``: mean visible free energy ``F(v)`` of the test
+    images (nats); ``data_mean_visible``: their mean pixel activity.
+    """
+
+    class_probability: np.ndarray
+    data_free_energy: float
+    data_mean_visible: float
 
 
 class ReferenceNotConverged(RuntimeError):
@@ -156,7 +172,7 @@ def kl_divergence(p, q) -> float:
 
 
 def model_reference(reference: xr.Dataset) -> ModelReference:
-    """The :class:`~lif_tempering.analysis.mixing.ModelReference` of a :func:`reference_dataset`: its class distribution
+    """The :class:`~lif_tempering.learning.reference.ModelReference` of a :func:`reference_dataset`: its class distribution
     smoothed (:func:`smoothed_class_distribution`, positive) and the test images' statistics."""
     attrs = reference.attrs
     return ModelReference(smoothed_class_distribution(reference["class_probability"].values, attrs["n_samples"]),
@@ -178,8 +194,8 @@ def reference_dataset(W, b_v, b_h, classifier, prior, test_images, test_labels, 
                       seed: int) -> xr.Dataset:
     """The reference class distribution of one RBM (module docstring) as a self-describing dataset.
 
-    ``classifier`` labels images (:func:`lif_tempering.analysis.mixing.classify`), seen through
-    ``readout`` (:func:`lif_tempering.analysis.mixing.visible_readout`, as in the mixing
+    ``classifier`` labels images (:func:`lif_tempering.learning.classifier.classify`), seen through
+    ``readout`` (:func:`lif_tempering.learning.classifier.visible_readout`, as in the mixing
     analysis); ``prior`` (K,) the training images' class frequencies; ``test_images``
     (N, n_v) binary and ``test_labels`` (N,) give the start states (ladders start
     in every class, :func:`class_start_states`) and the data statistics.

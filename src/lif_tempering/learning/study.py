@@ -21,17 +21,15 @@ import numpy as np
 import xarray as xr
 from scipy.special import expit
 
-from lif_tempering.analysis.mixing import SoftmaxClassifier
 from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.learning.classifier import SoftmaxClassifier, classification_accuracy, train_classifier
 from lif_tempering.learning.datasets import DATASETS, IDX_DATASETS, BinaryImages, load_digits_binary, load_idx_binary
 from lif_tempering.learning.rbm import (
     MONITOR_IMAGES,
     ais_log_partition,
     average_log_likelihood,
     base_rate_visible_bias,
-    classification_accuracy,
     sample_rbm_gibbs,
-    train_classifier,
     train_rbm,
 )
 from lif_tempering.learning.reference import beta_ladder
@@ -121,7 +119,7 @@ def _outside_range(b_v, b_h, bounds: dict | None) -> int:
 def classifier_dataset(data: BinaryImages, regularisation_c: float, dataset: str) -> xr.Dataset:
     """The digit classifier of a data set, fitted on its binarised training images, as a dataset.
 
-    Multinomial logistic regression (:func:`~lif_tempering.learning.rbm.train_classifier`,
+    Multinomial logistic regression (:func:`~lif_tempering.learning.classifier.train_classifier`,
     inverse regularisation strength ``regularisation_c``): ``classifier_coef`` (digit,
     visible), ``classifier_intercept`` (digit), accuracies on the training and test
     images as attributes.
@@ -274,7 +272,7 @@ def rbm_parameters(rbm: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def rbm_classifier(rbm: xr.Dataset) -> SoftmaxClassifier:
-    """The classifier stored with an RBM dataset (label images with :func:`lif_tempering.analysis.mixing.classify`)."""
+    """The classifier stored with an RBM dataset (label images with :func:`lif_tempering.learning.classifier.classify`)."""
     return SoftmaxClassifier(rbm["classifier_coef"].values, rbm["classifier_intercept"].values)
 
 
@@ -285,15 +283,15 @@ def lif_rbm_samples(rbm: xr.Dataset, p: NeuronParameters, calibration: Activatio
 
     Units are ordered visible first, then hidden. ``settings``: duration_ms,
     burn_in_ms, sample_dt_ms and stp (Tsodyks-Markram parameters of the synapses,
-    :func:`~lif_tempering.sampling.stp.stp_from_config`; absent: renewing). Returns samples int8 (time, unit); its ``params``
+    :func:`~lif_tempering.neuron.stp.stp_from_config`; absent: renewing). Returns samples int8 (time, unit); its ``params``
     add the RBM's layout (n_visible, n_hidden, image size, data set, training
     seed) and the :func:`layer_activity` of the samples.
     """
+    from lif_tempering.neuron.stp import stp_from_config
     from lif_tempering.sampling.network import (  # Brian2 only for LIF jobs: the others start faster
         BoltzmannSampler,
         SamplingResult,
     )
-    from lif_tempering.sampling.stp import stp_from_config
 
     W, b_v, b_h = rbm_parameters(rbm)
     n_visible, n_hidden = W.shape

@@ -89,7 +89,7 @@ from lif_tempering.neuron.membrane import (
 )
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.standalone import MULTIVERSION_CPP, SEED_VARIABLE
-from lif_tempering.sampling.stp import RENEWING, STPParameters
+from lif_tempering.neuron.stp import RENEWING, STPParameters
 
 if TYPE_CHECKING:  # Brian2 is imported where a network is built, so that runs of a built binary start without it
     from brian2 import NeuronGroup, TimedArray
@@ -459,7 +459,7 @@ def poisson_background_function(group: NeuronGroup, scheduled: bool):
 
 
 #: Update of the presynaptic Tsodyks-Markram state (:data:`TSODYKS_MARKRAM_STATE`,
-#: :mod:`lif_tempering.sampling.stp`) on each spike as NEST's ``tsodyks2_synapse``: the resource
+#: :mod:`lif_tempering.neuron.stp`) on each spike as NEST's ``tsodyks2_synapse``: the resource
 #: recovers toward 1 with tau_rec since the previous spike, the utilisation decays with tau_fac
 #: (to 0 at once for tau_fac = 0) and is incremented by U (1 - u), then ``release = u * resource``
 #: leaves the resource.

@@ -10,8 +10,8 @@ one binary, e.g. every 5-unit BM with full connectivity.
 Synapse types (docs/translation.md), each synapse with a weight ``weight`` and a
 receptor flag ``receptor_exc`` (1: adds to ``g_exc``, 0: adds to ``g_inh``):
 
-- ``renewing`` (default): Tsodyks-Markram short-term plasticity (:mod:`lif_tempering.sampling.stp`,
-  :class:`~lif_tempering.sampling.stp.STPParameters` ``U``, ``tau_rec_ms``, ``tau_fac_ms``),
+- ``renewing`` (default): Tsodyks-Markram short-term plasticity (:mod:`lif_tempering.neuron.stp`,
+  :class:`~lif_tempering.neuron.stp.STPParameters` ``U``, ``tau_rec_ms``, ``tau_fac_ms``),
   by default ``U = 1``, ``tau_rec`` = ``tau_syn``, ``tau_fac = 0``: a spike train
   renews the conductance to ``weight`` instead of piling up PSPs. With parameters
   shared by all synapses, the resource ``x`` and utilisation ``u`` of a synapse
@@ -76,8 +76,8 @@ from lif_tempering.neuron.model import (
 )
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.standalone import CompiledBinary, StandaloneProject, project_directory
+from lif_tempering.neuron.stp import RENEWING, STPParameters
 from lif_tempering.sampling.event_delivery import event_store_values, make_event_store
-from lif_tempering.sampling.stp import RENEWING, STPParameters
 from lif_tempering.sampling.translation import bm_to_lif, stp_weight_factor
 
 if TYPE_CHECKING:  # Brian2 is imported only to build a network (runs of a built binary do without it)
@@ -258,7 +258,7 @@ class LIFSamplingNetwork:
     ``pre``, ``post``: connected ordered pairs (synapse k goes from neuron
     ``pre[k]`` to neuron ``post[k]``). ``synapse``: ``renewing`` or ``exponential``;
     ``stp``: the Tsodyks-Markram parameters of the renewing synapse (default
-    :data:`~lif_tempering.sampling.stp.RENEWING`; values of each run, not of the compiled
+    :data:`~lif_tempering.neuron.stp.RENEWING`; values of each run, not of the compiled
     structure, so one binary serves every setting). The sample grid (applied in
     numpy after the run, so not part of the compiled structure) is
     ``burn_in_ms + k * sample_dt_ms`` below ``duration_ms``; both must be

@@ -30,6 +30,7 @@ import xarray as xr
 
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.stp import STPParameters
 from lif_tempering.sampling.boltzmann import (
     EffectiveBMFitError,
     coupling_gain,
@@ -43,7 +44,6 @@ from lif_tempering.sampling.boltzmann import (
     states_from_indices,
 )
 from lif_tempering.sampling.network import BoltzmannSampler
-from lif_tempering.sampling.stp import STPParameters
 
 #: Samplers of the validation study: Gibbs, and LIF variants as (synapse type, coupling correction applied).
 LIF_VARIANTS = {

@@ -41,8 +41,8 @@ import numpy as np
 
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.stp import STPParameters, reference_release
 from lif_tempering.neuron.theory import representable_bias_range, weight_factor_uS
-from lif_tempering.sampling.stp import STPParameters, reference_release
 
 #: Total input (units of k_B T) beyond which a unit counts as saturated: it leaves its
 #: constant state with probability below exp(-20) ~ 2e-9 per update.
@@ -209,7 +209,7 @@ def stp_weight_factor(stp: STPParameters, p: NeuronParameters) -> float:
     """Factor (1) on translated weights for Tsodyks-Markram synapses: 1 / the reference release.
 
     A synapse steps its target's conductance by ``weight * u x``; dividing the translated
-    weight by :func:`~lif_tempering.sampling.stp.reference_release` (``U`` for ``rested``, the
+    weight by :func:`~lif_tempering.neuron.stp.reference_release` (``U`` for ``rested``, the
     steady-state release at ``1 / (2 tau_ref)`` for ``steady_state``) makes the release
     of reference give the translated PSP. 1 for the renewing synapse (``U = 1``, rested).
     """

@@ -44,8 +44,8 @@ import xarray as xr
 from lif_tempering.calibration.temperature import SCHEMES, ActivationPoint
 from lif_tempering.learning.rbm import sample_rbm_gibbs
 from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.neuron.stp import RENEWING, STPParameters
 from lif_tempering.sampling.boltzmann import rbm_as_bm
-from lif_tempering.sampling.stp import RENEWING, STPParameters
 from lif_tempering.tempering.schedules import (
     constant_temperature,
     dwell_temperature,

@@ -160,6 +160,22 @@ def dwell_half_width(half_width_rad: float, dwell_fraction: float) -> float:
     return float(np.pi * dwell_fraction + (1.0 - dwell_fraction) * half_width_rad)
 
 
+def ground_state_half_width(t_max: float, tolerance: float) -> float:
+    """Phase half-width (rad) of the windows where the sinusoidal schedule has ``T <= 1 + tolerance``.
+
+    ``arccos(1 - 2 tolerance / (T_max - 1))``; needs ``0 < tolerance < T_max - 1``
+    (otherwise every instant qualifies and there are no windows).
+    """
+    if not 0 < tolerance < t_max - 1:
+        raise ValueError(f"need 0 < tolerance < t_max - 1, got tolerance {tolerance}, t_max {t_max}")
+    return float(np.arccos(1.0 - 2.0 * tolerance / (t_max - 1.0)))
+
+
+def window_centres_s(windows, frequency_hz: float, phase0: float = 0.0) -> np.ndarray:
+    """Time (s) of the ``T = 1`` instant at the centre of each window id (window n: ``f t + phase0 / 2 pi = n``)."""
+    return (np.asarray(windows, dtype=np.float64) - phase0 / TWO_PI) / frequency_hz
+
+
 def ground_state_mask(temperature: ArrayLike, tolerance: float) -> np.ndarray:
     """Samples taken at ``T <= 1 + tolerance`` ("ground-state" samples).
 
