@@ -28,10 +28,10 @@ from lif_tempering.sampling.boltzmann import (
     empirical_distribution,
     exact_distribution,
     fit_effective_bm,
-    kl_divergence,
     random_bm,
     rbm_as_bm,
 )
+from lif_tempering.sampling.divergence import kl_divergence
 from lif_tempering.sampling.network import (
     BoltzmannSampler,
     LIFSamplingNetwork,

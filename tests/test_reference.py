@@ -10,13 +10,12 @@ from lif_tempering.learning.reference import (
     beta_ladder,
     class_distribution,
     class_start_states,
-    kl_divergence,
     parallel_tempering,
     reference_dataset,
-    smoothed_class_distribution,
     split_r_hat,
 )
 from lif_tempering.sampling.boltzmann import all_states
+from lif_tempering.sampling.divergence import kl_divergence
 
 N_VISIBLE, N_HIDDEN = 10, 6
 #: Visible units 0-4 form pattern A, 5-9 pattern B.
@@ -118,12 +117,10 @@ def test_split_r_hat_of_known_cases():
     assert split_r_hat(independent)[0] == pytest.approx(1.0, abs=0.005)
 
 
-def test_ladder_smoothing_and_divergence():
+def test_ladder_and_start_states():
     betas = beta_ladder(0.25, 3)
     np.testing.assert_allclose(betas, [1.0, 0.5, 0.25])
     with pytest.raises(ValueError, match="beta_min"):
         beta_ladder(0.0, 3)
-    np.testing.assert_allclose(smoothed_class_distribution([1.0, 0.0], 9), [9.5 / 10, 0.5 / 10])
-    assert kl_divergence([1.0, 0.0], [0.5, 0.5]) == pytest.approx(np.log(2.0))
     starts = class_start_states(np.arange(8)[:, None] * np.ones((1, 3)), np.array([0, 1, 0, 1, 0, 1, 0, 1]), 5, 2)
     np.testing.assert_array_equal(starts[:, 0], [0, 1, 2, 3, 4])

@@ -35,9 +35,7 @@ from scipy.special import expit
 
 from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.rbm import swap_neighbouring_betas, visible_free_energy
-
-#: Jeffreys pseudo-count per class of :func:`smoothed_class_distribution`.
-PSEUDO_COUNT = 0.5
+from lif_tempering.sampling.divergence import JEFFREYS, kl_divergence, smoothed_histogram
 
 
 @dataclass(frozen=True)
@@ -158,24 +156,11 @@ def class_distribution(labels, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     return per_chain.mean(axis=0), per_chain.std(axis=0, ddof=1) / np.sqrt(per_chain.shape[0])
 
 
-def smoothed_class_distribution(probability, n_samples: int, pseudo_count: float = PSEUDO_COUNT) -> np.ndarray:
-    """``(n_k + a) / (N + K a)`` of the counts ``n_k = probability_k N``: a positive target for a class D_KL."""
-    probability = np.asarray(probability, dtype=np.float64)
-    return (probability * n_samples + pseudo_count) / (n_samples + probability.size * pseudo_count)
-
-
-def kl_divergence(p, q) -> float:
-    """``D_KL(p || q) = sum_k p_k ln(p_k / q_k)`` in nats (terms with ``p_k = 0`` are 0)."""
-    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.sum(np.where(p > 0, p * np.log(p / q), 0.0)))
-
-
 def model_reference(reference: xr.Dataset) -> ModelReference:
-    """The :class:`~lif_tempering.learning.reference.ModelReference` of a :func:`reference_dataset`: its class distribution
-    smoothed (:func:`smoothed_class_distribution`, positive) and the test images' statistics."""
+    """The :class:`ModelReference` of a :func:`reference_dataset`: its class distribution smoothed
+    (:func:`~lif_tempering.sampling.divergence.smoothed_histogram`, Jeffreys, positive) and the test images' statistics."""
     attrs = reference.attrs
-    return ModelReference(smoothed_class_distribution(reference["class_probability"].values, attrs["n_samples"]),
+    return ModelReference(smoothed_histogram(reference["class_probability"].values * attrs["n_samples"], JEFFREYS),
                           float(attrs["data_free_energy"]), float(attrs["data_mean_visible"]))
 
 

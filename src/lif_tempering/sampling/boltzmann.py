@@ -94,40 +94,25 @@ def exact_distribution(W, b, beta: float = 1.0) -> np.ndarray:
     return np.exp(log_weights - logsumexp(log_weights))
 
 
+def state_counts(samples) -> np.ndarray:
+    """Number of samples in each state of ``samples`` (..., n), all leading axes pooled.
+
+    Returns a (2**n,) int64 array in state-index order.
+    """
+    samples = np.asarray(samples)
+    n = samples.shape[-1]
+    if n > MAX_EXACT_UNITS:
+        raise ValueError(f"state_counts: n = {n} > {MAX_EXACT_UNITS}")
+    return np.bincount(state_index(samples).ravel(), minlength=2**n)
+
+
 def empirical_distribution(samples) -> np.ndarray:
     """Relative frequency of each state in ``samples`` (..., n), all leading axes pooled.
 
     Returns a (2**n,) float64 array in state-index order summing to 1.
     """
-    samples = np.asarray(samples)
-    n = samples.shape[-1]
-    if n > MAX_EXACT_UNITS:
-        raise ValueError(f"empirical_distribution: n = {n} > {MAX_EXACT_UNITS}")
-    counts = np.bincount(state_index(samples).ravel(), minlength=2**n)
+    counts = state_counts(samples)
     return counts / counts.sum()
-
-
-def kl_divergence(p, q, eps: float = 1e-10) -> float:
-    """Kullback-Leibler divergence ``D_KL(p || q) = sum_s p(s) log(p(s) / q(s))`` in nats.
-
-    ``p`` is the reference (e.g. the exact target), ``q`` the approximation (e.g. a
-    sampled histogram); both are first normalised to sum 1 (counts are fine). Handling
-    of zeros: states with ``p(s) = 0`` contribute 0; ``q`` is smoothed with a
-    pseudo-probability ``eps`` per state, ``q'(s) = (q(s) + eps) / (1 + eps * len(q))``,
-    so a state never sampled costs ``p(s) log(p(s) / eps)`` instead of infinity. With
-    ``eps = 0`` such a state gives ``inf``. The default (1e-10) changes the divergence
-    by about ``len(q) * eps`` when ``q > 0`` everywhere; to treat a histogram of N samples as counts
-    plus c pseudo-counts per state, pass ``eps = c / N``.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    if p.shape != q.shape:
-        raise ValueError(f"p and q differ in shape: {p.shape} vs {q.shape}")
-    p = p / p.sum()
-    q = (q / q.sum() + eps) / (1.0 + eps * q.size)
-    support = p > 0
-    with np.errstate(divide="ignore"):
-        return float(np.sum(p[support] * (np.log(p[support]) - np.log(q[support]))))
 
 
 def gibbs_sample(W, b, n_sweeps: int, n_chains: int, seed, beta=1.0, z0=None) -> np.ndarray:

@@ -38,11 +38,12 @@ from lif_tempering.sampling.boltzmann import (
     exact_distribution,
     fit_effective_bm,
     gibbs_sample,
-    kl_divergence,
     random_bm,
+    state_counts,
     state_index,
     states_from_indices,
 )
+from lif_tempering.sampling.divergence import kl_target_to_histogram
 from lif_tempering.sampling.network import BoltzmannSampler
 
 #: Samplers of the validation study: Gibbs, and LIF variants as (synapse type, coupling correction applied).
@@ -87,7 +88,8 @@ def sampling_times_ms(first_ms: float, last_ms: float, n_times: int, quantum_ms:
 
 
 def dkl_over_time(state_indices, p_target, samples_per_chain) -> np.ndarray:
-    """D_KL(p_target || p_sampled) of histograms of the first samples of every chain.
+    """D_KL(p_target || p_sampled) of histograms of the first samples of every chain (Jeffreys-smoothed,
+    :func:`~lif_tempering.sampling.divergence.kl_target_to_histogram`).
 
     ``state_indices``: (time, chain) state indices of one machine's chains;
     ``samples_per_chain``: increasing sample counts; entry ``k`` of the result
@@ -96,7 +98,7 @@ def dkl_over_time(state_indices, p_target, samples_per_chain) -> np.ndarray:
     state_indices = np.asarray(state_indices)
     n_states = np.asarray(p_target).size
     return np.array([
-        kl_divergence(p_target, np.bincount(state_indices[:n].ravel(), minlength=n_states))
+        kl_target_to_histogram(p_target, np.bincount(state_indices[:n].ravel(), minlength=n_states))
         for n in np.asarray(samples_per_chain, dtype=np.int64)
     ])
 
@@ -297,7 +299,7 @@ def coupling_calibration(bms, seeds, p: NeuronParameters, calibration: Activatio
                                          f"coupling calibration, machine {k}")
         fits.append((W_eff, b_eff))
         gains.append(coupling_gain(W, W_eff))
-        dkl.append(kl_divergence(exact_distribution(W, b), p_sampled))
+        dkl.append(kl_target_to_histogram(exact_distribution(W, b), state_counts(samples[:, k])))
     gain = pooled_coupling_gain([W for W, _ in bms], [W_eff for W_eff, _ in fits])
     machines = machines_dataset(bms, seeds).drop_vars("p_target").rename(bm="calibration_bm")
     machines["calibration_bm"] = ("calibration_bm", np.arange(len(bms)),
