@@ -25,6 +25,31 @@ def test_shipped_configs_are_valid():
     validate_config(test)
 
 
+@pytest.mark.parametrize("overlay", [None, "test.yaml", "mnist.yaml", "paper.yaml"])
+def test_switching_the_data_set_keeps_the_configurations_resolution(overlay):
+    """--config dataset=<d> on a shipped configuration (merged onto config.yaml as Snakemake merges it) trains
+    every MNIST-format data set at one resolution: config/mnist.yaml and config/paper.yaml at 28x28 (784
+    visible units) for Fashion-MNIST too, not at the default downsample of 2."""
+    from snakemake.utils import update_config
+
+    from lif_tempering.config import visible_units
+    from lif_tempering.learning.datasets import IDX_DATASETS
+
+    config = default_config()
+    if overlay is not None:
+        with open(ROOT / "config" / overlay) as handle:
+            update_config(config, yaml.safe_load(handle))
+    sizes = {}
+    for dataset in IDX_DATASETS:
+        switched = copy.deepcopy(config)
+        update_config(switched, {"dataset": dataset})
+        validate_config(switched)
+        sizes[dataset] = visible_units(switched, dataset)
+    assert len(set(sizes.values())) == 1, sizes
+    if overlay in ("mnist.yaml", "paper.yaml"):
+        assert sizes["fashion_mnist"] == 784
+
+
 def _expect_error(config, *fragments):
     with pytest.raises(ConfigError) as error:
         validate_config(config)

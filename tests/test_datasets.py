@@ -45,7 +45,7 @@ def real_mnist_dir() -> Path:
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """IDX encoding written independently of the parser under test."""
-    type_codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int16): 0x0B}
+    type_codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int16): 0x0B, np.dtype(np.float32): 0x0D}
     header = struct.pack(">BBBB", 0, 0, type_codes[array.dtype], array.ndim)
     header += struct.pack(f">{array.ndim}I", *array.shape)
     return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
@@ -186,6 +186,26 @@ def test_load_idx_binary_thresholds_after_block_mean(tmp_path):
     np.testing.assert_array_equal(quarter.train_images, (block_means > 100).reshape(5, -1))
     with pytest.raises(ValueError, match="does not divide"):
         load_idx_binary(tmp_path, "mnist", downsample=3, verify=False)
+
+
+def test_float_images_are_refused_even_when_the_folders_own_sums_trust_them(tmp_path):
+    """Pixels scaled to [0, 1] and stored as float32 IDX would sum to 0 per block as integers (all-black
+    images): the file is refused by name and type, also when its digest is in the folder's SHA256SUMS."""
+    write_fake_idx(tmp_path)
+    images = tmp_path / f"{IDX_FILES['train_images']}.gz"
+    scaled = read_idx(images).astype(np.float32) / 255
+    images.write_bytes(gzip.compress(idx_bytes(scaled), mtime=0))
+    sha256sum(tmp_path, "*.gz")
+    with pytest.raises(ValueError, match=rf"^{images}: image pixels are float32, expected uint8"):
+        load_idx_binary(tmp_path, "mnist", downsample=2)
+
+
+def test_labels_outside_0_to_9_are_refused_with_the_file_and_the_label(tmp_path):
+    write_fake_idx(tmp_path, compress=False)
+    labels = tmp_path / IDX_FILES["test_labels"]
+    labels.write_bytes(idx_bytes(np.array([9, 2, 10], dtype=np.uint8)))
+    with pytest.raises(ValueError, match=rf"^{labels}: 1 labels outside 0..9, first label 10 of image 2$"):
+        load_idx_binary(tmp_path, "mnist", verify=False)
 
 
 def test_download_verifies_before_writing_and_never_overwrites(tmp_path, monkeypatch):

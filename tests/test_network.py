@@ -150,6 +150,21 @@ def test_event_store_values_order_each_neurons_synapses_by_target(shuffle_within
         assert np.all(np.diff(targets) > 0)
         assert all(expected[(i, t)] == w for t, w in zip(targets, store["synapse_weight"][block]))
 
+def test_event_store_refuses_a_pair_with_two_synapses():
+    """An excitatory and an inhibitory synapse from 2 to 5: the dense row would keep one of them (assignment),
+    so the pair is refused by name instead of losing a synapse."""
+    from lif_tempering.sampling.event_delivery import event_store_values
+
+    n = 7
+    pre, post = full_connectivity(n)
+    order = np.argsort(np.concatenate([pre, [2]]), kind="stable")
+    pre, post = np.concatenate([pre, [2]])[order], np.concatenate([post, [5]])[order]
+    receptor_exc = np.ones(pre.size)
+    receptor_exc[np.flatnonzero((pre == 2) & (post == 5))[-1]] = 0.0
+    with pytest.raises(ValueError, match=r"^1 pairs of neurons \(pre -> post\) have more than one synapse: 2 -> 5\."):
+        event_store_values(pre, post, n, np.full(pre.size, 1e-9), receptor_exc, np.ones(n))
+
+
 # ---------------------------------------------------------------- synapse dynamics (runtime device)
 
 def spike_source(spike_times_ms, duration_ms, U=1.0, tau_rec_ms=P.tau_syn_ms, tau_fac_ms=0.0):

@@ -225,6 +225,50 @@ def test_swaps_between_equal_inverse_temperatures_always_happen():
     np.testing.assert_array_equal(v, before[[1, 0, 3, 2]])
 
 
+def test_swap_acceptance_follows_the_metropolis_ratio_of_known_energies():
+    """Three rungs (beta 1, 0.5, 0.2) of 40,000 ladders, each rung in one joint state of known energy
+    E = -(v W h + b_v v + b_h h): -3.9, -0.5 and -2.4. A swap of betas i < j is accepted with probability
+    min(1, exp((beta_i - beta_j) (E_i - E_j))): exp(-1.7) = 0.183 for rungs 0, 1 (even step) and 1 for rungs
+    1, 2 (odd step, exp(0.57) > 1); the inverted sign would give 1 and exp(-0.57) = 0.57. The accepted fraction
+    lies within 4 binomial standard errors (0.008) of the exact value, and exactly the accepted ladders
+    exchange their visible states."""
+    W, b_v, b_h = np.array([[1.0], [2.0]]), np.array([0.5, -0.3]), np.array([0.7])
+    betas = np.array([1.0, 0.5, 0.2])
+    v_rungs, h_rungs = np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]), np.array([[1.0], [0.0], [1.0]])
+    energies = -(np.einsum("ri,ij,rj->r", v_rungs, W, h_rungs) + v_rungs @ b_v + h_rungs @ b_h)
+    np.testing.assert_allclose(energies, [-3.9, -0.5, -2.4])
+    n_chains = 40_000
+    rng = np.random.default_rng(11)
+    for parity, (i, j) in ((0, (0, 1)), (1, (1, 2))):
+        v = np.repeat(v_rungs[:, None, :], n_chains, axis=1)
+        h = np.repeat(h_rungs[:, None, :], n_chains, axis=1)
+        accepted, attempted = swap_neighbouring_betas(v, h, h @ W.T + b_v, b_h, betas, parity, rng)
+        exact = min(1.0, np.exp((betas[i] - betas[j]) * (energies[i] - energies[j])))
+        assert attempted[i] == n_chains and attempted.sum() == n_chains and accepted.sum() == accepted[i]
+        fraction = accepted[i] / n_chains
+        assert abs(fraction - exact) <= 4 * np.sqrt(exact * (1 - exact) / n_chains) + 1e-12, (parity, fraction, exact)
+        swapped = np.all(v[i] == v_rungs[j], axis=1)
+        assert swapped.sum() == accepted[i]
+        np.testing.assert_array_equal(v[j][swapped], np.broadcast_to(v_rungs[i], (swapped.sum(), 2)))
+        np.testing.assert_array_equal(v[i][~swapped], np.broadcast_to(v_rungs[i], ((~swapped).sum(), 2)))
+        untouched = 3 - i - j
+        np.testing.assert_array_equal(v[untouched], np.broadcast_to(v_rungs[untouched], (n_chains, 2)))
+
+
+def test_diverging_training_stops_naming_the_epoch_and_the_value():
+    """A learning rate of 1e30 overflows the first updates: training must stop after that epoch with the
+    non-finite parameter, not return (and the workflow write) a NaN model."""
+    data = noisy_prototypes(100, seed=1)
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(FloatingPointError) as error:
+        train_rbm(data, 4, epochs=3, batch_size=10, learning_rate=1e30, seed=0)
+    message = str(error.value)
+    assert message.startswith("RBM training diverged in epoch 1: ") and "W[0, 0] = nan (visible unit 0, hidden unit 0)" \
+        in message, message
+    assert "rbm.learning_rate_start" in message
+    finite = train_rbm(data, 4, epochs=3, batch_size=10, learning_rate=0.1, seed=0)
+    assert all(np.all(np.isfinite(finite[key])) for key in ("W", "b_v", "b_h"))
+
+
 def test_training_is_reproducible_and_logs_each_epoch():
     data = noisy_prototypes(100, seed=1)
     lines = []

@@ -94,6 +94,11 @@ def test_temperature_map_reads_one_scheme_of_the_workflow_dataset():
     # the workflow writes one file per scheme: reading the other scheme's file is an error, not a silent swap
     with pytest.raises(ValueError, match="holds scheme\\(s\\) balanced, not 'compensated'"):
         temperature_map(ds.sel(scheme=["balanced"]), "compensated")
+    # a non-finite rate of the map is refused with its variable and temperature, not sent to the simulation
+    broken = ds.copy(deep=True)
+    broken["rate_inh_hz"][1, 2] = np.nan
+    with pytest.raises(ValueError, match=rf"rate_inh_hz\[temperature={TMAP.temperature[2]}\] = nan"):
+        temperature_map(broken)
 
 
 # ---------------------------------------------------------------- realised background rate

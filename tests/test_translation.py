@@ -27,6 +27,7 @@ from lif_tempering.sampling.translation import (
     bm_to_lif,
     leak_to_bias,
     lif_to_bm,
+    representable_biases,
     weight_factors,
 )
 
@@ -84,6 +85,27 @@ def test_invalid_machines_are_rejected():
         bm_to_lif(W, b[:2], P, CAL)
     with pytest.raises(ValueError, match="coupling_scale"):
         bm_to_lif(W, b, P, CAL, coupling_scale=0.0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_bias_is_refused_naming_the_unit(bad):
+    """NaN fails both range comparisons: it must be refused by name, not become a silent dead neuron."""
+    W, b = rbm_as_bm(np.full((3, 2), 0.5), np.zeros(3), np.array([0.3, bad]))
+    with pytest.raises(ValueError, match=rf"1 of 5 biases are not finite: hidden unit 1 \(network unit 4\): bias {bad}"):
+        bm_to_lif(W, b, P, CAL, n_visible=3)
+    with pytest.raises(ValueError, match=rf"^1 of 5 units .* hidden unit 1 \(network unit 4\): bias {bad}"):
+        representable_biases(W, b, P, CAL, n_visible=3)
+
+
+def test_non_finite_weight_is_refused_naming_both_units():
+    """A NaN weight is named with its two units, not reported as an asymmetric matrix."""
+    W_rbm = np.full((3, 2), 0.5)
+    W_rbm[2, 0] = np.nan
+    W, b = rbm_as_bm(W_rbm, np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match="2 of 25 weights are not finite: visible unit 2 \\(network unit 2\\) to "
+                                         "hidden unit 0 \\(network unit 3\\): weight nan") as error:
+        bm_to_lif(W, b, P, CAL, n_visible=3)
+    assert "symmetric" not in str(error.value)
 
 
 def test_weight_factors_grow_for_a_smaller_driving_force():

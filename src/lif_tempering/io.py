@@ -129,3 +129,27 @@ def read_dataset(path: str | os.PathLike) -> xr.Dataset:
 def stored_params(ds: xr.Dataset) -> dict:
     """The ``params`` a dataset was written with."""
     return json.loads(ds.attrs["params_json"])
+
+
+#: Entries listed by name in the message of :func:`finite_values` at most.
+_MAX_LISTED_ENTRIES = 5
+
+
+def finite_values(ds: xr.Dataset, name: str) -> np.ndarray:
+    """The values of ``ds[name]`` as float64, refused with a ValueError if any is not finite (NaN, inf).
+
+    The message names the file (``ds.encoding["source"]``, set by :func:`read_dataset`),
+    the variable and the first non-finite entries by their coordinates, e.g.
+    ``W[visible=3, hidden=7] = nan``: the units of a model's parameters.
+    """
+    variable = ds[name]
+    values = np.asarray(variable.values, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(values).reshape(values.shape or (1,)))
+    if not bad.size:
+        return values
+    entries = [f"{name}[" + ", ".join(f"{dim}={variable[dim].values[k]}" for dim, k in zip(variable.dims, index))
+               + f"] = {values[tuple(index)]}" if values.ndim else f"{name} = {values[()]}"
+               for index in bad[:_MAX_LISTED_ENTRIES]]
+    more = f"; and {len(bad) - _MAX_LISTED_ENTRIES} more" if len(bad) > _MAX_LISTED_ENTRIES else ""
+    raise ValueError(f"{ds.encoding.get('source', 'dataset')}: {len(bad)} non-finite value(s) in {name} "
+                     f"({variable.attrs.get('long_name', name)}): " + "; ".join(entries) + more)

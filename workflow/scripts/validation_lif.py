@@ -4,7 +4,13 @@ from lif_tempering.io import read_dataset, write_dataset
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.stp import stp_from_config
 from lif_tempering.runtime import job_log, limit_threads
-from lif_tempering.sampling.study import LIF_VARIANTS, activation_point, lif_validation, validation_machines
+from lif_tempering.sampling.study import (
+    LIF_VARIANTS,
+    activation_point,
+    coupling_correction,
+    lif_validation,
+    validation_machines,
+)
 
 params = snakemake.params
 variant = snakemake.wildcards.lif_variant
@@ -14,7 +20,7 @@ with job_log(snakemake.log[0]):
     machines = validation_machines(settings["n_units"], params.machine_seeds, settings["weight_scale"])
     calibration = activation_point(read_dataset(snakemake.input.calibration))
     _, corrected = LIF_VARIANTS.get(variant, ("renewing", False))
-    coupling_scale = float(read_dataset(snakemake.input.coupling).coupling_correction) if corrected else 1.0
+    coupling_scale = coupling_correction(read_dataset(snakemake.input.coupling)) if corrected else 1.0
     print(f"{variant}: coupling scale {coupling_scale:.4f}")
     ds = lif_validation(machines, NeuronParameters(**params.neuron), calibration, settings, variant, coupling_scale,
                         params.dt_ms, params.seed, snakemake.config["simulation"]["build_cache_dir"],

@@ -1,11 +1,13 @@
 """The STP scan: free (``T = 1``) ``lif_stp`` networks over ``U`` x ``tau_rec`` against the free renewing network.
 
 Short-term plasticity is a second route to mixing besides tempering (docs/mixing.md):
-depressing synapses weaken the couplings that hold a network in a mode while it stays
-there. The scan runs the free ``lif_stp`` network (Tsodyks-Markram synapses,
-:mod:`lif_tempering.neuron.stp`) at every grid point of utilisation ``U`` x recovery
-time constant ``tau_rec_ms`` on the trained RBMs and seeds of the parameter scan, and
-compares it with the free renewing ``lif`` network of the same trained RBMs and seeds.
+depressing synapses can weaken the couplings that hold a network in a mode while it stays
+there (with rested-synapse weights a small ``U`` over-couples instead: the resource hardly
+depletes and the PSPs of a burst pile up; measured W_eff/W in docs/results.md). The scan
+runs the free ``lif_stp`` network (Tsodyks-Markram synapses, :mod:`lif_tempering.neuron.stp`)
+at every grid point of utilisation ``U`` x recovery time constant ``tau_rec_ms`` on the
+trained RBMs and seeds of the parameter scan, and compares it with the free renewing
+``lif`` network of the same trained RBMs and seeds.
 
 Every run is read as the free runs of the tempering study, in the ground-state windows
 of the study's tempered schedule (:func:`lif_tempering.analysis.study.mixing_group`),

@@ -13,7 +13,7 @@ import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from lif_tempering.learning.classifier import classify  # noqa: E402
-from lif_tempering.learning.study import rbm_classifier  # noqa: E402
+from lif_tempering.learning.study import rbm_classifier, rbm_parameters  # noqa: E402
 
 sns.set_theme(context="talk", style="ticks")
 
@@ -103,7 +103,7 @@ def _image_shape(rbm: xr.Dataset) -> tuple[int, int]:
 
 def rbm_filters(rbm: xr.Dataset, n_filters: int = 100) -> plt.Figure:
     """Receptive fields (weights of one hidden unit to all pixels) of the first ``n_filters`` hidden units."""
-    W = rbm["W"].values
+    W, _, _ = rbm_parameters(rbm)
     n = min(n_filters, W.shape[1])
     n_columns = int(np.ceil(np.sqrt(n)))
     return _image_grid(W[:, :n].T, _image_shape(rbm), int(np.ceil(n / n_columns)), n_columns, cmap="RdBu_r",

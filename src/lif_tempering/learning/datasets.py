@@ -40,6 +40,8 @@ IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 #: Data sets of the generative task; all but ``digits`` are IDX files read from a folder.
 DATASETS = ("digits", "mnist", "fashion_mnist")
 IDX_DATASETS = ("mnist", "fashion_mnist")
+#: Classes of every data set: the labels are 0..9.
+N_CLASSES = 10
 #: The four IDX files of MNIST and Fashion-MNIST (same names, same layout: 28x28 images, labels 0..9).
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -261,6 +263,23 @@ def verify_dataset(directory: str | os.PathLike, dataset: str) -> dict[str, Path
     return files
 
 
+def _check_pixels_and_labels(images: np.ndarray, labels: np.ndarray, images_path: Path, labels_path: Path) -> None:
+    """Refuse images that are not uint8 (0..255, as MNIST and Fashion-MNIST store them) and labels outside 0..9.
+
+    Float pixels (e.g. scaled to [0, 1]) would be truncated by the integer block sums
+    and binarise to black images; the message names the file and the type or value.
+    """
+    if images.dtype != np.uint8:
+        raise ValueError(f"{images_path}: image pixels are {images.dtype}, expected uint8 (IDX type code 0x08, "
+                         "values 0..255 as in MNIST and Fashion-MNIST)")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{labels_path}: labels are {labels.dtype}, expected integers 0..{N_CLASSES - 1}")
+    bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
+    if bad.size:
+        raise ValueError(f"{labels_path}: {bad.size} labels outside 0..{N_CLASSES - 1}, first label {labels[bad[0]]} "
+                         f"of image {bad[0]}")
+
+
 def _block_sum(images: np.ndarray, factor: int) -> np.ndarray:
     """Sum (int64) over non-overlapping ``factor`` x ``factor`` blocks of (N, H, W) images."""
     n, height, width = images.shape
@@ -277,7 +296,8 @@ def load_idx_binary(directory: str | os.PathLike, dataset: str, threshold: float
     Images (values 0..255) are first averaged over ``downsample`` x ``downsample``
     blocks (1: 28x28, 2: 14x14, 4: 7x7; the factor must divide the image size), then
     binarised as value > ``threshold``. With ``verify`` each file is checked as
-    :func:`verify_dataset` does before use.
+    :func:`verify_dataset` does before use. Image files of another type than uint8
+    and labels outside 0..9 are refused, naming the file and the type or label.
     """
     directory = Path(directory)
     files = idx_files(directory)
@@ -294,6 +314,8 @@ def load_idx_binary(directory: str | os.PathLike, dataset: str, threshold: float
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise ValueError(f"{dataset} {split}: images {images.shape} and labels {labels.shape} do not match")
+        _check_pixels_and_labels(images, labels, files[IDX_FILES[f"{split}_images"]],
+                                 files[IDX_FILES[f"{split}_labels"]])
     binary = {}
     for split in ("train", "test"):
         block_sums = _block_sum(arrays[f"{split}_images"], downsample)

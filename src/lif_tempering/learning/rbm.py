@@ -198,6 +198,23 @@ def _projection(bias_range, weight_abs_max,
     return project
 
 
+class TrainingDivergedError(FloatingPointError):
+    """RBM training produced non-finite parameters (learning rate too high, unbounded weights)."""
+
+
+def _check_finite_parameters(epoch: int, W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray) -> None:
+    """Raise :class:`TrainingDivergedError` naming ``epoch`` (0-based) and the first non-finite parameter."""
+    for name, values in (("W", W), ("b_v", b_v), ("b_h", b_h)):
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            where = ("visible unit {}, hidden unit {}" if values.ndim == 2
+                     else ("visible unit {}" if name == "b_v" else "hidden unit {}")).format(*bad[0])
+            raise TrainingDivergedError(
+                f"RBM training diverged in epoch {epoch + 1}: {len(bad)} non-finite values in {name}, first "
+                f"{name}[{', '.join(map(str, bad[0]))}] = {values[tuple(bad[0])]} ({where}). Lower the learning "
+                "rate or bound the parameters (rbm.learning_rate_start, rbm.parameter_bounds).")
+
+
 def _monitoring_images(data: np.ndarray, n_images: int | None, rng: np.random.Generator) -> np.ndarray:
     """A fixed random subset of ``n_images`` rows of ``data`` (in their order), or all rows."""
     if n_images is None or n_images >= len(data):
@@ -252,6 +269,9 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     mean-field reconstruction ``p(v | p(h | v))``; ``pseudo_log_likelihood``, a
     stochastic estimate of ``sum_i log p(v_i | v_-i)`` per image in nats (one random
     unit per image). Subset and units come from a random stream separate from training's.
+
+    Training that diverges stops after the epoch in which a parameter became non-finite
+    (NaN or inf) with :class:`TrainingDivergedError`, naming the epoch, the parameter and its value.
     """
     if method not in ("pcd", "cd", "pt_pcd"):
         raise ValueError(f"method must be 'pcd', 'cd' or 'pt_pcd', got {method!r}")
@@ -325,6 +345,7 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
             b_v += velocity_b_v
             b_h += velocity_b_h
             project(W, b_v, b_h)
+        _check_finite_parameters(epoch, W, b_v, b_h)
         reconstruction_error, pseudo_log_likelihood = _monitoring_curves(monitor, W, b_v, b_h, monitor_rng)
         curves["reconstruction_error"][epoch] = reconstruction_error
         curves["pseudo_log_likelihood"][epoch] = pseudo_log_likelihood

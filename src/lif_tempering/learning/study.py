@@ -22,6 +22,7 @@ import xarray as xr
 from scipy.special import expit
 
 from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.io import finite_values
 from lif_tempering.learning.classifier import SoftmaxClassifier, classification_accuracy, train_classifier
 from lif_tempering.learning.datasets import DATASETS, IDX_DATASETS, BinaryImages, load_digits_binary, load_idx_binary
 from lif_tempering.learning.rbm import (
@@ -267,8 +268,12 @@ def _bounds_attrs(bounds: dict | None, W, b_v, b_h) -> dict:
 
 
 def rbm_parameters(rbm: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(W, b_v, b_h)`` of an RBM dataset written by :func:`train_rbm_dataset`."""
-    return rbm["W"].values, rbm["b_visible"].values, rbm["b_hidden"].values
+    """``(W, b_v, b_h)`` of an RBM dataset written by :func:`train_rbm_dataset`.
+
+    A non-finite weight or bias is refused, naming the file, the variable and the units
+    (:func:`lif_tempering.io.finite_values`).
+    """
+    return tuple(finite_values(rbm, name) for name in ("W", "b_visible", "b_hidden"))
 
 
 def rbm_classifier(rbm: xr.Dataset) -> SoftmaxClassifier:

@@ -92,7 +92,8 @@ _DELIVERY_CPP = """
 static std::vector<int32_t> _cuts_%(store)s;
 static int32_t _parts_%(store)s = 0;
 static std::vector<int32_t> _bound_%(store)s;
-// Dense rows: a neuron whose synapses reach at least half of the postsynaptic neurons
+// Dense rows (one synapse per pair, as event_store_values ensures): a neuron whose synapses reach
+// at least half of the postsynaptic neurons
 // low .. low + width - 1 (RBM layers, fully connected networks) keeps its weights as one row of
 // that width from _dense[_dense_offset[i]]: the weight of an excitatory synapse, minus that of
 // an inhibitory one, zero where it has no synapse; _dense_offset[i] is -1 for the others (and
@@ -318,8 +319,20 @@ def event_store_values(pre, post, n_neurons: int, weight_S, receptor_exc, syn_we
     ``syn_weight_scale`` per neuron. Within each presynaptic neuron the values are ordered by target
     (excitatory first), as the delivery expects: which slot of a neuron's block holds which synapse
     does not matter, because each target receives at most one increment per spike.
+
+    A pair of neurons with more than one synapse (e.g. an excitatory and an inhibitory one) is
+    refused, naming the pair: a dense row holds one signed weight per target, so the delivery
+    would keep only one of them.
     """
     pre, post = np.asarray(pre, dtype=np.int64), np.asarray(post, dtype=np.int64)
+    pairs, counts = np.unique(pre * n_neurons + post, return_counts=True)
+    if np.any(counts > 1):
+        repeated = pairs[counts > 1]
+        listed = ", ".join(f"{pair // n_neurons} -> {pair % n_neurons}" for pair in repeated[:5])
+        raise ValueError(f"{repeated.size} pairs of neurons (pre -> post) have more than one synapse: {listed}. The "
+                         "event store delivers one synapse per pair (its dense rows hold one signed weight per "
+                         "target, so an excitatory and an inhibitory synapse of a pair would not both act): give "
+                         "each pair one synapse, of one receptor")
     inhibitory = np.asarray(receptor_exc) == 0
     target = post + n_neurons * inhibitory
     if np.all((np.diff(pre) > 0) | (np.diff(post) > 0)):  # sorted by (pre, post): order each block by receptor

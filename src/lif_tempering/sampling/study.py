@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.io import finite_values
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.stp import STPParameters
 from lif_tempering.sampling.boltzmann import (
@@ -322,6 +323,14 @@ def coupling_calibration(bms, seeds, p: NeuronParameters, calibration: Activatio
 
 
 def activation_point(calibration: xr.Dataset) -> ActivationPoint:
-    """The :class:`ActivationPoint` of a calibration dataset (``results/calibration/activation/*.nc``)."""
-    return ActivationPoint(float(calibration.rate_exc_hz), float(calibration.rate_inh_hz),
-                           float(calibration.u0_mV), float(calibration.alpha_mV))
+    """The :class:`ActivationPoint` of a calibration dataset (``results/calibration/activation/*.nc``).
+
+    A non-finite value is refused, naming the file and the variable.
+    """
+    return ActivationPoint(*(float(finite_values(calibration, name))
+                             for name in ("rate_exc_hz", "rate_inh_hz", "u0_mV", "alpha_mV")))
+
+
+def coupling_correction(coupling: xr.Dataset) -> float:
+    """The ``coupling_correction`` of a coupling calibration (``results/validation/coupling.nc``), refused if not finite."""
+    return float(finite_values(coupling, "coupling_correction"))

@@ -26,10 +26,11 @@ most of it); 1.0 is the plain translation.
 **Representable range.** ``f`` is positive and finite only while the target's mean
 membrane potential at its ``E_l`` lies inside ``(E_I, E_E)``, which bounds the biases
 (:func:`~lif_tempering.neuron.theory.representable_bias_range`). :func:`bm_to_lif` refuses
-a machine with a bias outside that range, naming the units, unless the unit is
-saturated (its total input keeps one sign beyond ``SATURATION_INPUT`` for every
-state of the others, so its state is constant anyway): then its bias is clipped into
-the range with a warning and counted in ``n_clipped_units``.
+a machine with a non-finite weight or bias (NaN, inf), naming the units, and one with a
+bias outside that range, naming the units, unless the unit is saturated (its total input
+keeps one sign beyond ``SATURATION_INPUT`` for every state of the others, so its state is
+constant anyway): then its bias is clipped into the range with a warning and counted in
+``n_clipped_units``.
 """
 
 from __future__ import annotations
@@ -78,11 +79,25 @@ class LIFNetworkValues:
         return int(self.E_l_mV.shape[0])
 
 
-def _check_weights(W, b) -> tuple[np.ndarray, np.ndarray]:
+def _check_weights(W, b, n_visible: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, b)`` as float64 arrays after checking shapes, finiteness, symmetry and the zero diagonal.
+
+    A non-finite bias or weight (NaN, inf) raises a ValueError naming the units
+    (visible/hidden index if ``n_visible`` is given) and the values.
+    """
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if b.ndim != 1 or W.shape != (b.size, b.size):
         raise ValueError(f"W must have shape ({b.size}, {b.size}) to match b, got {W.shape}")
+    bad_biases = np.flatnonzero(~np.isfinite(b))
+    if bad_biases.size:
+        raise ValueError(f"{bad_biases.size} of {b.size} biases are not finite: " + "; ".join(
+            f"{_unit_name(k, n_visible)}: bias {b[k]}" for k in bad_biases[:_MAX_LISTED_UNITS]))
+    bad_weights = np.argwhere(~np.isfinite(W))
+    if bad_weights.size:
+        raise ValueError(f"{len(bad_weights)} of {W.size} weights are not finite: " + "; ".join(
+            f"{_unit_name(i, n_visible)} to {_unit_name(j, n_visible)}: weight {W[i, j]}"
+            for i, j in bad_weights[:_MAX_LISTED_UNITS]))
     symmetric = np.array_equal(W, W.T) or np.all(np.abs(W - W.T) <= 1e-12 + 1e-12 * np.abs(W.T))  # np.allclose's test
     if not symmetric or np.any(np.diag(W) != 0):
         raise ValueError("W must be symmetric with zero diagonal")
@@ -121,7 +136,7 @@ def representable_biases(W, b, p: NeuronParameters, calibration: ActivationPoint
     W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
     rates = dict(rate_exc_hz=calibration.rate_exc_hz, rate_inh_hz=calibration.rate_inh_hz)
     low, high = representable_bias_range(p, calibration.u0_mV, calibration.alpha_mV, **rates)
-    outside = (b <= low) | (b >= high)
+    outside = ~((low < b) & (b < high))  # NaN counts as outside
     if not outside.any():
         return b, np.flatnonzero(outside)
     clip_low, clip_high = representable_bias_range(p, calibration.u0_mV, calibration.alpha_mV, **rates,
@@ -129,7 +144,7 @@ def representable_biases(W, b, p: NeuronParameters, calibration: ActivationPoint
     clipped = np.clip(b, clip_low, clip_high)
     min_input = clipped + np.clip(W, None, 0.0).sum(axis=0)
     max_input = clipped + np.clip(W, 0.0, None).sum(axis=0)
-    saturated = (min_input >= SATURATION_INPUT) | (max_input <= -SATURATION_INPUT)
+    saturated = np.isfinite(b) & ((min_input >= SATURATION_INPUT) | (max_input <= -SATURATION_INPUT))
     refused = np.flatnonzero(outside & ~saturated)
     if refused.size:
         listed = "; ".join(
@@ -171,10 +186,11 @@ def bm_to_lif(W, b, p: NeuronParameters, calibration: ActivationPoint, coupling_
               n_visible: int | None = None) -> LIFNetworkValues:
     """LIF values (leak potentials, [pre, post] exc/inh weights) of the Boltzmann machine (W, b).
 
-    Biases are first checked by :func:`representable_biases` (``n_visible``: name units
-    as visible/hidden in its messages); clipped saturated units are warned about.
+    Non-finite weights or biases are refused, naming the units; biases are then checked
+    by :func:`representable_biases` (``n_visible``: name units as visible/hidden in the
+    messages); clipped saturated units are warned about.
     """
-    W, b = _check_weights(W, b)
+    W, b = _check_weights(W, b, n_visible)
     if not coupling_scale > 0:
         raise ValueError(f"coupling_scale must be positive, got {coupling_scale}")
     b, clipped = representable_biases(W, b, p, calibration, n_visible)

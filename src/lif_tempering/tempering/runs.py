@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from lif_tempering.calibration.temperature import SCHEMES, ActivationPoint
+from lif_tempering.io import finite_values
 from lif_tempering.learning.rbm import sample_rbm_gibbs
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.stp import RENEWING, STPParameters
@@ -175,15 +176,19 @@ class TemperatureMap:
 
 
 def temperature_map(ds: xr.Dataset, scheme: str = "compensated") -> TemperatureMap:
-    """The ``scheme`` row of a temperature-map dataset (dims scheme x temperature; one scheme per workflow file)."""
+    """The ``scheme`` row of a temperature-map dataset (dims scheme x temperature; one scheme per workflow file).
+
+    Non-finite rates or activation parameters are refused, naming the file, the variable
+    and the temperature (:func:`lif_tempering.io.finite_values`).
+    """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
     if scheme not in ds["scheme"].values:
         raise ValueError(f"the temperature map holds scheme(s) {', '.join(map(str, ds['scheme'].values))}, "
                          f"not {scheme!r}")
     row = ds.sel(scheme=scheme)
-    values = {name: np.asarray(row[name].values, dtype=np.float64)
-              for name in ("rate_exc_hz", "rate_inh_hz", "u0_mV", "alpha_mV", "T_bias", "T_weight")}
+    values = {name: finite_values(row, name) for name in ("rate_exc_hz", "rate_inh_hz", "u0_mV", "alpha_mV")}
+    values.update({name: np.asarray(row[name].values, dtype=np.float64) for name in ("T_bias", "T_weight")})
     return TemperatureMap(scheme, np.asarray(ds["temperature"].values, dtype=np.float64), **values)
 
 
