@@ -222,6 +222,93 @@ def _monitoring_images(data: np.ndarray, n_images: int | None, rng: np.random.Ge
     return data[np.sort(rng.choice(len(data), size=n_images, replace=False))]
 
 
+def _checked_training_inputs(data, method: str, pt_betas, dtype) -> tuple[np.ndarray, np.ndarray | None, np.dtype]:
+    """``data`` as a C-ordered 0/1 array of ``dtype``, the checked ladder of ``pt_pcd`` and the dtype."""
+    if method not in ("pcd", "cd", "pt_pcd"):
+        raise ValueError(f"method must be 'pcd', 'cd' or 'pt_pcd', got {method!r}")
+    if method == "pt_pcd":
+        pt_betas = np.asarray(pt_betas, dtype=np.float64)
+        if pt_betas.ndim != 1 or pt_betas.size < 2 or pt_betas[0] != 1.0 or np.any(np.diff(pt_betas) >= 0) \
+                or pt_betas[-1] <= 0:
+            raise ValueError(f"pt_pcd needs pt_betas descending from 1 to above 0 (at least 2), got {pt_betas}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    data = np.asarray(data)
+    if not np.isin(data, (0, 1)).all():
+        raise ValueError("train_rbm needs binary data (values 0 and 1)")
+    return np.ascontiguousarray(data, dtype=dtype), pt_betas, dtype
+
+
+class _ModelChains:
+    """The negative phase of training: ``k`` block-Gibbs steps from the minibatch (``cd``), of persistent
+    chains (``pcd``, started from random training images), or of persistent ladders of parallel tempering
+    (``pt_pcd``: a step at every beta, then swaps of neighbours; the ``beta = 1`` chains are the sample)."""
+
+    def __init__(self, method: str, k: int, data: np.ndarray, n_chains: int, pt_betas, rng: np.random.Generator):
+        self.method, self.k, self.rng, self.betas = method, k, rng, pt_betas
+        if method in ("pcd", "pt_pcd"):
+            self.v = data[rng.integers(0, len(data), size=n_chains)]
+        if method == "pt_pcd":
+            self.betas_column = pt_betas.astype(data.dtype)[:, None, None]
+            self.v = np.broadcast_to(self.v, (pt_betas.size,) + self.v.shape).copy()
+            self.accepted, self.attempted, self.steps = np.zeros(pt_betas.size - 1), np.zeros(pt_betas.size - 1), 0
+
+    def sample(self, v_data: np.ndarray, W, b_v, b_h) -> np.ndarray:
+        """The model sample that goes with the minibatch ``v_data`` (advances the persistent states)."""
+        if self.method == "pt_pcd":
+            for _ in range(self.k):
+                self.v, h, visible_input = _tempered_gibbs_step(self.v, W, b_v, b_h, self.betas_column, self.rng)
+                accepted, attempted = swap_neighbouring_betas(self.v, h, visible_input, b_h, self.betas,
+                                                              self.steps % 2, self.rng)
+                self.accepted += accepted
+                self.attempted += attempted
+                self.steps += 1
+            return self.v[0]
+        v_model = self.v if self.method == "pcd" else v_data
+        for _ in range(self.k):
+            v_model, _ = _gibbs_step(v_model, W, b_v, b_h, self.rng)
+        if self.method == "pcd":
+            self.v = v_model
+        return v_model
+
+    @property
+    def swap_acceptance(self) -> np.ndarray:
+        """Accepted / attempted swaps per pair of neighbouring betas so far (``pt_pcd``)."""
+        with np.errstate(invalid="ignore"):
+            return self.accepted / self.attempted
+
+
+class _MomentumUpdate:
+    """Gradient ascent with momentum and L2 weight decay on ``W``, in place on the arrays it was made with:
+    ``velocity = momentum velocity + rate (<v h>_data - <v h>_model - weight_decay W)``, ``W += velocity``
+    (biases alike, without decay), with ``p(h | v)`` for ``h``."""
+
+    def __init__(self, W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray):
+        self.W, self.b_v, self.b_h = W, b_v, b_h
+        self.velocity_W, self.velocity_b_v, self.velocity_b_h = np.zeros_like(W), np.zeros_like(b_v), np.zeros_like(b_h)
+        self.W_flat, self.velocity_W_flat = W.ravel(order="F"), self.velocity_W.ravel(order="F")  # views
+        self.gemm, self.axpy = blas.get_blas_funcs(("gemm", "axpy"), dtype=W.dtype)
+
+    def __call__(self, v_data: np.ndarray, v_model: np.ndarray, rate: float, momentum: float,
+                 weight_decay: float) -> None:
+        # data and model phase in one product each: rows scaled by +rate/n_data and -rate/n_model,
+        # so that states^T hidden = rate (<v h>_data - <v h>_model)
+        states = np.concatenate((v_data, v_model))
+        hidden = _sigmoid(np.add(states @ self.W, self.b_h, dtype=self.W.dtype))
+        hidden[:len(v_data)] *= rate / len(v_data)
+        hidden[len(v_data):] *= -rate / len(v_model)
+        self.gemm(1.0, states.T, hidden.T, beta=momentum, c=self.velocity_W, trans_b=True, overwrite_c=True)
+        self.axpy(self.W_flat, self.velocity_W_flat, a=-rate * weight_decay)
+        self.axpy(self.velocity_W_flat, self.W_flat, a=1.0)
+        self.velocity_b_v *= momentum
+        self.velocity_b_v += rate * (v_data.mean(axis=0) - v_model.mean(axis=0))
+        self.velocity_b_h *= momentum
+        self.velocity_b_h += hidden.sum(axis=0)
+        self.b_v += self.velocity_b_v
+        self.b_h += self.velocity_b_h
+
+
 def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_rate=(0.05, 0.005),
               momentum: float = 0.9, weight_decay: float = 1e-4, method: str = "pcd", k: int = 1,
               seed=0, n_persistent_chains: int | None = None, pt_betas=None, init_scale: float = 0.01,
@@ -273,93 +360,38 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     Training that diverges stops after the epoch in which a parameter became non-finite
     (NaN or inf) with :class:`TrainingDivergedError`, naming the epoch, the parameter and its value.
     """
-    if method not in ("pcd", "cd", "pt_pcd"):
-        raise ValueError(f"method must be 'pcd', 'cd' or 'pt_pcd', got {method!r}")
-    if method == "pt_pcd":
-        pt_betas = np.asarray(pt_betas, dtype=np.float64)
-        if pt_betas.ndim != 1 or pt_betas.size < 2 or pt_betas[0] != 1.0 or np.any(np.diff(pt_betas) >= 0) \
-                or pt_betas[-1] <= 0:
-            raise ValueError(f"pt_pcd needs pt_betas descending from 1 to above 0 (at least 2), got {pt_betas}")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    data = np.asarray(data)
-    if not np.isin(data, (0, 1)).all():
-        raise ValueError("train_rbm needs binary data (values 0 and 1)")
-    data = np.ascontiguousarray(data, dtype=dtype)
+    data, pt_betas, dtype = _checked_training_inputs(data, method, pt_betas, dtype)
     n_images, n_visible = data.shape
     train_rng, monitor_rng = np.random.default_rng(seed).spawn(2)
-    # W and its velocity Fortran-ordered: BLAS updates them in place (gemm with beta, axpy)
+    # W Fortran-ordered: BLAS updates it and its velocity in place (gemm with beta, axpy)
     W = np.asfortranarray(train_rng.normal(0.0, init_scale, size=(n_visible, n_hidden)), dtype=dtype)
     b_v = base_rate_visible_bias(data).astype(dtype)
     b_h = np.zeros(n_hidden, dtype=dtype)
     project = _projection(bias_range, weight_abs_max, dtype)
     project(W, b_v, b_h)
-    velocity_W, velocity_b_v, velocity_b_h = np.zeros_like(W), np.zeros_like(b_v), np.zeros_like(b_h)
-    W_flat, velocity_W_flat = W.ravel(order="F"), velocity_W.ravel(order="F")  # views
-    gemm, axpy = blas.get_blas_funcs(("gemm", "axpy"), dtype=dtype)
-    if method in ("pcd", "pt_pcd"):
-        persistent_v = data[train_rng.integers(0, n_images, size=n_persistent_chains or batch_size)]
-    if method == "pt_pcd":
-        betas_column = pt_betas.astype(dtype)[:, None, None]
-        ladder_v = np.broadcast_to(persistent_v, (pt_betas.size,) + persistent_v.shape).copy()
-        swaps_accepted, swaps_attempted, pt_steps = np.zeros(pt_betas.size - 1), np.zeros(pt_betas.size - 1), 0
+    update = _MomentumUpdate(W, b_v, b_h)
+    chains = _ModelChains(method, k, data, n_persistent_chains or batch_size, pt_betas, train_rng)
     monitor = _monitoring_images(data, monitor_images, monitor_rng)
     rates = _learning_rates(learning_rate, epochs)
     curves = {name: np.empty(epochs) for name in ("reconstruction_error", "pseudo_log_likelihood")}
-
     for epoch, rate in enumerate(rates):
         order = train_rng.permutation(n_images)
         for start in range(0, n_images, batch_size):
             v_data = data[order[start:start + batch_size]]
-            if method == "pt_pcd":
-                for _ in range(k):
-                    ladder_v, ladder_h, visible_input = _tempered_gibbs_step(ladder_v, W, b_v, b_h, betas_column,
-                                                                             train_rng)
-                    accepted, attempted = swap_neighbouring_betas(ladder_v, ladder_h, visible_input, b_h, pt_betas,
-                                                                  pt_steps % 2, train_rng)
-                    swaps_accepted += accepted
-                    swaps_attempted += attempted
-                    pt_steps += 1
-                v_model = ladder_v[0]
-            else:
-                v_model = persistent_v if method == "pcd" else v_data
-                for _ in range(k):
-                    v_model, _ = _gibbs_step(v_model, W, b_v, b_h, train_rng)
-                if method == "pcd":
-                    persistent_v = v_model
-            # data and model phase in one product each: rows scaled by +rate/n_data and -rate/n_model,
-            # so that states^T hidden = rate (<v h>_data - <v h>_model)
-            states = np.concatenate((v_data, v_model))
-            hidden = _sigmoid(np.add(states @ W, b_h, dtype=dtype))
-            hidden[:len(v_data)] *= rate / len(v_data)
-            hidden[len(v_data):] *= -rate / len(v_model)
-            # velocity = momentum velocity + rate (<v h>_data - <v h>_model - weight_decay W); W += velocity
-            gemm(1.0, states.T, hidden.T, beta=momentum, c=velocity_W, trans_b=True, overwrite_c=True)
-            axpy(W_flat, velocity_W_flat, a=-rate * weight_decay)
-            axpy(velocity_W_flat, W_flat, a=1.0)
-            velocity_b_v *= momentum
-            velocity_b_v += rate * (v_data.mean(axis=0) - v_model.mean(axis=0))
-            velocity_b_h *= momentum
-            velocity_b_h += hidden.sum(axis=0)
-            b_v += velocity_b_v
-            b_h += velocity_b_h
+            update(v_data, chains.sample(v_data, W, b_v, b_h), rate, momentum, weight_decay)
             project(W, b_v, b_h)
         _check_finite_parameters(epoch, W, b_v, b_h)
-        reconstruction_error, pseudo_log_likelihood = _monitoring_curves(monitor, W, b_v, b_h, monitor_rng)
-        curves["reconstruction_error"][epoch] = reconstruction_error
-        curves["pseudo_log_likelihood"][epoch] = pseudo_log_likelihood
+        curves["reconstruction_error"][epoch], curves["pseudo_log_likelihood"][epoch] = _monitoring_curves(
+            monitor, W, b_v, b_h, monitor_rng)
         if log is not None:
-            swaps = (f", lowest swap acceptance {np.min(swaps_accepted / swaps_attempted):.3f}"
-                     if method == "pt_pcd" else "")
+            swaps = f", lowest swap acceptance {np.min(chains.swap_acceptance):.3f}" if method == "pt_pcd" else ""
             log(f"epoch {epoch + 1}/{epochs}: learning rate {rate:.4g}, "
-                f"reconstruction error {reconstruction_error:.4f}, "
-                f"pseudo-log-likelihood {pseudo_log_likelihood:.2f} nats{swaps}")
+                f"reconstruction error {curves['reconstruction_error'][epoch]:.4f}, "
+                f"pseudo-log-likelihood {curves['pseudo_log_likelihood'][epoch]:.2f} nats{swaps}")
     result = {"W": np.ascontiguousarray(W, dtype=np.float64), "b_v": b_v.astype(np.float64),
               "b_h": b_h.astype(np.float64), "learning_rate": rates, **curves}
     if method == "pt_pcd":
-        with np.errstate(invalid="ignore"):
-            result["swap_acceptance"] = swaps_accepted / swaps_attempted
+        result["swap_acceptance"] = chains.swap_acceptance
     return result
 
 

@@ -156,50 +156,74 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
     the model. ``log`` receives one progress line per epoch and a summary.
     """
     train_seed, ais_seed, sample_seed = np.random.SeedSequence(int(seed)).spawn(3)
-    train, test = data.train_images, data.test_images
-    if classifier.sizes["visible"] != train.shape[1]:
+    if classifier.sizes["visible"] != data.train_images.shape[1]:
         raise ValueError(f"the classifier has {classifier.sizes['visible']} visible units, the images "
-                         f"{train.shape[1]} pixels: it was fitted on another data set")
+                         f"{data.train_images.shape[1]} pixels: it was fitted on another data set")
+    trained = _train(data.train_images, settings, np.random.default_rng(train_seed), log)
     bounds = settings.get("bounds")
-    bias_range = None if not bounds or bounds["bias_min"] is None else (bounds["bias_min"], bounds["bias_max"])
-    weight_abs_max = bounds["weight_abs_max"] if bounds else None
-    trained = train_rbm(
-        train, settings["n_hidden"], settings["epochs"], batch_size=settings["batch_size"],
-        learning_rate=(settings["learning_rate_start"], settings["learning_rate_end"]),
-        momentum=settings["momentum"], weight_decay=settings["weight_decay"], method=settings["method"],
-        k=settings["gibbs_steps_per_update"], seed=np.random.default_rng(train_seed),
-        n_persistent_chains=settings["n_persistent_chains"],
-        pt_betas=(beta_ladder(settings["pt_ladder"]["beta_min"], settings["pt_ladder"]["n_betas"])
-                  if settings["method"] == "pt_pcd" else None),
-        init_scale=settings["init_scale"], bias_range=bias_range, weight_abs_max=weight_abs_max, log=log)
-    W, b_v, b_h = trained["W"], trained["b_v"], trained["b_h"]
-    n_outside = _outside_range(b_v, b_h, bounds)
+    n_outside = _outside_range(trained["b_v"], trained["b_h"], bounds)
     if n_outside:
         log(f"WARNING: {n_outside} biases lie outside the range a LIF neuron can represent "
             f"({bounds['representable_bias_min']:.2f}, {bounds['representable_bias_max']:.2f}); the LIF jobs will "
             "stop unless the units are saturated. Train with rbm.parameter_bounds: auto.")
-    ais = settings["ais"]
-    log_z, log_z_stderr = ais_log_partition(W, b_v, b_h, ais["n_betas"], ais["n_runs"],
-                                            seed=np.random.default_rng(ais_seed),
-                                            base_b_v=base_rate_visible_bias(train))
-    test_ll = average_log_likelihood(test, W, b_v, b_h, log_z)
-    train_ll = average_log_likelihood(train, W, b_v, b_h, log_z)
-    log(f"AIS: log Z = {log_z:.3f} +- {log_z_stderr:.3f}; average log-likelihood: train {train_ll:.3f}, "
-        f"test {test_ll:.3f} nats per image")
-    test_accuracy = float(classifier.attrs["classifier_test_accuracy"])
-    train_accuracy = float(classifier.attrs["classifier_train_accuracy"])
-    log(f"classifier accuracy: train {train_accuracy:.4f}, test {test_accuracy:.4f}")
-    digits = classifier["digit"].values
-    n_classes = len(digits)
+    evaluation = _evaluate(data, trained, settings["ais"], np.random.default_rng(ais_seed), log)
+    log(f"classifier accuracy: train {classifier.attrs['classifier_train_accuracy']:.4f}, "
+        f"test {classifier.attrs['classifier_test_accuracy']:.4f}")
     gibbs = settings["gibbs_samples"]
     every = gibbs["steps_between_snapshots"]
-    visible, _ = sample_rbm_gibbs(W, b_v, b_h, gibbs["n_snapshots"] * every, gibbs["n_chains"],
-                                  seed=np.random.default_rng(sample_seed))
-    snapshots = visible[every - 1::every]
+    visible, _ = sample_rbm_gibbs(trained["W"], trained["b_v"], trained["b_h"], gibbs["n_snapshots"] * every,
+                                  gibbs["n_chains"], seed=np.random.default_rng(sample_seed))
+    model = _rbm_model_dataset(data, trained, classifier, visible[every - 1::every], every)
+    model.attrs.update(
+        evaluation, dataset=dataset, training_seed=int(training_seed), seed=int(seed),
+        classifier_test_accuracy=float(classifier.attrs["classifier_test_accuracy"]),
+        classifier_train_accuracy=float(classifier.attrs["classifier_train_accuracy"]),
+        **_bounds_attrs(bounds, trained["W"], trained["b_v"], trained["b_h"]),
+        n_biases_outside_representable_range=n_outside,
+        **({"pt_swap_acceptance": [float(x) for x in trained["swap_acceptance"]]}
+           if "swap_acceptance" in trained else {}))
+    return model
+
+
+def _train(images, settings: dict, rng: np.random.Generator, log) -> dict:
+    """:func:`~lif_tempering.learning.rbm.train_rbm` of ``images`` with the ``rbm`` config ``settings``."""
+    bounds = settings.get("bounds")
+    bias_range = None if not bounds or bounds["bias_min"] is None else (bounds["bias_min"], bounds["bias_max"])
+    return train_rbm(
+        images, settings["n_hidden"], settings["epochs"], batch_size=settings["batch_size"],
+        learning_rate=(settings["learning_rate_start"], settings["learning_rate_end"]),
+        momentum=settings["momentum"], weight_decay=settings["weight_decay"], method=settings["method"],
+        k=settings["gibbs_steps_per_update"], seed=rng, n_persistent_chains=settings["n_persistent_chains"],
+        pt_betas=(beta_ladder(settings["pt_ladder"]["beta_min"], settings["pt_ladder"]["n_betas"])
+                  if settings["method"] == "pt_pcd" else None),
+        init_scale=settings["init_scale"], bias_range=bias_range,
+        weight_abs_max=bounds["weight_abs_max"] if bounds else None, log=log)
+
+
+def _evaluate(data: BinaryImages, trained: dict, ais: dict, rng: np.random.Generator, log) -> dict:
+    """AIS estimate of log Z (base model: the training images' base rates) and the average log-likelihoods."""
+    W, b_v, b_h = trained["W"], trained["b_v"], trained["b_h"]
+    log_z, log_z_stderr = ais_log_partition(W, b_v, b_h, ais["n_betas"], ais["n_runs"], seed=rng,
+                                            base_b_v=base_rate_visible_bias(data.train_images))
+    test_ll = average_log_likelihood(data.test_images, W, b_v, b_h, log_z)
+    train_ll = average_log_likelihood(data.train_images, W, b_v, b_h, log_z)
+    log(f"AIS: log Z = {log_z:.3f} +- {log_z_stderr:.3f}; average log-likelihood: train {train_ll:.3f}, "
+        f"test {test_ll:.3f} nats per image")
+    return {"ais_log_z": log_z, "ais_log_z_stderr": log_z_stderr, "test_log_likelihood": test_ll,
+            "train_log_likelihood": train_ll, "log_likelihood_units": "nats per image (AIS estimate of log Z)"}
+
+
+def _rbm_model_dataset(data: BinaryImages, trained: dict, classifier: xr.Dataset, snapshots, every: int) -> xr.Dataset:
+    """The trained model, its training curves, classifier and Gibbs snapshots as a dataset (attributes added by
+    :func:`train_rbm_dataset`)."""
+    W, b_v, b_h = trained["W"], trained["b_v"], trained["b_h"]
+    train = data.train_images
+    digits = classifier["digit"].values
     height, width = data.image_shape
     n_visible, n_hidden = W.shape
-    epochs = np.arange(1, settings["epochs"] + 1)
+    n_snapshots, n_chains = snapshots.shape[:2]
     monitored = "all" if len(train) <= MONITOR_IMAGES else f"a fixed random subset of {MONITOR_IMAGES}"
+    epochs = np.arange(1, len(trained["learning_rate"]) + 1)
     return xr.Dataset(
         {
             "W": _var(("visible", "hidden"), W, "1", "visible-hidden coupling (units of k_B T)"),
@@ -213,7 +237,7 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
                                           f"stochastic pseudo-log-likelihood per image of {monitored} training images"),
             "classifier_coef": classifier["classifier_coef"].variable,
             "classifier_intercept": classifier["classifier_intercept"].variable,
-            "train_class_frequency": _var("digit", np.bincount(data.train_labels, minlength=n_classes) / len(train),
+            "train_class_frequency": _var("digit", np.bincount(data.train_labels, minlength=digits.size) / len(train),
                                           "1", "fraction of the training images in each class"),
             "gibbs_visible": _var(("gibbs_snapshot", "gibbs_chain", "visible"), snapshots.astype(np.int8), "1",
                                   "visible states of block-Gibbs chains at T = 1 (abstract domain)"),
@@ -225,31 +249,17 @@ def train_rbm_dataset(data: BinaryImages, settings: dict, seed: int, dataset: st
             "pixel_column": ("visible", np.arange(n_visible) % width, {"units": "1", "long_name": "pixel column"}),
             "epoch": ("epoch", epochs, {"units": "1", "long_name": "training epoch"}),
             "digit": ("digit", digits, {"units": "1", "long_name": "class label (digit)"}),
-            "gibbs_snapshot": ("gibbs_snapshot", every * np.arange(1, gibbs["n_snapshots"] + 1),
+            "gibbs_snapshot": ("gibbs_snapshot", every * np.arange(1, n_snapshots + 1),
                                {"units": "1", "long_name": "block-Gibbs steps since the random start"}),
-            "gibbs_chain": ("gibbs_chain", np.arange(gibbs["n_chains"]),
+            "gibbs_chain": ("gibbs_chain", np.arange(n_chains),
                             {"units": "1", "long_name": "independent Gibbs chain"}),
         },
         attrs={
             "title": "Restricted Boltzmann machine trained on binarised digit images",
-            "ais_log_z": log_z,
-            "ais_log_z_stderr": log_z_stderr,
-            "test_log_likelihood": test_ll,
-            "train_log_likelihood": train_ll,
-            "log_likelihood_units": "nats per image (AIS estimate of log Z)",
-            "classifier_test_accuracy": test_accuracy,
-            "classifier_train_accuracy": train_accuracy,
             "image_height": int(height),
             "image_width": int(width),
             "n_train_images": int(len(train)),
-            "n_test_images": int(len(test)),
-            "dataset": dataset,
-            "training_seed": int(training_seed),
-            "seed": int(seed),
-            **_bounds_attrs(bounds, W, b_v, b_h),
-            "n_biases_outside_representable_range": n_outside,
-            **({"pt_swap_acceptance": [float(x) for x in trained["swap_acceptance"]]}
-               if "swap_acceptance" in trained else {}),
+            "n_test_images": int(len(data.test_images)),
         },
     )
 
