@@ -6,6 +6,15 @@ Convention: binary visible ``v`` (n_v,) and hidden ``h`` (n_h,) units with energ
 same model in the full Boltzmann machine convention. Log-probabilities and free
 energies are in nats; all arrays float64 unless said otherwise. An inverse
 temperature ``beta`` scales the whole energy, ``p_beta ~ exp(-beta E)``.
+
+Training (:func:`train_rbm`) runs in float32 by default: the parameters, states, uniform
+random numbers and matrix products (about 2x faster than float64, with the same gradient
+statistics to float32 rounding); the results are returned as float64. The same seed, dtype,
+BLAS library and thread count give the same model bit for bit; a different BLAS or thread
+count changes the rounding of the products, after which the sampled states, and so the
+model, eventually differ: equal in distribution, not number for number. The products run in
+numpy's BLAS and the in-place updates in scipy's (:mod:`scipy.linalg.blas`), which may be a
+second library: cap the threads of both (:func:`lif_tempering.runtime.limit_threads`).
 """
 
 from __future__ import annotations
@@ -332,15 +341,7 @@ def train_rbm(data, n_hidden: int, epochs: int, batch_size: int = 50, learning_r
     ``b_v`` = :func:`base_rate_visible_bias`, ``b_h = 0``. ``seed``: int or Generator.
     ``log``: called with one progress line per epoch.
 
-    ``dtype``: float type of the parameters, states, uniform random numbers and matrix
-    products during training (float32: about 2x faster than float64, with the
-    same gradient statistics to float32 rounding); the results are returned as float64.
-    The same seed, dtype, BLAS library and thread count give the same model bit for
-    bit; a different BLAS or thread count changes the rounding of the products, after
-    which the sampled states, and so the model, eventually differ: equal in
-    distribution, not number for number. The products run in numpy's BLAS and the
-    in-place updates in scipy's (:mod:`scipy.linalg.blas`), which may be a second
-    library: cap the threads of both (:func:`lif_tempering.runtime.limit_threads`).
+    ``dtype``: float type of training (float32 by default; see the module docstring on reproducibility).
 
     ``bias_range`` ``(b_min, b_max)`` and ``weight_abs_max``: projected gradient ascent,
     every bias is clipped into the range and every weight into
