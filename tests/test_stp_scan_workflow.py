@@ -70,13 +70,12 @@ def test_scan_layout_and_values(study):
     np.testing.assert_array_equal(ds["tau_rec_ms"], [10.0])
     assert ds["U"].attrs["units"] == "1" and ds["tau_rec_ms"].attrs["units"] == "ms"
     for name in ("switch_rate_hz", "ground_confidence", "ground_visible_activity_ratio", "ground_free_energy_gap",
-                 "class_kl_reference_final", "switch_ratio_vs_free_lif", "ground_confidence_ratio_vs_free_lif",
-                 "ground_activity_ratio_vs_free_lif"):
+                 "switch_ratio_vs_free_lif", "ground_confidence_ratio_vs_free_lif", "ground_activity_ratio_vs_free_lif"):
         for suffix in ("", "_ci_low", "_ci_high"):
             assert ds[f"{name}{suffix}"].dims == ("U", "tau_rec_ms"), name
         assert len(ds[name].attrs["long_name"]) > 20, name
     for name in ("ground_confidence", "ground_visible_activity_ratio", "ground_free_energy_gap",
-                 "class_kl_reference_final", "ground_confidence_ratio_vs_free_lif", "ground_activity_ratio_vs_free_lif"):
+                 "ground_confidence_ratio_vs_free_lif", "ground_activity_ratio_vs_free_lif"):
         assert np.all(np.isfinite(ds[name])) and np.all(ds[f"{name}_ci_low"] <= ds[f"{name}_ci_high"]), name
     rate = ds["switch_rate_hz"]  # one label per ground-state window: at most one switch per 10 Hz period
     assert np.all(np.isfinite(rate)) and np.all((rate >= 0) & (rate <= 10.0))
