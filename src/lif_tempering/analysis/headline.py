@@ -217,8 +217,9 @@ QUALITY_STATISTIC_TEXT = {"ci_low": "interval low end", "point": "point estimate
 
 
 def _estimate_text(ratios: xr.Dataset, name: str) -> str:
-    return f"{_number(_float(ratios[name]))} [{_number(_float(ratios[f'{name}_ci_low']))}, " \
-           f"{_number(_float(ratios[f'{name}_ci_high']))}]"
+    """``estimate [ci_low, ci_high]`` of the variable ``name`` (3 significant digits)."""
+    low, high = (_number(_float(ratios[f"{name}_{end}"])) for end in ("ci_low", "ci_high"))
+    return f"{_number(_float(ratios[name]))} [{low}, {high}]"
 
 
 def _seeds_text(seeds) -> str:
