@@ -175,6 +175,16 @@ def temperature_map_rows(temperature_map: xr.Dataset, scheme: str) -> list[dict]
     ]
 
 
+#: Settings keys of the switch-ratio aim the study's runs are held to (``parameter_scan.confirmation``).
+SWITCH_RATIO_AIM_KEYS = ("parameter_scan.confirmation.min_switch_ratio",
+                         "parameter_scan.confirmation.min_switch_ratio_ci_low")
+#: Names of the quality ratios in the confirmation rows.
+QUALITY_RATIO_TEXT = {"ground_confidence_ratio": "ground-state confidence ratio",
+                      "ground_fidelity_ratio": "ground-state activity fidelity ratio"}
+#: How the confirmation rows name each quality statistic (``parameter_scan.selection.quality_statistic``).
+QUALITY_STATISTIC_TEXT = {"ci_low": "interval low end", "point": "point estimate"}
+
+
 def _schedule_text(shape: str, frequency_hz: float, t_max: float) -> str:
     return f"{shape}, {frequency_hz:g} Hz, T_max {t_max:g}"
 
@@ -185,8 +195,10 @@ def schedule_choice_rows(scan: xr.Dataset) -> list[dict]:
     attrs = scan.attrs
     configured = _schedule_text(attrs["configured_shape"], attrs["configured_frequency_hz"], attrs["configured_t_max"])
     if not attrs["chosen_shape"]:
+        statistic = QUALITY_STATISTIC_TEXT.get(attrs.get("selection_quality_statistic", "point"), "point estimate")
         return [_row(SCHEDULE_CHOICE, "chosen schedule", "",
-                     f"none: no grid point keeps both quality ratios >= {attrs['selection_min_quality_ratio']:g}"),
+                     f"none: no grid point keeps both quality ratios ({statistic}) "
+                     f">= {attrs['selection_min_quality_ratio']:g}"),
                 _row(SCHEDULE_CHOICE, "the configured schedule", "", f"{configured} (not chosen by the scan)")]
     point = scan.sel(shape=attrs["chosen_shape"], frequency_hz=attrs["chosen_frequency_hz"],
                      t_max=attrs["chosen_t_max"])
@@ -204,16 +216,6 @@ def schedule_choice_rows(scan: xr.Dataset) -> list[dict]:
                          _float(point[f"{name}_ci_high"]), "1"))
     rows.append(_row(SCHEDULE_CHOICE, "rule", "", attrs["selection_rule"]))
     return rows
-
-
-#: Settings keys of the switch-ratio aim the study's runs are held to (``parameter_scan.confirmation``).
-SWITCH_RATIO_AIM_KEYS = ("parameter_scan.confirmation.min_switch_ratio",
-                         "parameter_scan.confirmation.min_switch_ratio_ci_low")
-#: Names of the quality ratios in the confirmation rows.
-QUALITY_RATIO_TEXT = {"ground_confidence_ratio": "ground-state confidence ratio",
-                      "ground_fidelity_ratio": "ground-state activity fidelity ratio"}
-#: How the confirmation rows name each quality statistic (``parameter_scan.selection.quality_statistic``).
-QUALITY_STATISTIC_TEXT = {"ci_low": "interval low end", "point": "point estimate"}
 
 
 def _estimate_text(ratios: xr.Dataset, name: str) -> str:
