@@ -137,22 +137,31 @@ def test_tempering_cross_field_rules():
     config["tempering"]["duration_ms"] = 3005  # not a multiple of tau_ref (Gibbs sweeps); < 2 periods at 0.5 Hz
     config["tempering"]["scheme"] = "balanced"
     config["temperature_map"]["schemes"] = ["compensated"]
-    config["parameter_scan"]["n_training_seeds"] = config["rbm"]["n_training_seeds"] + 1
     _expect_error(config, "tempering.ground_state_tolerance", "tempering.duration_ms: 3005 leaves fewer than two",
-                  "multiple of the neuron's tau_ref_ms", "tempering.scheme: 'balanced'",
-                  "parameter_scan.n_training_seeds")
+                  "multiple of the neuron's tau_ref_ms", "tempering.scheme: 'balanced'")
 
 
-def test_scan_seeds_must_not_be_the_studys_seeds():
-    """The schedule is chosen on the scan's runs; the study's seeds 0 .. n_seeds - 1 report it."""
+def test_the_scans_trained_rbms_must_not_be_the_studys():
+    """The schedule is chosen on the scan's trained RBMs; the study's (training seeds 0 .. 4) report it."""
     config = default_config()
-    config["parameter_scan"]["first_seed"] = config["tempering"]["n_seeds"] - 1
-    _expect_error(config, f"parameter_scan.first_seed: {config['tempering']['n_seeds'] - 1} must be >= "
-                          f"tempering.n_seeds = {config['tempering']['n_seeds']}")
-    config["parameter_scan"]["first_seed"] = config["tempering"]["n_seeds"]
+    assert config["rbm"]["n_training_seeds"] == 5
+    config["parameter_scan"]["first_training_seed"] = 4  # the scan's 4 .. 6 would share the study's RBM 4
+    _expect_error(config, "parameter_scan.first_training_seed: 4 must be >= rbm.n_training_seeds = 5",
+                  "parameter_scan.n_training_seeds - 1 = 4 .. 6", "rbm.n_training_seeds - 1 = 0 .. 4")
+    config["parameter_scan"]["first_training_seed"] = 5
     validate_config(config)
+    config["rbm"]["n_training_seeds"] = 6  # more study RBMs reach into the scan's
+    _expect_error(config, "parameter_scan.first_training_seed: 5 must be >= rbm.n_training_seeds = 6")
+    config["parameter_scan"]["first_training_seed"] = 0
+    _expect_error(config, "parameter_scan.first_training_seed: 0 is out of range; allowed: >= 1")
+    config = default_config()
+    config["parameter_scan"]["first_seed"] = 5  # the scan's sampling seeds are 0 .. n_seeds - 1 of its own RBMs
+    _expect_error(config, "parameter_scan: Additional properties are not allowed ('first_seed' was unexpected)")
+    config = default_config()
     config["parameter_scan"]["selection"]["min_quality_ratio"] = 1.2
-    _expect_error(config, "parameter_scan.selection.min_quality_ratio", "1.2")
+    del config["parameter_scan"]["confirmation"]
+    _expect_error(config, "parameter_scan.selection.min_quality_ratio", "1.2",
+                  "parameter_scan.confirmation: missing")
 
 
 def test_scan_sizes_must_allow_enough_distinct_bootstrap_resamples():
@@ -163,6 +172,11 @@ def test_scan_sizes_must_allow_enough_distinct_bootstrap_resamples():
                   "tempering.bootstrap.min_distinct_resamples = 100", "e.g. 2 x 3 (156)")
     config["tempering"]["bootstrap"]["min_distinct_resamples"] = 19
     validate_config(config)
+    # both checks at once: each problem named
+    config["tempering"]["bootstrap"]["min_distinct_resamples"] = 100
+    config["parameter_scan"]["first_training_seed"] = 1
+    _expect_error(config, "parameter_scan.n_training_seeds x parameter_scan.n_seeds: 2 x 2 allow 19",
+                  "parameter_scan.first_training_seed: 1 must be >= rbm.n_training_seeds = 5")
 
 
 def test_tempering_schema_ranges():

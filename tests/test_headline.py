@@ -47,9 +47,13 @@ def summary(tmp_path):
             "switch_ratio": _per_sampler([2.5, 1.5], "1", "ratio"),
             "switch_ratio_ci_low": _per_sampler([1.8, 1.1], "1", "ratio: low"),
             "switch_ratio_ci_high": _per_sampler([3.2, 1.9], "1", "ratio: high"),
-            "ground_confidence_ratio": _per_sampler([0.9, 1.0], "1", "ratio"),
+            "ground_confidence_ratio": _per_sampler([0.96, 1.0], "1", "ratio"),
+            "ground_confidence_ratio_ci_low": _per_sampler([0.939, 0.97], "1", "ratio: low"),
+            "ground_confidence_ratio_ci_high": _per_sampler([0.985, 1.03], "1", "ratio: high"),
             "ground_activity_ratio": _per_sampler([0.96, 1.01], "1", "ratio"),
             "ground_fidelity_ratio": _per_sampler([1.04, 0.99], "1", "ratio"),
+            "ground_fidelity_ratio_ci_low": _per_sampler([1.01, 0.95], "1", "ratio: low"),
+            "ground_fidelity_ratio_ci_high": _per_sampler([1.07, 1.03], "1", "ratio: high"),
             "coverage_censored_fraction": _per_schedule([[0.25, 0.0], [0.0, 0.0]], "1", "censored"),
             "switch_ratio_vs_free_lif": _per_schedule([[1.0, 2.5], [4.0, 6.0]], "1", "ratio to free lif"),
             "switch_ratio_vs_free_lif_ci_low": _per_schedule([[1.0, 1.8], [3.0, 4.5]], "1", "low"),
@@ -105,6 +109,7 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
     row = _value(table, "switch ratio, tempered / free", "lif")
     assert (row["value"], row["ci_low"], row["ci_high"], row["unit"]) == (2.5, 1.8, 3.2, "1")
     assert _value(table, "ground-state confidence ratio, tempered / free", "gibbs")["value"] == 1.0
+    assert _value(table, "ground-state confidence ratio, tempered / free", "lif")["value"] == 0.96
     row = _value(table, "coverage time of all classes, tempered", "lif")
     assert (row["value"], row["unit"]) == (1.7, "s")
     assert row["ci_low"] == pytest.approx(1.6) and row["ci_high"] == pytest.approx(1.8)
@@ -117,8 +122,8 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
     assert _value(table, "tempering.duration_ms")["unit"] == "ms"
 
 
-def scan_with_choice(configured_frequency_hz):
-    """A 1 x 2 x 1 scan whose 2 Hz point is chosen (the 5 Hz point loses activity fidelity)."""
+def scan_with_choice(configured_frequency_hz, quality_statistic="point", training_seeds=(5, 6, 7)):
+    """A 1 x 2 x 1 scan of ``training_seeds`` whose 2 Hz point is chosen (the 5 Hz point loses activity fidelity)."""
     from lif_tempering.analysis.study import choose_schedule
 
     dims = ("shape", "frequency_hz", "t_max")
@@ -129,8 +134,10 @@ def scan_with_choice(configured_frequency_hz):
         values[f"{name}_ci_low"] = [v - 0.02 for v in values[name]]
         values[f"{name}_ci_high"] = [v + 0.02 for v in values[name]]
     scan = xr.Dataset({name: (dims, np.asarray(v, dtype=float).reshape(1, 2, 1)) for name, v in values.items()},
-                      coords={"shape": ["sinusoid"], "frequency_hz": [2.0, 5.0], "t_max": [1.5]})
-    return choose_schedule(scan, 0.95, {"shape": "sinusoid", "frequency_hz": configured_frequency_hz, "t_max": 1.5})
+                      coords={"shape": ["sinusoid"], "frequency_hz": [2.0, 5.0], "t_max": [1.5],
+                              "training_seed": list(training_seeds)}, attrs={"sampler": "lif"})
+    return choose_schedule(scan, 0.95, {"shape": "sinusoid", "frequency_hz": configured_frequency_hz, "t_max": 1.5},
+                           quality_statistic)
 
 
 def test_headline_names_the_schedule_the_scan_chose(summary, calibration):
@@ -144,6 +151,52 @@ def test_headline_names_the_schedule_the_scan_chose(summary, calibration):
     assert "NOT the chosen one" in _value(other, "the configured schedule")["value"]
     assert "chosen schedule" in set(front_page_table(table)["quantity"])
     assert _value(table, "ground-state visible activity ratio, tempered / free", "lif")["value"] == 0.96
+
+
+#: The switch-ratio aim of the confirmation (parameter_scan.confirmation) in the headline's settings.
+AIM = {"parameter_scan.confirmation.min_switch_ratio": 2.0, "parameter_scan.confirmation.min_switch_ratio_ci_low": 1.5}
+CONFIDENCE_ROW = "study's runs: ground-state confidence ratio ({}) >= 0.95"
+FIDELITY_ROW = "study's runs: ground-state activity fidelity ratio ({}) >= 0.95"
+SWITCH_ROW = "study's runs: switch ratio >= 2 with interval low end >= 1.5"
+
+
+def test_the_studys_runs_are_held_to_the_statistic_the_scan_chose_with(summary, calibration):
+    """The study's LIF confidence ratio 0.96 [0.939, 0.985] clears 0.95 by its point estimate, not by its interval's
+    low end: met where the scan chose by point estimates, missed where it chose by interval low ends."""
+    by_ci_low = headline_table(summary, *calibration, {**RUN_SETTINGS, **AIM}, scan=scan_with_choice(2.0, "ci_low"))
+    assert _value(by_ci_low, CONFIDENCE_ROW.format("interval low end"))["value"] == "missed: 0.96 [0.939, 0.985]"
+    assert _value(by_ci_low, FIDELITY_ROW.format("interval low end"))["value"] == "met: 1.04 [1.01, 1.07]"
+    assert _value(by_ci_low, SWITCH_ROW)["value"] == "met: 2.5 [1.8, 3.2]"
+    assert _value(by_ci_low, "study's runs: every part of the bar")["value"] == (
+        "missed: ground-state confidence ratio (interval low end)")
+    by_point = headline_table(summary, *calibration, {**RUN_SETTINGS, **AIM}, scan=scan_with_choice(2.0, "point"))
+    assert _value(by_point, CONFIDENCE_ROW.format("point estimate"))["value"] == "met: 0.96 [0.939, 0.985]"
+    assert _value(by_point, FIDELITY_ROW.format("point estimate"))["value"].startswith("met: ")
+    assert _value(by_point, "study's runs: every part of the bar")["value"] == "met"
+    assert not (by_point["quantity"] == CONFIDENCE_ROW.format("interval low end")).any()
+    assert {CONFIDENCE_ROW.format("interval low end"), "study's runs: every part of the bar"} <= set(
+        front_page_table(by_ci_low)["quantity"])
+
+
+def test_the_switch_ratio_aim_needs_the_ratio_and_its_interval(summary, calibration):
+    """The study's LIF switch ratio 2.5 [1.8, 3.2]: missed when the interval must start at 1.9 or the ratio reach 3."""
+    for aim in ({"parameter_scan.confirmation.min_switch_ratio_ci_low": 1.9},
+                {"parameter_scan.confirmation.min_switch_ratio": 3.0}):
+        table = headline_table(summary, *calibration, {**RUN_SETTINGS, **AIM, **aim}, scan=scan_with_choice(2.0))
+        row = table[table["quantity"].str.startswith("study's runs: switch ratio")].iloc[0]
+        assert row["value"] == "missed: 2.5 [1.8, 3.2]", aim
+        assert _value(table, "study's runs: every part of the bar")["value"] == "missed: switch ratio"
+    without_aim = headline_table(summary, *calibration, RUN_SETTINGS, scan=scan_with_choice(2.0))
+    assert not without_aim["quantity"].str.startswith("study's runs: switch ratio").any()
+
+
+def test_the_headline_names_the_trained_rbms_of_the_scan_and_of_the_study(summary, calibration):
+    table = headline_table(summary, *calibration, RUN_SETTINGS, scan=scan_with_choice(2.0))
+    assert _value(table, "trained RBMs of the scan (training seeds)")["value"] == "5, 6, 7"
+    assert _value(table, "trained RBMs of the study (training seeds)")["value"] == "0, 1, 2"
+    assert _value(table, "trained RBMs in both the scan and the study (training seeds)")["value"] == "none"
+    shared = headline_table(summary, *calibration, RUN_SETTINGS, scan=scan_with_choice(2.0, training_seeds=(2, 3)))
+    assert _value(shared, "trained RBMs in both the scan and the study (training seeds)")["value"] == "2"
 
 
 def test_headline_summarises_the_trained_rbms(summary, calibration):

@@ -10,6 +10,8 @@ from lif_tempering.learning.reference import (
     beta_ladder,
     class_distribution,
     class_start_states,
+    data_statistics_dataset,
+    model_reference,
     parallel_tempering,
     reference_dataset,
     split_r_hat,
@@ -88,6 +90,20 @@ def test_reference_dataset_recovers_the_exact_mean_field_class_distribution():
     p_v = softmax(-visible_free_energy(all_states(N_VISIBLE).astype(np.float64), W, b_v, b_h))
     exact_mean_visible = p_v @ all_states(N_VISIBLE).mean(axis=1)
     assert ref.attrs["reference_mean_visible"] == pytest.approx(exact_mean_visible, abs=0.02)
+
+
+def test_data_statistics_are_the_test_images_without_a_class_distribution():
+    """The parameter scan's target: the test images' mean pixel and mean F(v) under the RBM, no parallel tempering."""
+    W, b_v, b_h = bimodal_rbm()
+    images = np.stack([PATTERN > 0, PATTERN > 0, PATTERN < 0, np.zeros(N_VISIBLE)]).astype(np.int8)
+    statistics = data_statistics_dataset(W, b_v, b_h, images)
+    assert statistics.attrs["data_mean_visible"] == pytest.approx(15 / 40)  # three images of 5 pixels on, one empty
+    exact = np.mean([visible_free_energy(image[None].astype(np.float64), W, b_v, b_h)[0] for image in images])
+    assert statistics.attrs["data_free_energy"] == pytest.approx(exact, rel=1e-12)
+    assert statistics.attrs["n_test_images"] == 4 and not statistics.data_vars
+    target = model_reference(statistics)
+    assert target.class_probability is None and target.data_mean_visible == pytest.approx(15 / 40)
+    assert target.data_free_energy == statistics.attrs["data_free_energy"]
 
 
 def test_convergence_check_flags_gibbs_chains_stuck_in_their_start_modes():

@@ -12,6 +12,7 @@ from lif_tempering.analysis.study import (
     parameter_scan,
     read_at,
     window_labels,
+    with_study_training_seeds,
 )
 from lif_tempering.tempering.runs import make_schedule, run_dataset
 from lif_tempering.tempering.study import condition_label, gibbs_run, schedule_label
@@ -201,6 +202,15 @@ def test_choose_schedule_can_hold_the_quality_intervals_to_the_bar():
     assert "ground_confidence_ratio_ci_low" in careful.attrs["selection_rule"]
     with pytest.raises(ValueError, match="quality_statistic"):
         choose_schedule(scan, 0.95, configured, quality_statistic="median")
+
+
+def test_the_scan_states_whether_its_trained_rbms_are_the_studys():
+    scan = xr.Dataset(coords={"training_seed": [5, 6, 7]})
+    marked = with_study_training_seeds(scan, range(5))
+    assert marked.attrs["training_seeds_disjoint"] == 1
+    np.testing.assert_array_equal(marked.attrs["scan_training_seeds"], [5, 6, 7])
+    np.testing.assert_array_equal(marked.attrs["study_training_seeds"], [0, 1, 2, 3, 4])
+    assert with_study_training_seeds(scan, range(6)).attrs["training_seeds_disjoint"] == 0
 
 
 def test_gibbs_run_records_its_identity():

@@ -116,10 +116,11 @@ def test_parameter_scan(study):
                  "ground_activity_ratio", "switch_ratio_by_training_seed"):
         assert name in ds, name
     assert_described(ds)
-    # the scan runs on its own seeds 2, 3, 4, never on the study's 0, 1 that report the chosen schedule
+    # the scan runs on its own trained RBM (training seed 1) with seeds 0, 1, 2; the study's RBM 0 reports the choice
     summary = read_dataset(study / "results/mixing/summary.nc")
-    group = read_dataset(study / "results/mixing/digits/scan/f10_T1.5/training_seed0.nc")
-    assert list(group["seed"].values) == [2, 3, 4] and list(summary["seed"].values) == [0, 1]
+    group = read_dataset(study / "results/mixing/digits/scan/f10_T1.5/training_seed1.nc")
+    assert list(group["seed"].values) == [0, 1, 2] and list(summary["seed"].values) == [0, 1]
+    assert list(group["training_seed"].values) == [1] and list(summary["training_seed"].values) == [0]
     np.testing.assert_allclose(float(ds["switch_rate_hz"].sel(frequency_hz=10.0, t_max=1.5)),
                                float(group["switch_rate_hz"].sel(schedule="tempered").mean()))
     # the choice: an eligible point with the highest lower interval end, and whether the study uses it
@@ -141,9 +142,12 @@ def test_runs_are_shared_and_self_describing(study):
     # one free run per seed serves every condition; the main condition is a grid point of the scan
     assert sorted(p.name for p in lif.iterdir()) == ["free", "tempered_f10_T1.3", "tempered_f10_T1.5",
                                                       "tempered_f5_T1.3", "tempered_f5_T1.5"]
-    assert sorted(p.name for p in (lif / "tempered_f5_T1.3/training_seed0").iterdir()) == [
-        f"seed{k}.nc" for k in range(2, 5)]
-    assert sorted(p.name for p in (lif / "free/training_seed0").iterdir()) == [f"seed{k}.nc" for k in range(5)]
+    # the scan's grid points are run on the scan's trained RBM only, the free runs on both (seeds of each)
+    assert sorted(p.name for p in (lif / "tempered_f5_T1.3").iterdir()) == ["training_seed1"]
+    assert sorted(p.name for p in (lif / "tempered_f5_T1.3/training_seed1").iterdir()) == [
+        f"seed{k}.nc" for k in range(3)]
+    assert sorted(p.name for p in (lif / "free/training_seed0").iterdir()) == [f"seed{k}.nc" for k in range(2)]
+    assert sorted(p.name for p in (lif / "free/training_seed1").iterdir()) == [f"seed{k}.nc" for k in range(3)]
     with xr.open_dataset(lif / "tempered_f10_T1.5/training_seed0/seed1.nc", engine="h5netcdf") as run:
         assert run["z"].dims == ("time", "unit") and run["z"].dtype == np.int8
         assert run["z"].encoding.get("zlib") or run["z"].encoding.get("compression") == "zlib"
@@ -157,7 +161,7 @@ def test_runs_are_shared_and_self_describing(study):
     with xr.open_dataset(study / "results/sampling/digits/gibbs/free/training_seed0/seed0.nc", engine="h5netcdf") as run:
         assert run.sizes["time"] == 200 and np.all(run["temperature"].values == 1.0)  # one sweep per tau_ref
     assert_described(read_dataset(study / "results/mixing/digits/gibbs/training_seed0.nc"))
-    assert_described(read_dataset(study / "results/mixing/digits/scan/f5_T1.3/training_seed0.nc"))
+    assert_described(read_dataset(study / "results/mixing/digits/scan/f5_T1.3/training_seed1.nc"))
     for name in ("digit_strip", "class_timelines", "mixing_metrics", "parameter_scan", "phase_diagnostics"):
         assert (study / f"results/figures/tempering/{name}.png").stat().st_size > 10_000
 
@@ -211,12 +215,12 @@ def test_a_dwell_shape_in_the_scan_adds_tempered_runs_only(study):
     assert jobs.count("tempering_run") == 4 * 3 and jobs.count("scan_group") == 4  # 2 x 2 points x 3 seeds
 
 
-def test_changing_the_reference_reruns_it_and_the_analysis_but_no_run(study):
+def test_changing_the_reference_reruns_it_and_the_studys_analysis_but_no_run_and_not_the_scan(study):
+    """The scan's RBMs are measured against the test images only: the parallel-tempering reference is the study's."""
     config = load_test_config()
     config["reference"]["n_sweeps"] = 500
     assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == [
-        "mixing_group", "mixing_summary", "parameter_scan", "parameter_scan_figure", "reference_distribution",
-        "scan_group", "tempering_figures", "tempering_study"]
+        "mixing_group", "mixing_summary", "reference_distribution", "tempering_figures", "tempering_study"]
 
 
 def test_a_lif_run_reads_only_its_schemes_temperature_map(tmp_path):

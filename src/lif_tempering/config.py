@@ -162,16 +162,26 @@ def _tempering_problems(config: dict, tau_ref_ms: float) -> list[str]:
         if abs(sweeps - round(sweeps)) > 1e-9 * sweeps:
             problems.append(f"tempering.duration_ms: {tempering['duration_ms']} must be a multiple of the neuron's "
                             f"tau_ref_ms = {tau_ref_ms} (one Gibbs sweep)")
-    if scan["n_training_seeds"] > config["rbm"]["n_training_seeds"]:
-        problems.append(f"parameter_scan.n_training_seeds: {scan['n_training_seeds']} must be <= "
-                        f"rbm.n_training_seeds = {config['rbm']['n_training_seeds']}")
-    if scan["first_seed"] < tempering["n_seeds"]:
-        problems.append(f"parameter_scan.first_seed: {scan['first_seed']} must be >= tempering.n_seeds = "
-                        f"{tempering['n_seeds']}: the scan's runs (seeds first_seed .. first_seed + n_seeds - 1) "
-                        "choose the schedule and must not be the study's runs (seeds 0 .. tempering.n_seeds - 1) "
-                        "that report it")
+    problems += _scan_training_seed_problems(scan, config["rbm"]["n_training_seeds"])
     problems += _scan_bootstrap_problems(scan, tempering["bootstrap"]["min_distinct_resamples"])
     return problems
+
+
+def scan_training_seeds(config: dict) -> list[int]:
+    """The parameter scan's training seeds: ``first_training_seed .. first_training_seed + n_training_seeds - 1``."""
+    scan = config["parameter_scan"]
+    return list(range(scan["first_training_seed"], scan["first_training_seed"] + scan["n_training_seeds"]))
+
+
+def _scan_training_seed_problems(scan: dict, n_study_rbms: int) -> list[str]:
+    """The scan's trained RBMs choose the schedule; the study's (training seeds ``0 .. n_study_rbms - 1``) report it."""
+    first, last = scan["first_training_seed"], scan["first_training_seed"] + scan["n_training_seeds"] - 1
+    if first >= n_study_rbms:
+        return []
+    return [f"parameter_scan.first_training_seed: {first} must be >= rbm.n_training_seeds = {n_study_rbms}: the scan's "
+            f"trained RBMs (training seeds parameter_scan.first_training_seed .. first_training_seed + "
+            f"parameter_scan.n_training_seeds - 1 = {first} .. {last}) choose the schedule and must not be the study's "
+            f"(training seeds 0 .. rbm.n_training_seeds - 1 = 0 .. {n_study_rbms - 1}) that report it"]
 
 
 def _scan_bootstrap_problems(scan: dict, min_distinct: int) -> list[str]:

@@ -65,7 +65,7 @@ def stp_group_runs(wildcards):
 rule stp_scan_group:
     input:
         rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
-        reference=REFERENCE,
+        reference=DATA_STATISTICS,
         runs=stp_group_runs,
     output:
         STP_GROUP,

@@ -2,16 +2,17 @@
 
 import re
 
+from lif_tempering.config import scan_training_seeds
 from lif_tempering.tempering.study import condition_label, schedule_label
 
 TEMPERING = config["tempering"]
 SCAN = config["parameter_scan"]
 DATASET = config["dataset"]
 TEMPERING_SEEDS = list(range(TEMPERING["n_seeds"]))
-SCAN_TRAINING_SEEDS = list(range(SCAN["n_training_seeds"]))
-#: The scan's sampling seeds follow the study's (parameter_scan.first_seed >= tempering.n_seeds): the schedule is
-#: chosen on other runs than the study's runs that report it.
-SCAN_SEEDS = list(range(SCAN["first_seed"], SCAN["first_seed"] + SCAN["n_seeds"]))
+#: The scan's own trained RBMs, after the study's TRAINING_SEEDS (checked by the configuration's validation): the
+#: schedule is chosen on other RBMs than those whose runs report it. Each is sampled with seeds 0 .. n_seeds - 1.
+SCAN_TRAINING_SEEDS = scan_training_seeds(config)
+SCAN_SEEDS = list(range(SCAN["n_seeds"]))
 #: The tempered schedule's shape; the dwell shape holds T = 1 for dwell_fraction of each period.
 SHAPE = TEMPERING["schedule"]["shape"]
 DWELL_FRACTION = TEMPERING["schedule"]["dwell_fraction"]
@@ -138,6 +139,30 @@ rule reference_distribution:
         "../scripts/reference_distribution.py"
 
 
+DATA_STATISTICS = "results/rbm/{dataset}/seed{training_seed}/data_statistics.nc"
+
+
+rule data_statistics:
+    input:
+        rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
+        data=dataset_files,
+    output:
+        DATA_STATISTICS,
+    params:
+        data=lambda wc: canonical(config["datasets"][wc.dataset]),
+        split_seed=lambda wc: job_seed("dataset_split", wc.dataset),
+    log:
+        "results/logs/rbm/{dataset}/seed{training_seed}/data_statistics.log",
+    benchmark:
+        "results/benchmarks/rbm/{dataset}/seed{training_seed}/data_statistics.tsv"
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=4000,
+    script:
+        "../scripts/data_statistics.py"
+
+
 def group_runs(dataset, sampler, training_seed, tempered, seeds):
     return [RUN.format(dataset=dataset, sampler=sampler, schedule=schedule, training_seed=training_seed, seed=seed)
             for seed in seeds for schedule in ("free", tempered)]
@@ -196,7 +221,8 @@ def scan_schedule_label(condition):
 rule scan_group:
     input:
         rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
-        reference=REFERENCE,
+        # the scan's RBMs are measured against the test images only (no class distribution, no parallel tempering)
+        reference=DATA_STATISTICS,
         runs=lambda wc: group_runs(wc.dataset, "lif", wc.training_seed,
                                    scan_schedule_label(wc.condition), SCAN_SEEDS),
     output:
@@ -234,6 +260,7 @@ rule parameter_scan:
         selection=canonical(SCAN["selection"]),
         configured_schedule=canonical({"shape": SHAPE, "frequency_hz": TEMPERING["frequency_hz"],
                                        "t_max": TEMPERING["t_max"]}),
+        study_training_seeds=TRAINING_SEEDS,
     benchmark:
         "results/benchmarks/mixing/parameter_scan.tsv",
     log:

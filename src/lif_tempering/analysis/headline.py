@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from lif_tempering.analysis.study import quality_bar_met
+
 #: Columns of the headline table: ``column`` is the sampler, the scheme or empty; ``value`` a number
 #: or, in the settings section, the configured value; ``stderr`` a fit's standard error; ``ci_low`` and
 #: ``ci_high`` a bootstrap interval.
@@ -65,7 +67,8 @@ SCHEME_KEY = "tempering.scheme"
 FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "ground-state confidence ratio",
               "ground-state visible activity ratio", "ground-state activity fidelity ratio",
               "coverage time of all classes", "chosen schedule",
-              "the configured schedule", "test log-likelihood", "reference class distribution",
+              "the configured schedule", "study's runs:", "trained RBMs in both", "test log-likelihood",
+              "reference class distribution",
               "activation width alpha", "inflection point u0",
               "free-membrane std", "map points meeting", "largest |T_bias")
 #: Settings named on the report's first page.
@@ -172,6 +175,16 @@ def temperature_map_rows(temperature_map: xr.Dataset, scheme: str) -> list[dict]
     ]
 
 
+#: Settings keys of the switch-ratio aim the study's runs are held to (``parameter_scan.confirmation``).
+SWITCH_RATIO_AIM_KEYS = ("parameter_scan.confirmation.min_switch_ratio",
+                         "parameter_scan.confirmation.min_switch_ratio_ci_low")
+#: Names of the quality ratios in the confirmation rows.
+QUALITY_RATIO_TEXT = {"ground_confidence_ratio": "ground-state confidence ratio",
+                      "ground_fidelity_ratio": "ground-state activity fidelity ratio"}
+#: How the confirmation rows name each quality statistic (``parameter_scan.selection.quality_statistic``).
+QUALITY_STATISTIC_TEXT = {"ci_low": "interval low end", "point": "point estimate"}
+
+
 def _schedule_text(shape: str, frequency_hz: float, t_max: float) -> str:
     return f"{shape}, {frequency_hz:g} Hz, T_max {t_max:g}"
 
@@ -182,8 +195,10 @@ def schedule_choice_rows(scan: xr.Dataset) -> list[dict]:
     attrs = scan.attrs
     configured = _schedule_text(attrs["configured_shape"], attrs["configured_frequency_hz"], attrs["configured_t_max"])
     if not attrs["chosen_shape"]:
+        statistic = QUALITY_STATISTIC_TEXT.get(attrs.get("selection_quality_statistic", "point"), "point estimate")
         return [_row(SCHEDULE_CHOICE, "chosen schedule", "",
-                     f"none: no grid point keeps both quality ratios >= {attrs['selection_min_quality_ratio']:g}"),
+                     f"none: no grid point keeps both quality ratios ({statistic}) "
+                     f">= {attrs['selection_min_quality_ratio']:g}"),
                 _row(SCHEDULE_CHOICE, "the configured schedule", "", f"{configured} (not chosen by the scan)")]
     point = scan.sel(shape=attrs["chosen_shape"], frequency_hz=attrs["chosen_frequency_hz"],
                      t_max=attrs["chosen_t_max"])
@@ -200,6 +215,47 @@ def schedule_choice_rows(scan: xr.Dataset) -> list[dict]:
         rows.append(_row(SCHEDULE_CHOICE, quantity, "", _float(point[name]), np.nan, _float(point[f"{name}_ci_low"]),
                          _float(point[f"{name}_ci_high"]), "1"))
     rows.append(_row(SCHEDULE_CHOICE, "rule", "", attrs["selection_rule"]))
+    return rows
+
+
+def _estimate_text(ratios: xr.Dataset, name: str) -> str:
+    """``estimate [ci_low, ci_high]`` of the variable ``name`` (3 significant digits)."""
+    low, high = (_number(_float(ratios[f"{name}_{end}"])) for end in ("ci_low", "ci_high"))
+    return f"{_number(_float(ratios[name]))} [{low}, {high}]"
+
+
+def _seeds_text(seeds) -> str:
+    return ", ".join(str(int(seed)) for seed in np.atleast_1d(seeds)) or "none"
+
+
+def confirmation_rows(scan: xr.Dataset, summary: xr.Dataset, switch_ratio_aim: tuple | None = None) -> list[dict]:
+    """Whether the study's runs (``summary``, the scan's sampler) meet the bar the scan chose with, by the same
+    statistic: each quality ratio against the scan's ``selection_min_quality_ratio`` by its
+    ``selection_quality_statistic`` (:func:`lif_tempering.analysis.study.quality_bar_met`), the switch ratio against
+    ``switch_ratio_aim`` (least ratio, least interval low end; no row without it), all of it together; and the
+    training seeds of the scan's and the study's trained RBMs and those in both (none where the choice is fair)."""
+    bar, statistic = scan.attrs["selection_min_quality_ratio"], scan.attrs["selection_quality_statistic"]
+    study = summary.sel(sampler=scan.attrs.get("sampler", "lif"))
+    rows, missed = [], []
+    for name, met in quality_bar_met(study, bar, statistic).items():
+        quantity = f"{QUALITY_RATIO_TEXT[name]} ({QUALITY_STATISTIC_TEXT[statistic]}) >= {bar:g}"
+        rows.append(_row(SCHEDULE_CHOICE, f"study's runs: {quantity}", "",
+                         f"{'met' if met else 'missed'}: {_estimate_text(study, name)}", unit="1"))
+        missed += [] if met else [f"{QUALITY_RATIO_TEXT[name]} ({QUALITY_STATISTIC_TEXT[statistic]})"]
+    if switch_ratio_aim is not None:
+        least, least_low = switch_ratio_aim
+        met = _float(study["switch_ratio"]) >= least and _float(study["switch_ratio_ci_low"]) >= least_low
+        rows.append(_row(SCHEDULE_CHOICE, f"study's runs: switch ratio >= {least:g} with interval low end >= "
+                                          f"{least_low:g}", "",
+                         f"{'met' if met else 'missed'}: {_estimate_text(study, 'switch_ratio')}", unit="1"))
+        missed += [] if met else ["switch ratio"]
+    rows.append(_row(SCHEDULE_CHOICE, "study's runs: every part of the bar", "",
+                     f"missed: {', '.join(missed)}" if missed else "met"))
+    scan_seeds, study_seeds = scan["training_seed"].values, summary["training_seed"].values
+    rows += [_row(SCHEDULE_CHOICE, "trained RBMs of the scan (training seeds)", "", _seeds_text(scan_seeds)),
+             _row(SCHEDULE_CHOICE, "trained RBMs of the study (training seeds)", "", _seeds_text(study_seeds)),
+             _row(SCHEDULE_CHOICE, "trained RBMs in both the scan and the study (training seeds)", "",
+                  _seeds_text(np.intersect1d(scan_seeds, study_seeds)))]
     return rows
 
 
@@ -239,12 +295,15 @@ def headline_table(summary: xr.Dataset, reference: xr.Dataset, membrane: xr.Data
     ``settings``: the configured values the run was made with, by configuration key (``dataset``,
     ``tempering.t_max``, ...); :data:`SCHEME_KEY` selects the temperature map's row. A setting that
     disagrees with the summary's attributes (:data:`SUMMARY_SETTINGS`) raises ``ValueError``.
-    ``scan``: the parameter scan with its schedule choice; ``rbms``, ``references``: the trained RBMs and
-    their reference class distributions (each section omitted without them).
+    ``scan``: the parameter scan with its schedule choice, and whether the study's runs meet its bar
+    (:func:`confirmation_rows`, with the switch-ratio aim of the settings :data:`SWITCH_RATIO_AIM_KEYS` where given);
+    ``rbms``, ``references``: the trained RBMs and their reference class distributions (each section omitted
+    without them).
     """
     rows = settings_rows(summary, settings) + mixing_rows(summary)
     if scan is not None:
-        rows += schedule_choice_rows(scan)
+        aim = tuple(settings[key] for key in SWITCH_RATIO_AIM_KEYS) if set(SWITCH_RATIO_AIM_KEYS) <= set(settings) else None
+        rows += schedule_choice_rows(scan) + confirmation_rows(scan, summary, aim)
     if rbms:
         rows += rbm_rows(list(rbms), list(references))
     rows += neuron_rows(reference, membrane)

@@ -193,7 +193,8 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     ``sampler``, ``schedule``, ``seed``, ``training_seed`` (-1 if the run has none), ``frequency_hz`` and ``t_max``
     identify the run. ``reference`` (:class:`ModelReference`) gives the RBM's own class
     distribution and the data's statistics for ``class_kl_reference`` and the
-    ground-state quality measures (``nan`` without one).
+    ground-state quality measures (``nan`` without one; ``class_kl_reference`` is ``nan``
+    where its class distribution is None).
     """
     W, b_v, b_h = rbm_arrays(rbm)
     prior = np.asarray(prior, dtype=np.float64)
@@ -252,7 +253,7 @@ def run_mixing(run: xr.Dataset, rbm, classifier, prior, half_width_rad: float, r
     data["class_kl"] = ("kl_time_s", class_histogram_kl(majority, window_times_s, prior, kl_times_s),
                         {"units": "nat", "long_name": "D_KL of the window-label histogram to the class prior"})
     kl_reference = (class_histogram_kl(majority, window_times_s, reference.class_probability, kl_times_s)
-                    if reference else np.full(kl_times_s.size, np.nan))
+                    if reference and reference.class_probability is not None else np.full(kl_times_s.size, np.nan))
     data["class_kl_reference"] = ("kl_time_s", kl_reference, {"units": "nat", "long_name": METRICS_KL_REFERENCE})
     data["class_kl_reference_final"] = ((), kl_reference[-1] if kl_reference.size else np.nan,
                                         {"units": "nat", "long_name": METRICS["class_kl_reference_final"][1]})

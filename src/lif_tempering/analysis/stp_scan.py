@@ -6,8 +6,9 @@ there (with rested-synapse weights a small ``U`` over-couples instead: the resou
 depletes and the PSPs of a burst pile up; measured W_eff/W in docs/results.md). The scan
 runs the free ``lif_stp`` network (Tsodyks-Markram synapses, :mod:`lif_tempering.neuron.stp`)
 at every grid point of utilisation ``U`` x recovery time constant ``tau_rec_ms`` on the
-trained RBMs and seeds of the parameter scan, and compares it with the free renewing
-``lif`` network of the same trained RBMs and seeds.
+trained RBMs and seeds of the parameter scan (its own RBMs, measured against the test images'
+statistics, :func:`lif_tempering.learning.reference.data_statistics_dataset`), and compares it
+with the free renewing ``lif`` network of the same trained RBMs and seeds.
 
 Every run is read as the free runs of the tempering study, in the ground-state windows
 of the study's tempered schedule (:func:`lif_tempering.analysis.study.mixing_group`),
@@ -29,8 +30,9 @@ from lif_tempering.analysis.mixing import RATIOS_VS_FREE_LIF
 from lif_tempering.analysis.study import mixing_summary
 
 #: Per-run metrics of the scan: the ``lif_stp`` runs' mean with interval at every grid point.
+#: The scan's RBMs have no reference class distribution (the test images' statistics only), so no class D_KL to it.
 STP_SCAN_METRICS = ("switch_rate_hz", "ground_confidence", "ground_visible_activity_ratio",
-                    "ground_activity_fidelity", "ground_free_energy_gap", "class_kl_reference_final")
+                    "ground_activity_fidelity", "ground_free_energy_gap")
 #: Ratios of the ``lif_stp`` runs' mean to that of the free ``lif`` runs (``RATIOS_VS_FREE_LIF`` of the mixing module).
 STP_SCAN_RATIOS = tuple(RATIOS_VS_FREE_LIF)
 #: Synapse settings shared by every grid point (the ``stp_sampler`` config's), kept as attributes.

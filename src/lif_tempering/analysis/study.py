@@ -81,8 +81,10 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
     against the training images' class prior. Tempered runs must have this shape,
     ``t_max`` and frequency. ``reference``: the RBM's
     :func:`lif_tempering.learning.reference.reference_dataset`, the target of ``class_kl_reference``
-    and the data statistics of the ground-state quality measures; its class
-    distribution, ``D_KL`` to the prior and R-hat are added per training seed.
+    and the data statistics of the ground-state quality measures (its class
+    distribution, ``D_KL`` to the prior and R-hat are added per training seed), or its
+    :func:`lif_tempering.learning.reference.data_statistics_dataset` (data statistics only:
+    ``class_kl_reference`` is ``nan``).
     Returns :func:`lif_tempering.analysis.mixing.combine_runs` of the runs (dims sampler,
     schedule, training_seed, seed) with the condition as attributes, and the runs'
     short-term plasticity (:data:`STP_RUN_ATTRS`) where they all share it.
@@ -103,7 +105,7 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
                           readout_delay=readout_delay, reference=target)
                for run in runs]
     group = combine_runs(metrics)
-    if reference is not None:
+    if reference is not None and "class_probability" in reference:
         group = group.assign(reference_variables(reference, group["training_seed"].values))
     for name in RUN_DIMS:  # labels and indices
         group[name].attrs["units"] = "1"
@@ -276,16 +278,31 @@ def _scan_attrs(attrs: dict, schedule: str) -> dict:
 QUALITY_STATISTICS = {"point": "", "ci_low": "_ci_low"}
 
 
+def quality_bar_met(ratios: xr.Dataset, min_quality_ratio: float, quality_statistic: str) -> dict[str, np.ndarray]:
+    """Per quality ratio (:data:`QUALITY_RATIOS`), whether ``ratios`` hold it at or above ``min_quality_ratio`` by its
+    ``quality_statistic``: the point estimate (``point``) or the lower end of its interval (``ci_low``).
+
+    ``ratios``: a :func:`parameter_scan` (per grid point) or a summary of
+    :func:`lif_tempering.analysis.mixing.summarize` (per sampler); ``nan`` misses the bar.
+    The one rule of both the scan's choice (:func:`choose_schedule`) and the study's confirmation
+    (:mod:`lif_tempering.analysis.headline`). Returns {ratio name: bool array}.
+    """
+    if quality_statistic not in QUALITY_STATISTICS:
+        raise ValueError(f"quality_statistic must be one of {', '.join(QUALITY_STATISTICS)}, got {quality_statistic!r}")
+    return {name: np.nan_to_num(ratios[name + QUALITY_STATISTICS[quality_statistic]].values, nan=-np.inf)
+            >= min_quality_ratio for name in QUALITY_RATIOS}
+
+
 def choose_schedule(scan: xr.Dataset, min_quality_ratio: float, configured: dict,
                     quality_statistic: str = "point") -> xr.Dataset:
     """``scan`` (:func:`parameter_scan`) with the study's schedule chosen from it.
 
     Eligible grid points keep both :data:`QUALITY_RATIOS` (tempered/free ground-state
     confidence and activity fidelity) at or above ``min_quality_ratio``, each by its
-    ``quality_statistic``: the point estimate (``point``) or, more conservatively, the lower
-    end of its interval (``ci_low``: a point whose quality is uncertain is not eligible);
-    of these the one with the highest lower interval end of ``switch_ratio`` is chosen
-    (the mean breaks ties).
+    ``quality_statistic`` (:func:`quality_bar_met`): the point estimate (``point``) or, more
+    conservatively, the lower end of its interval (``ci_low``: a point whose quality is
+    uncertain is not eligible); of these the one with the highest lower interval end of
+    ``switch_ratio`` is chosen (the mean breaks ties).
     Adds ``eligible`` (shape, frequency_hz, t_max; 1 or 0) and the attributes
     ``chosen_shape``, ``chosen_frequency_hz``, ``chosen_t_max`` (empty and nan when no
     point is eligible), ``selection_min_quality_ratio``, ``selection_quality_statistic``,
@@ -293,12 +310,9 @@ def choose_schedule(scan: xr.Dataset, min_quality_ratio: float, configured: dict
     ``configured`` schedule (``shape``, ``frequency_hz``, ``t_max``) as
     ``configured_{key}`` and ``configured_is_chosen`` (1 or 0).
     """
-    if quality_statistic not in QUALITY_STATISTICS:
-        raise ValueError(f"quality_statistic must be one of {', '.join(QUALITY_STATISTICS)}, got {quality_statistic!r}")
-    held = [name + QUALITY_STATISTICS[quality_statistic] for name in QUALITY_RATIOS]
-    quality = np.ones(scan["switch_ratio"].shape, dtype=bool)
-    for name in held:
-        quality &= np.nan_to_num(scan[name].values, nan=-np.inf) >= min_quality_ratio
+    met = quality_bar_met(scan, min_quality_ratio, quality_statistic)
+    held = [name + QUALITY_STATISTICS[quality_statistic] for name in met]
+    quality = np.logical_and.reduce(list(met.values()))
     eligible = quality & np.isfinite(scan["switch_ratio_ci_low"].values)
     out = scan.assign(eligible=(scan["switch_ratio"].dims, eligible.astype(np.int8), {
         "units": "1", "long_name": f"both tempered/free quality ratios ({', '.join(held)}) "
@@ -323,3 +337,13 @@ def choose_schedule(scan: xr.Dataset, min_quality_ratio: float, configured: dict
                      configured_frequency_hz=float(configured["frequency_hz"]),
                      configured_t_max=float(configured["t_max"]), configured_is_chosen=int(is_chosen))
     return out
+
+
+def with_study_training_seeds(scan: xr.Dataset, study_training_seeds) -> xr.Dataset:
+    """``scan`` with the attributes ``scan_training_seeds`` (its own trained RBMs), ``study_training_seeds`` (those of
+    the study whose runs confirm the choice) and ``training_seeds_disjoint`` (1 where no trained RBM is in both: the
+    schedule is chosen on other RBMs than those that report it, 0 otherwise)."""
+    scan_seeds = np.asarray(scan["training_seed"].values, dtype=np.int64)
+    study_seeds = np.asarray(sorted(study_training_seeds), dtype=np.int64)
+    return scan.assign_attrs(scan_training_seeds=scan_seeds, study_training_seeds=study_seeds,
+                             training_seeds_disjoint=int(np.intersect1d(scan_seeds, study_seeds).size == 0))

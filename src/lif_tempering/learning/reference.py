@@ -22,7 +22,10 @@ distribution of long abstract chains known to mix:
   class distribution and its standard error, the data's class prior,
   ``D_KL(reference || prior)``, R-hat, swap acceptance, the sampler settings, and
   the data statistics the ground-state quality measures compare with (mean
-  visible free energy and pixel activity of the test images).
+  visible free energy and pixel activity of the test images);
+- :func:`data_statistics_dataset`: those data statistics alone (no parallel
+  tempering), the workflow's ``data_statistics.nc`` of the parameter scan's RBMs,
+  whose analysis does not use the class distribution.
 """
 
 from __future__ import annotations
@@ -43,11 +46,12 @@ class ModelReference:
     """What a run is compared with besides the data's class prior (:mod:`lif_tempering.learning.reference`).
 
     ``class_probability`` (K,): the RBM's own class distribution, positive (smoothed),
-    summing to 1; ``data_free_energy``: mean visible free energy ``F(v)`` of the test
+    summing to 1, or None where it was not measured (:func:`data_statistics_dataset`);
+    ``data_free_energy``: mean visible free energy ``F(v)`` of the test
     images (nats); ``data_mean_visible``: their mean pixel activity.
     """
 
-    class_probability: np.ndarray
+    class_probability: np.ndarray | None
     data_free_energy: float
     data_mean_visible: float
 
@@ -157,11 +161,31 @@ def class_distribution(labels, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def model_reference(reference: xr.Dataset) -> ModelReference:
-    """The :class:`ModelReference` of a :func:`reference_dataset`: its class distribution smoothed
-    (:func:`~lif_tempering.sampling.divergence.smoothed_histogram`, Jeffreys, positive) and the test images' statistics."""
+    """The :class:`ModelReference` of a :func:`reference_dataset` (its class distribution smoothed,
+    :func:`~lif_tempering.sampling.divergence.smoothed_histogram`, Jeffreys, positive) or of a
+    :func:`data_statistics_dataset` (no class distribution), with the test images' statistics."""
     attrs = reference.attrs
-    return ModelReference(smoothed_histogram(reference["class_probability"].values * attrs["n_samples"], JEFFREYS),
-                          float(attrs["data_free_energy"]), float(attrs["data_mean_visible"]))
+    probability = (smoothed_histogram(reference["class_probability"].values * attrs["n_samples"], JEFFREYS)
+                   if "class_probability" in reference else None)
+    return ModelReference(probability, float(attrs["data_free_energy"]), float(attrs["data_mean_visible"]))
+
+
+def data_statistics(W, b_v, b_h, test_images) -> dict:
+    """What the ground-state quality measures compare with: the test images' mean pixel activity
+    ``data_mean_visible`` and mean visible free energy ``data_free_energy`` under the RBM (nats), with their units."""
+    test_images = np.asarray(test_images, dtype=np.float64)
+    return {"data_mean_visible": float(test_images.mean()),
+            "data_free_energy": float(visible_free_energy(test_images, *(np.asarray(a, dtype=np.float64)
+                                                                         for a in (W, b_v, b_h))).mean()),
+            "mean_visible_units": "1 (fraction of pixels on)",
+            "free_energy_units": "nat (visible free energy F(v) at T = 1, mean over samples or test images)"}
+
+
+def data_statistics_dataset(W, b_v, b_h, test_images) -> xr.Dataset:
+    """The :func:`data_statistics` of one RBM as attributes of an otherwise empty dataset: the target of the quality
+    measures where no class distribution is needed (the parameter scan's RBMs; :func:`model_reference` reads it)."""
+    return xr.Dataset(attrs={"title": "Test images' statistics under a trained RBM (no class distribution)",
+                             "n_test_images": int(len(test_images)), **data_statistics(W, b_v, b_h, test_images)})
 
 
 def class_start_states(images, labels, n_chains: int, n_classes: int) -> np.ndarray:
@@ -202,7 +226,6 @@ def reference_dataset(W, b_v, b_h, classifier, prior, test_images, test_labels, 
     probability, std_error = class_distribution(labels, n_classes)
     r_hat = split_r_hat(labels[..., None] == np.arange(n_classes))
     max_r_hat = float(np.max(r_hat))
-    test_images = np.asarray(test_images, dtype=np.float64)
 
     def var(dims, values, units, long_name):
         return dims, np.asarray(values), {"units": units, "long_name": long_name}
@@ -241,9 +264,6 @@ def reference_dataset(W, b_v, b_h, classifier, prior, test_images, test_labels, 
             "start_states": "test images, ladder c from class c mod n_classes",
             "reference_mean_visible": float(observed[..., 1].mean()),
             "reference_free_energy": float(observed[..., 2].mean()),
-            "data_mean_visible": float(test_images.mean()),
-            "data_free_energy": float(visible_free_energy(test_images, W, b_v, b_h).mean()),
-            "mean_visible_units": "1 (fraction of pixels on)",
-            "free_energy_units": "nat (visible free energy F(v) at T = 1, mean over samples or test images)",
+            **data_statistics(W, b_v, b_h, test_images),
         },
     )
