@@ -230,12 +230,15 @@ def conditional_calibration(summary: xr.Dataset) -> plt.Figure:
     for k, (network, sampler, label) in enumerate(columns):
         ax = fig.add_subplot(grid[0, k])
         cell = summary.sel(network=network, sampler=sampler)
-        for schedule, colour in SCHEDULE_COLOURS.items():
-            for layer, marker in LAYER_MARKERS.items():
-                point = cell.sel(schedule=schedule, layer=layer)
-                error = float(point["conditional_calibration_error_mean"])
-                ax.plot(point["conditional_expected_on_pooled"], point["conditional_fraction_on_pooled"], marker=marker,
-                        color=colour, ms=6, lw=1.5, alpha=0.8, label=f"{schedule}, {layer} (error {error:.4f})")
+        curves = xr.Dataset({"expected": cell["conditional_expected_on_pooled"],
+                             "fraction": cell["conditional_fraction_on_pooled"]}).to_dataframe().reset_index()
+        error = cell["conditional_calibration_error_mean"]
+        curves["run"] = [f"{schedule}, {layer} (error {float(error.sel(schedule=schedule, layer=layer)):.4f})"
+                         for schedule, layer in zip(curves["schedule"], curves["layer"])]
+        sns.lineplot(curves.dropna(subset=["fraction"]), x="expected", y="fraction", hue="run", style="layer",
+                     markers=LAYER_MARKERS, dashes=False, sort=False, palette=[
+                         SCHEDULE_COLOURS[run.split(",")[0]] for run in dict.fromkeys(curves["run"])],
+                     ax=ax, ms=6, alpha=0.8)
         ax.plot([0, 1], [0, 1], color="0.4", ls="--", lw=1)
         ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="mean sigmoid(field) in the bin",
                ylabel="fraction of units on")
