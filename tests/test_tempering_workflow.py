@@ -12,8 +12,8 @@ from lif_tempering.io import read_dataset
 pytestmark = pytest.mark.slow
 
 RUN_DIMS = ("network", "sampler", "schedule", "training_seed", "seed")
-RUN_METRICS = {"switch_rate_hz": "Hz", "n_switches": "1", "coverage_time_s": "s", "ground_confidence": "1",
-               "class_kl_final": "nat", "class_kl_reference_final_floor": "nat"}
+RUN_METRICS = {"switch_rate_hz": "Hz", "coverage_time_s": "s", "ground_confidence": "1", "class_kl_final": "nat",
+               "class_kl_reference_final_floor": "nat"}
 #: Per trained RBM: the seeds as chains of one sampler.
 CHAIN_METRICS = {"r_hat_label": "1", "ess_bulk_label": "1", "ess_bulk_label_per_s": "Hz", "r_hat_free_energy": "1",
                  "ess_bulk_free_energy_per_s": "Hz", "pooled_class_kl_reference": "nat",
@@ -47,6 +47,7 @@ def test_summary_layout_and_units(study):
                  "ess_ratio"):
         assert ds[name].dims == ("network", "sampler") and ds[name].attrs["units"] == "1", name
     assert ds["switch_ratio_ci_low"].attrs["confidence"] == 0.95
+    assert ds["n_switches"].dims == RUN_DIMS and ds["n_switches"].attrs["units"] == "1"
     assert ds["ess_bulk_label_censored"].dims == RUN_DIMS[:-1]
     assert ds["ess_bulk_label_censored_fraction"].dims == ("network", "sampler", "schedule")
     assert np.all(ds["ess_bulk_label"] > 0)  # censored chains enter at one draw per seed, never dropped
@@ -80,10 +81,13 @@ def test_summary_sanity(study):
     # the runs have equal durations: the GEE's estimate is the ratio of the pooled rates; one trained RBM gives it
     # no cluster-robust interval
     np.testing.assert_allclose(ds["switch_ratio_glm"].values, ratio, rtol=1e-6)
-    assert np.all(np.isnan(ds["switch_ratio_glm_ci_low"]))
-    # Gibbs samples the trained RBM itself: its free runs follow their conditionals to within a few percent
+    low, high = ds["switch_ratio_glm_ci_low"].values, ds["switch_ratio_glm_ci_high"].values
+    assert not np.any(np.isfinite(low) & np.isfinite(high))
+    # Gibbs samples the trained RBM itself: its free runs follow their conditionals (a loose bound: 200 sweeps of
+    # a barely trained RBM, whose hidden biases hardly vary and leave the hidden bias gain undetermined;
+    # tests/test_tempering_study.py holds the gains to their intervals)
     gibbs = ds["conditional_coupling_gain"].sel(network="translated", sampler="gibbs", schedule="free")
-    np.testing.assert_allclose(gibbs, 1.0, atol=0.15)
+    assert np.all(np.abs(gibbs - 1.0) < 0.5)
     # the interval bounds are resampled ratios (order statistics): the estimate lies within, up to rounding
     defined = np.isfinite(ratio)  # nan only if no run of a sampler ever switched
     ratio, slack = ratio[defined], 1e-12 * np.abs(ratio[defined])
@@ -102,7 +106,7 @@ def test_reference_and_quality_measures(study):
     for name, units in (("ground_free_energy_gap", "nat"), ("ground_visible_activity_ratio", "1"),
                         ("class_kl_reference_final", "nat")):
         assert ds[name].attrs["units"] == units and np.all(np.isfinite(ds[name])), name
-        assert ds[f"{name}_ci_low"].dims == ("sampler", "schedule"), name
+        assert ds[f"{name}_ci_low"].dims == ("network", "sampler", "schedule"), name
     assert np.all(ds["ground_visible_activity_ratio"] > 0.0)
     np.testing.assert_allclose(ds["ground_activity_fidelity"], 1 - np.abs(ds["ground_visible_activity_ratio"] - 1))
     for name in ("ground_activity_ratio", "ground_fidelity_ratio"):
