@@ -14,6 +14,7 @@ from workflow_helpers import ROOT
 
 from lif_tempering.analysis.headline import (
     MIXING_ROWS,
+    OPTIONAL_MIXING_ROWS,
     SETTINGS,
     format_value,
     front_page_html,
@@ -21,7 +22,13 @@ from lif_tempering.analysis.headline import (
     headline_html,
     headline_table,
 )
-from lif_tempering.analysis.mixing import RATIOS, SUMMARY_METRICS
+from lif_tempering.analysis.mixing import (
+    CHAIN_RATIOS,
+    CHAIN_SUMMARY_METRICS,
+    RATIOS,
+    RATIOS_VS_FREE_LIF,
+    SUMMARY_METRICS,
+)
 from lif_tempering.io import read_dataset, write_dataset
 
 SAMPLERS = ["lif", "gibbs"]
@@ -97,7 +104,12 @@ def _value(table, quantity, column=""):
 
 
 def test_mixing_rows_are_variables_of_the_summary():
-    assert all(name in SUMMARY_METRICS or name in RATIOS for _, name, _ in MIXING_ROWS)
+    """Every row names a summarised metric, a ratio or one of the summary's own variables."""
+    known = {*SUMMARY_METRICS, *CHAIN_SUMMARY_METRICS, *RATIOS, *CHAIN_RATIOS, *RATIOS_VS_FREE_LIF, "switch_ratio_glm",
+             "switch_ratio_vs_free_lif_glm", "zero_free_switch_fraction", "coverage_censored_fraction",
+             "ess_bulk_label_censored_fraction"}
+    unknown = [name for _, name, _ in MIXING_ROWS + OPTIONAL_MIXING_ROWS if name not in known]
+    assert not unknown
 
 
 def test_headline_table_holds_the_summary_numbers(summary, calibration):
@@ -120,6 +132,42 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
     assert _value(table, "runs per sampler and schedule (trained RBMs x seeds)")["value"] == "3 x 4"
     assert _value(table, "tempering.samplers")["value"] == "lif, gibbs"
     assert _value(table, "tempering.duration_ms")["unit"] == "ms"
+
+
+def test_unbounded_intervals_read_as_a_bound_with_their_reason(summary, calibration):
+    """A bootstrap ratio whose upper bound is inf (some resamples hold free runs without a switch) reads
+    'v [> low]' with the fraction of such resamples; a model ratio whose free runs never switch reads '∞' with the
+    reason; the numbers stay inf in the table (and the CSV)."""
+    summary = summary.assign(
+        switch_ratio_ci_high=summary["switch_ratio_ci_high"].copy(data=[np.inf, 1.9]),
+        zero_free_switch_fraction=(("sampler",), [0.037, 0.0], {"units": "1", "long_name": "resamples"}),
+        switch_ratio_glm=(("sampler",), [6.5, np.inf], {"units": "1", "long_name": "glm"}),
+        switch_ratio_glm_ci_low=(("sampler",), [2.5, np.nan], {"units": "1", "long_name": "glm"}),
+        switch_ratio_glm_ci_high=(("sampler",), [17.0, np.inf], {"units": "1", "long_name": "glm"}))
+    table = headline_table(summary, *calibration, RUN_SETTINGS)
+    row = _value(table, "switch ratio, tempered / free", "lif")
+    assert row["ci_high"] == np.inf
+    assert format_value(row) == "2.5 [> 1.8] (upper bound ∞: 3.7% of the resamples hold free runs without a switch)"
+    assert format_value(_value(table, "switch ratio, tempered / free", "gibbs")) == "1.5 [1.1, 1.9]"
+    glm = _value(table, "switch ratio, tempered / free (Poisson GEE over trained RBMs)", "gibbs")
+    assert format_value(glm) == "∞ (no free run switched)"
+    assert format_value(_value(table, "switch ratio, tempered / free (Poisson GEE over trained RBMs)", "lif")) == (
+        "6.5 [2.5, 17]")
+    assert _value(table, "bootstrap resamples whose free runs never switch", "lif")["value"] == 0.037
+
+
+def test_columns_are_networks_x_samplers(summary, calibration):
+    """Runs of a corrected LIF network beside the plain translation: a column per network and sampler with runs
+    (block Gibbs samples the trained RBM itself: no column at the corrected network)."""
+    two = xr.concat([summary, summary.assign_coords()], dim=pd.Index(["translated", "calibrated"], name="network"))
+    two["switch_rate_hz_mean"] = two["switch_rate_hz_mean"].where(
+        ~((two["network"] == "calibrated") & (two["sampler"] == "gibbs")))
+    two["switch_ratio"] = two["switch_ratio"].where(two["network"] == "translated",
+                                                    xr.DataArray([3.5, np.nan], coords={"sampler": SAMPLERS}))
+    table = headline_table(two, *calibration, RUN_SETTINGS)
+    rows = table[table["quantity"] == "switch ratio, tempered / free"]
+    assert list(rows["column"]) == ["lif", "gibbs", "lif (calibrated)"]
+    assert list(rows["value"]) == [2.5, 1.5, 3.5]
 
 
 def scan_with_choice(configured_frequency_hz, quality_statistic="point", training_seeds=(5, 6, 7)):

@@ -30,8 +30,9 @@ from lif_tempering.sampling.boltzmann import (
     fit_effective_bm,
     random_bm,
     rbm_as_bm,
+    state_counts,
 )
-from lif_tempering.sampling.divergence import kl_divergence
+from lif_tempering.sampling.divergence import kl_divergence, kl_target_to_histogram
 from lif_tempering.sampling.network import (
     BoltzmannSampler,
     LIFSamplingNetwork,
@@ -336,10 +337,11 @@ def analyse(result, bms):
     upper = np.triu_indices(N_UNITS, 1)
     for k, (W, b) in enumerate(bms):
         target = exact_distribution(W, b)
-        sampled = empirical_distribution(result.samples[:, k * COPIES:(k + 1) * COPIES])
+        samples = result.samples[:, k * COPIES:(k + 1) * COPIES]
+        sampled = empirical_distribution(samples)
         W_eff, _ = fit_effective_bm(sampled, N_UNITS, l2=1e-3)
         rows.append({
-            "kl": kl_divergence(target, sampled),
+            "kl": kl_target_to_histogram(target, state_counts(samples)),
             "kl_uncoupled": kl_divergence(target, exact_distribution(np.zeros_like(W), b)),
             "gain": coupling_gain(W, W_eff),
             "corr": float(np.corrcoef(W[upper], W_eff[upper])[0, 1]),

@@ -77,7 +77,8 @@ def test_mixing_group_counts_window_switches_at_the_condition_frequency():
     runs = [constructed_run("free", alternating_every_ms(1000.0)),
             constructed_run("tempered", alternating_every_ms(500.0), frequency_hz=2.0)]
     group = mixing_group(runs, rbm, 2.0, 2.0, 0.1, "visible")
-    assert group.sizes == {"sampler": 1, "schedule": 2, "training_seed": 1, "seed": 1, "kl_time_s": 20, "class": 2}
+    assert group.sizes == {"network": 1, "sampler": 1, "schedule": 2, "training_seed": 1, "seed": 1, "kl_time_s": 20,
+                           "class": 2, "window": 21}
     rate = group["switch_rate_hz"].squeeze()
     # 21 windows every 0.5 s: the free label changes every second window, the tempered one at every window
     assert int(group["n_windows"].max()) == 21
@@ -246,7 +247,8 @@ def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
     n_windows = int(group.n_windows)
     histogram = (group.class_fraction.values * n_windows + 0.5) / (n_windows + 1.0)
     target = model_reference(reference).class_probability
-    assert float(group.class_kl_reference_final) == pytest.approx(np.sum(histogram * np.log(histogram / target)))
+    # the direction of every class D_KL: the target against the smoothed histogram
+    assert float(group.class_kl_reference_final) == pytest.approx(np.sum(target * np.log(target / histogram)))
     assert float(group.class_kl_reference[-1]) == float(group.class_kl_reference_final)
     np.testing.assert_array_equal(group.reference_class_probability.values, reference.class_probability.values)
     assert float(group.reference_prior_kl) == reference.attrs["reference_prior_kl"]
@@ -256,9 +258,58 @@ def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
     summary = mixing_summary(groups, seed=0, n_resamples=100, confidence=0.9)
     assert summary["reference_class_probability"].dims == ("training_seed", "class")
     for name in ("ground_free_energy_gap_mean", "ground_visible_activity_ratio_ci_low", "class_kl_reference_final_mean",
-                 "ground_activity_ratio", "class_kl_reference_ratio"):
+                 "ground_activity_ratio", "class_kl_reference_final_floor_mean", "pooled_class_kl_reference_excess_mean"):
         assert np.all(np.isfinite(summary[name].values)), name
-    assert summary["class_kl_reference_mean"].dims == ("sampler", "schedule", "kl_time_s")
+    assert "class_kl_reference_ratio" not in summary  # bias and speed apart: the excess over the floor instead
+    assert summary["class_kl_reference_mean"].dims == ("network", "sampler", "schedule", "kl_time_s")
     for name in ("training_seed", "reference_class_probability", "reference_prior_kl", "reference_max_r_hat",
                  "data_class_prior", "class_kl_reference", "ground_free_energy_gap"):
         assert {"units", "long_name"} <= set(summary[name].attrs), name
+
+
+def calibration_rbm(scale: float = 1.0) -> xr.Dataset:
+    """fake_rbm with O(1) weights and biases (a fit of bias and coupling gains needs both to vary), times ``scale``."""
+    rng = np.random.default_rng(5)
+    rbm = fake_rbm()
+    rbm["W"] = (("visible", "hidden"), scale * rng.normal(0.0, 1.0, (N_VISIBLE, N_HIDDEN)))
+    rbm["b_visible"] = ("visible", scale * rng.normal(0.0, 1.0, N_VISIBLE))
+    rbm["b_hidden"] = ("hidden", scale * rng.normal(0.0, 1.0, N_HIDDEN))
+    return rbm
+
+
+def gibbs_calibration_summary(sampled: xr.Dataset, analysed: xr.Dataset) -> xr.Dataset:
+    """Free and tempered (T_max 2 at 2 Hz) block-Gibbs runs of ``sampled``, 2 training seeds x 3 seeds of 20 s,
+    one sweep per 2 ms, summarised with the conditional calibration against ``analysed``."""
+    settings = {"duration_ms": 20_000.0, "burn_in_ms": 200.0}
+    groups = []
+    for training_seed in (0, 1):
+        runs = [gibbs_run(sampled, make_schedule(schedule, 2.0, 2.0), settings, 2.0, training_seed, seed,
+                          rng_seed=100 * training_seed + 10 * seed + (schedule == "tempered"))
+                for seed in range(3) for schedule in ("free", "tempered")]
+        groups.append(mixing_group(runs, analysed, 2.0, 2.0, 0.1, "visible", conditional_stride=1))
+    return mixing_summary(groups, seed=3, n_resamples=1000, confidence=0.95).sel(network="translated",
+                                                                                 sampler="gibbs")
+
+
+def test_conditional_calibration_of_gibbs_runs_is_on_the_diagonal():
+    """Block Gibbs samples the RBM itself: per layer the free runs' gains' intervals (over 6 runs of ~9900 sweeps,
+    RBMs then seeds resampled) hold 1, and are narrow enough to tell a sampler 1.3x too cold (all its gains near
+    1.3). The tempered runs are read at 1 <= T <= 1.1, so their gains lie between 1 / 1.1 and 1 (the interval may
+    reach 0.02 beyond). The free runs' calibration error is within 3x its floor for independent samples (sweeps of
+    this RBM are nearly independent), the cold sampler's above twice its floor (about 8x for free runs)."""
+    rbm = calibration_rbm()
+    exact = gibbs_calibration_summary(rbm, rbm)
+    cold = gibbs_calibration_summary(calibration_rbm(1.3), rbm)
+    for gain in ("conditional_bias_gain", "conditional_coupling_gain"):
+        low, high = (exact[f"{gain}_ci_{end}"].sel(schedule="free").values for end in ("low", "high"))
+        assert np.all((low <= 1.0) & (1.0 <= high)), gain
+        assert np.all(high - low < 0.2), gain
+        tempered = exact[f"{gain}_mean"].sel(schedule="tempered").values
+        assert np.all((1 / 1.1 - 0.02 <= tempered) & (tempered <= 1.02)), gain
+        assert np.all(cold[f"{gain}_ci_low"].values > 1.15), gain
+    free = exact.sel(schedule="free")
+    np.testing.assert_array_less(free["conditional_calibration_error_mean"],
+                                 3 * free["conditional_calibration_error_floor_mean"])
+    assert np.all(cold["conditional_calibration_error_mean"] > 2 * cold["conditional_calibration_error_floor_mean"])
+    assert exact["conditional_fraction_on_pooled"].dims == ("schedule", "layer", "field_bin")
+    assert exact["conditional_bias_gain_mean"].attrs["units"] == "1"

@@ -75,6 +75,7 @@ rule stp_scan_group:
         shape=SHAPE,
         dwell_fraction=dwell_fraction(SHAPE),
         readout=READOUT,
+        conditional_stride=None,  # the STP scan compares switches and ground-state quality only
     benchmark:
         "results/benchmarks/mixing/{dataset}/stp_scan/{stp_group}/training_seed{training_seed}.tsv"
     log:

@@ -181,6 +181,7 @@ rule mixing_group:
         shape=SHAPE,
         dwell_fraction=dwell_fraction(SHAPE),
         readout=READOUT,
+        conditional_stride=TEMPERING["conditional_stride"],
     benchmark:
         "results/benchmarks/mixing/{dataset}/{sampler}/training_seed{training_seed}.tsv",
     log:
@@ -233,6 +234,8 @@ rule scan_group:
         shape=lambda wc: SCAN_CONDITIONS[wc.condition][2],
         dwell_fraction=lambda wc: dwell_fraction(SCAN_CONDITIONS[wc.condition][2]),
         readout=READOUT,
+        # the scan chooses a schedule on switches and ground-state quality: no conditional calibration
+        conditional_stride=None,
     benchmark:
         "results/benchmarks/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.tsv",
     log:
@@ -312,6 +315,24 @@ rule tempering_figures:
     threads: 1
     script:
         "../scripts/tempering_figures.py"
+
+
+rule conditional_calibration_figure:
+    input:
+        "results/mixing/summary.nc",
+    output:
+        report(
+            "results/figures/tempering/conditional_calibration.png",
+            caption="../report/tempering_conditional_calibration.rst",
+            category="Simulated tempering",
+        ),
+    benchmark:
+        "results/benchmarks/conditional_calibration_figure.tsv"
+    log:
+        "results/logs/conditional_calibration_figure.log",
+    threads: 1
+    script:
+        "../scripts/conditional_calibration_figure.py"
 
 
 rule parameter_scan_figure:
@@ -399,4 +420,5 @@ rule tempering_study:
         rules.parameter_scan.output,
         rules.tempering_figures.output,
         rules.parameter_scan_figure.output,
+        rules.conditional_calibration_figure.output,
         rules.phase_diagnostics_figure.output,

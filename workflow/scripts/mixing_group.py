@@ -11,7 +11,8 @@ with job_log(snakemake.log[0]):
     group = mixing_group(runs, read_dataset(snakemake.input.rbm), params.frequency_hz, params.t_max,
                          params.readout["ground_state_tolerance"], params.readout["readout"], params.shape,
                          params.dwell_fraction, params.readout["readout_delay"],
-                         reference=read_dataset(snakemake.input.reference))
+                         reference=read_dataset(snakemake.input.reference),
+                         conditional_stride=params.conditional_stride)
     for schedule in group["schedule"].values:
         row = group.sel(schedule=schedule)
         print(f"{schedule}: switch rate {float(row.switch_rate_hz.mean()):.3f} Hz, "
@@ -19,5 +20,7 @@ with job_log(snakemake.log[0]):
               f"free energy gap to the data {float(row.ground_free_energy_gap.mean()):.2f} nat, "
               f"visible activity / data {float(row.ground_visible_activity_ratio.mean()):.3f}, "
               f"final class D_KL to the reference {float(row.class_kl_reference_final.mean()):.4f} nat "
-              f"(mean over seeds)")
+              f"(mean over seeds; floor {float(row.class_kl_reference_final_floor.mean()):.4f}), "
+              f"R-hat of the window labels {float(row.r_hat_label.max()):.3f}, "
+              f"bulk ESS {float(row.ess_bulk_label.min()):.1f} of {int(row.n_windows.sum())} windows")
     write_dataset(group, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

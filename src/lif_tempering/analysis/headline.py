@@ -20,10 +20,11 @@ import xarray as xr
 
 from lif_tempering.analysis.study import quality_bar_met
 
-#: Columns of the headline table: ``column`` is the sampler, the scheme or empty; ``value`` a number
-#: or, in the settings section, the configured value; ``stderr`` a fit's standard error; ``ci_low`` and
-#: ``ci_high`` a bootstrap interval.
-COLUMNS = ("section", "quantity", "column", "value", "stderr", "ci_low", "ci_high", "unit")
+#: Columns of the headline table: ``column`` is the sampler (with its network where that is not the plain
+#: translation), the scheme or empty; ``value`` a number or, in the settings section, the configured value;
+#: ``stderr`` a fit's standard error; ``ci_low`` and ``ci_high`` a bootstrap interval (``inf`` where unbounded);
+#: ``note`` why a value or bound is infinite.
+COLUMNS = ("section", "quantity", "column", "value", "stderr", "ci_low", "ci_high", "unit", "note")
 
 SETTINGS = "Settings"
 TEMPERING = "Free against tempered sampling"
@@ -31,31 +32,66 @@ NEURON = "Single neuron at T = 1"
 SCHEDULE_CHOICE = "Schedule chosen on the parameter scan's runs"
 RBMS = "Trained RBMs"
 
-#: Rows of the tempering section: quantity, summary variable (``{name}_mean`` or ``{name}``), schedule.
+_FREE, _TEMPERED = {"schedule": "free"}, {"schedule": "tempered"}
+#: Rows of the tempering section: quantity, summary variable (``{name}_mean`` or ``{name}``), selection.
 MIXING_ROWS = (
-    ("switch rate, free", "switch_rate_hz", "free"),
-    ("switch rate, tempered", "switch_rate_hz", "tempered"),
-    ("switch ratio, tempered / free", "switch_ratio", None),
-    ("ground-state confidence, free", "ground_confidence", "free"),
-    ("ground-state confidence, tempered", "ground_confidence", "tempered"),
-    ("ground-state confidence ratio, tempered / free", "ground_confidence_ratio", None),
-    ("ground-state visible activity ratio, tempered / free", "ground_activity_ratio", None),
-    ("ground-state activity fidelity ratio, tempered / free", "ground_fidelity_ratio", None),
-    ("coverage time of all classes, free", "coverage_time_s", "free"),
-    ("coverage time of all classes, tempered", "coverage_time_s", "tempered"),
+    ("switch rate, free", "switch_rate_hz", _FREE),
+    ("switch rate, tempered", "switch_rate_hz", _TEMPERED),
+    ("switch ratio, tempered / free", "switch_ratio", {}),
+    ("switch ratio, tempered / free (Poisson GEE over trained RBMs)", "switch_ratio_glm", {}),
+    ("bootstrap resamples whose free runs never switch", "zero_free_switch_fraction", {}),
+    ("bulk ESS of the window labels per simulated second, free", "ess_bulk_label_per_s", _FREE),
+    ("bulk ESS of the window labels per simulated second, tempered", "ess_bulk_label_per_s", _TEMPERED),
+    ("bulk ESS ratio, tempered / free", "ess_ratio", {}),
+    ("R-hat of the window labels over seeds (mean over RBMs), free", "r_hat_label", _FREE),
+    ("R-hat of the window labels over seeds (mean over RBMs), tempered", "r_hat_label", _TEMPERED),
+    ("ground-state confidence, free", "ground_confidence", _FREE),
+    ("ground-state confidence, tempered", "ground_confidence", _TEMPERED),
+    ("ground-state confidence ratio, tempered / free", "ground_confidence_ratio", {}),
+    ("ground-state visible activity ratio, tempered / free", "ground_activity_ratio", {}),
+    ("ground-state activity fidelity ratio, tempered / free", "ground_fidelity_ratio", {}),
+    ("coverage time of all classes, free", "coverage_time_s", _FREE),
+    ("coverage time of all classes, tempered", "coverage_time_s", _TEMPERED),
 )
+_REFERENCE_KL = "class D_KL of all seeds' window labels to the RBM's reference"
+_GAIN = "conditional {gain} gain, {layer} layer, {schedule}"
 #: Rows shown only when the summary holds the variable.
 OPTIONAL_MIXING_ROWS = (
-    ("runs that never visited every class, free", "coverage_censored_fraction", "free"),
-    ("runs that never visited every class, tempered", "coverage_censored_fraction", "tempered"),
-    ("switch rate / the free renewing LIF network's, free", "switch_ratio_vs_free_lif", "free"),
-    ("switch rate / the free renewing LIF network's, tempered", "switch_ratio_vs_free_lif", "tempered"),
-    ("ground-state confidence / the free renewing LIF network's, free", "ground_confidence_ratio_vs_free_lif", "free"),
+    ("runs that never visited every class, free", "coverage_censored_fraction", _FREE),
+    ("runs that never visited every class, tempered", "coverage_censored_fraction", _TEMPERED),
+    ("trained RBMs whose seeds never changed class (ESS censored), free", "ess_bulk_label_censored_fraction", _FREE),
+    ("trained RBMs whose seeds never changed class (ESS censored), tempered", "ess_bulk_label_censored_fraction",
+     _TEMPERED),
+    ("switch rate / the free renewing LIF network's, free", "switch_ratio_vs_free_lif", _FREE),
+    ("switch rate / the free renewing LIF network's, tempered", "switch_ratio_vs_free_lif", _TEMPERED),
+    ("switch rate / the free renewing LIF network's, tempered (Poisson GEE)", "switch_ratio_vs_free_lif_glm",
+     _TEMPERED),
+    ("ground-state confidence / the free renewing LIF network's, free", "ground_confidence_ratio_vs_free_lif", _FREE),
     ("ground-state confidence / the free renewing LIF network's, tempered", "ground_confidence_ratio_vs_free_lif",
-     "tempered"),
-    ("class D_KL to the RBM's reference distribution at the end, free", "class_kl_reference_final", "free"),
-    ("class D_KL to the RBM's reference distribution at the end, tempered", "class_kl_reference_final", "tempered"),
+     _TEMPERED),
+    *((f"{_REFERENCE_KL}{what}, {schedule}", f"pooled_class_kl_reference{suffix}", {"schedule": schedule})
+      for suffix, what in (("", ""), ("_floor", ": floor of a sampler drawing it exactly at the same ESS"),
+                           ("_excess", ": excess over the floor"))
+      for schedule in ("free", "tempered")),
+    *((_GAIN.format(gain=gain, layer=layer, schedule=schedule), f"conditional_{gain}_gain",
+       {"schedule": schedule, "layer": layer})
+      for gain in ("bias", "coupling") for layer in ("visible", "hidden") for schedule in ("free", "tempered")),
+    *((f"conditional calibration error{what}, {layer} layer, free", f"conditional_calibration_error{suffix}",
+       {"schedule": "free", "layer": layer})
+      for layer in ("visible", "hidden") for suffix, what in (("", ""), ("_floor", ": floor"))),
 )
+_NO_FREE_SWITCH = "no free run switched"
+_NO_FREE_LIF_SWITCH = "no free lif run switched"
+#: Why a ratio's estimate or upper bound is infinite: variable -> (estimate's note, the variable with the fraction of
+#: resamples behind an infinite upper bound, its note).
+INFINITE_NOTES = {
+    "switch_ratio": (_NO_FREE_SWITCH, "zero_free_switch_fraction",
+                     "upper bound ∞: {fraction:.1%} of the resamples hold free runs without a switch"),
+    "switch_ratio_vs_free_lif": (_NO_FREE_LIF_SWITCH, "zero_free_lif_switch_fraction",
+                                 "upper bound ∞: {fraction:.1%} of the resamples hold free lif runs without a switch"),
+    "switch_ratio_glm": (_NO_FREE_SWITCH, None, ""),
+    "switch_ratio_vs_free_lif_glm": (_NO_FREE_LIF_SWITCH, None, ""),
+}
 #: Settings that must agree with the summary's attributes: settings key -> summary attribute.
 SUMMARY_SETTINGS = {"dataset": "dataset", "tempering.t_max": "readout_t_max",
                     "tempering.frequency_hz": "readout_frequency_hz",
@@ -64,9 +100,11 @@ SUMMARY_SETTINGS = {"dataset": "dataset", "tempering.t_max": "readout_t_max",
 #: The settings key naming the tempering scheme (the temperature map's row).
 SCHEME_KEY = "tempering.scheme"
 #: Rows of the report's first page (:func:`front_page_table`), by the start of their quantity, in this order.
-FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "ground-state confidence ratio",
+FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "bootstrap resamples whose free runs",
+              "bulk ESS", "R-hat of the window labels", "ground-state confidence ratio",
               "ground-state visible activity ratio", "ground-state activity fidelity ratio",
-              "coverage time of all classes", "chosen schedule",
+              "coverage time of all classes", "class D_KL of all seeds' window labels",
+              "conditional coupling gain", "chosen schedule",
               "the configured schedule", "study's runs:", "trained RBMs in both", "test log-likelihood",
               "reference class distribution",
               "activation width alpha", "inflection point u0",
@@ -86,30 +124,58 @@ def unit_of(name: str) -> str:
     return next((unit for suffix, unit in UNIT_SUFFIXES.items() if name.endswith(suffix)), "")
 
 
-def _row(section, quantity, column="", value=np.nan, stderr=np.nan, ci_low=np.nan, ci_high=np.nan, unit=""):
-    return dict(zip(COLUMNS, (section, quantity, column, value, stderr, ci_low, ci_high, unit)))
+def _row(section, quantity, column="", value=np.nan, stderr=np.nan, ci_low=np.nan, ci_high=np.nan, unit="", note=""):
+    return dict(zip(COLUMNS, (section, quantity, column, value, stderr, ci_low, ci_high, unit, note)))
 
 
 def _float(da: xr.DataArray) -> float:
     return float(np.asarray(da.values, dtype=np.float64))
 
 
-def _mixing_row(summary: xr.Dataset, quantity: str, name: str, schedule: str | None, sampler: str) -> dict:
+def _infinite_note(summary: xr.Dataset, name: str, select: dict, value: float, high: float) -> str:
+    """Why ``name``'s estimate or upper bound is infinite (:data:`INFINITE_NOTES`); empty where neither is."""
+    if name not in INFINITE_NOTES:
+        return ""
+    estimate_note, fraction_name, bound_note = INFINITE_NOTES[name]
+    if math.isinf(value):
+        return estimate_note
+    if not math.isinf(high) or fraction_name is None or fraction_name not in summary:
+        return ""
+    fraction = summary[fraction_name].sel({k: v for k, v in select.items() if k in summary[fraction_name].dims})
+    return bound_note.format(fraction=_float(fraction))
+
+
+def _mixing_row(summary: xr.Dataset, quantity: str, name: str, select: dict, column: tuple[str, str, str]) -> dict:
+    network, sampler, label = column
     base = f"{name}_mean" if f"{name}_mean" in summary else name
-    select = {"sampler": sampler} if schedule is None else {"sampler": sampler, "schedule": schedule}
+    select = {"network": network, "sampler": sampler, **select}
     interval = [_float(summary[f"{name}_{end}"].sel(select)) if f"{name}_{end}" in summary else np.nan
                 for end in ("ci_low", "ci_high")]
-    return _row(TEMPERING, quantity, sampler, _float(summary[base].sel(select)), np.nan, *interval,
-                summary[base].attrs.get("units", ""))
+    value = _float(summary[base].sel(select))
+    return _row(TEMPERING, quantity, label, value, np.nan, *interval, summary[base].attrs.get("units", ""),
+                _infinite_note(summary, name, select, value, interval[1]))
+
+
+def sampler_columns(summary: xr.Dataset) -> list[tuple[str, str, str]]:
+    """``(network, sampler, column label)`` of every network and sampler with runs: the sampler's name, with the
+    network in brackets where it is not the plain translation."""
+    runs = np.isfinite(summary["switch_rate_hz_mean"]).any("schedule")
+    return [(str(network), str(sampler), str(sampler) if network == "translated" else f"{sampler} ({network})")
+            for network in summary["network"].values for sampler in summary["sampler"].values
+            if bool(runs.sel(network=network, sampler=sampler))]
 
 
 def mixing_rows(summary: xr.Dataset) -> list[dict]:
-    """Per sampler: switch rates, switch ratio, ground-state confidence, coverage time (means and intervals)."""
+    """Per network and sampler: switch rates and ratios, ESS and R-hat, ground-state quality, coverage time, and
+    (where the summary has them) class D_KL with its floor and the conditional calibration."""
+    if "network" not in summary.dims:  # a summary of the plain translation only
+        summary = summary.expand_dims(network=["translated"])
+    columns = sampler_columns(summary)
     rows = []
-    for quantity, name, schedule in MIXING_ROWS + OPTIONAL_MIXING_ROWS:
-        if (quantity, name, schedule) in OPTIONAL_MIXING_ROWS and name not in summary:
+    for quantity, name, select in MIXING_ROWS + OPTIONAL_MIXING_ROWS:
+        if name not in summary and f"{name}_mean" not in summary:
             continue
-        rows += [_mixing_row(summary, quantity, name, schedule, str(s)) for s in summary["sampler"].values]
+        rows += [_mixing_row(summary, quantity, name, select, column) for column in columns]
     return rows
 
 
@@ -329,7 +395,9 @@ def front_page_html(table: pd.DataFrame, settings: dict, note: str = "") -> str:
 
 
 def format_value(row) -> str:
-    """A cell's text: ``v``, ``v ± stderr`` or ``v [ci_low, ci_high]`` (3 significant digits)."""
+    """A cell's text: ``v``, ``v ± stderr``, ``v [ci_low, ci_high]`` (3 significant digits), an interval unbounded
+    above as ``v [> ci_low]`` (below: ``v [< ci_high]``; none where one end is missing and the other infinite), and
+    the row's note in brackets."""
     value = row["value"]
     if isinstance(value, str):
         return value
@@ -337,7 +405,16 @@ def format_value(row) -> str:
     if not math.isnan(_as_float(row["stderr"])):
         text += f" ± {_number(row['stderr'])}"
     if _has_spread(row):
-        text += f" [{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
+        low, high = _as_float(row["ci_low"]), _as_float(row["ci_high"])
+        if math.isinf(high) and high > 0 and math.isfinite(low):
+            text += f" [> {_number(low)}]"
+        elif math.isinf(low) and low < 0 and math.isfinite(high):
+            text += f" [< {_number(high)}]"
+        elif not (math.isnan(low) or math.isnan(high)) or not (math.isinf(low) or math.isinf(high)):
+            text += f" [{_number(low)}, {_number(high)}]"
+    note = row.get("note", "") if hasattr(row, "get") else ""
+    if isinstance(note, str) and note:
+        text += f" ({note})"
     return text
 
 

@@ -184,7 +184,7 @@ def combine_phase_profiles(profiles: list[xr.Dataset], attrs: dict) -> xr.Datase
     keep the order of their first profile.
     """
     samplers = list(dict.fromkeys(str(profile["sampler"].item()) for profile in profiles))
-    runs = combine_runs(profiles).sel(sampler=samplers)
+    runs = combine_runs(profiles, dims=("sampler", "schedule", "training_seed", "seed")).sel(sampler=samplers)
     for name in ("sampler", "schedule", "training_seed", "seed"):
         runs[name].attrs["units"] = "1"
     for name in (*PROFILE_VARIABLES, "relaxation_time_ms", "relaxation_censored_fraction"):

@@ -26,15 +26,16 @@ from collections import defaultdict
 import numpy as np
 import xarray as xr
 
-from lif_tempering.analysis.mixing import RATIOS_VS_FREE_LIF
+from lif_tempering.analysis.mixing import DEFAULT_NETWORK, RATIOS_VS_FREE_LIF
 from lif_tempering.analysis.study import mixing_summary
 
 #: Per-run metrics of the scan: the ``lif_stp`` runs' mean with interval at every grid point.
 #: The scan's RBMs have no reference class distribution (the test images' statistics only), so no class D_KL to it.
 STP_SCAN_METRICS = ("switch_rate_hz", "ground_confidence", "ground_visible_activity_ratio",
                     "ground_activity_fidelity", "ground_free_energy_gap")
-#: Ratios of the ``lif_stp`` runs' mean to that of the free ``lif`` runs (``RATIOS_VS_FREE_LIF`` of the mixing module).
-STP_SCAN_RATIOS = tuple(RATIOS_VS_FREE_LIF)
+#: Ratios of the ``lif_stp`` runs' mean to that of the free ``lif`` runs (``RATIOS_VS_FREE_LIF`` of the mixing module)
+#: and the Poisson GEE rate ratio of their switch counts.
+STP_SCAN_RATIOS = (*RATIOS_VS_FREE_LIF, "switch_ratio_vs_free_lif_glm")
 #: Synapse settings shared by every grid point (the ``stp_sampler`` config's), kept as attributes.
 STP_SHARED_ATTRS = ("stp_tau_fac_ms", "stp_weight_scaling")
 _SUFFIXES = (("", "mean"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"))
@@ -104,7 +105,7 @@ def stp_scan(free_lif_groups: list[xr.Dataset], stp_groups: list[xr.Dataset], U_
     summary = None
     for (i, j), groups in by_point.items():
         summary = mixing_summary([*free_lif_groups, *groups], seed, n_resamples, confidence)
-        point = summary.sel(sampler="lif_stp", schedule="free")
+        point = summary.sel(network=DEFAULT_NETWORK, sampler="lif_stp", schedule="free")
         for output, source in sources:
             variable = point[source]
             tables[output][i, j] = float(variable)
@@ -113,7 +114,8 @@ def stp_scan(free_lif_groups: list[xr.Dataset], stp_groups: list[xr.Dataset], U_
         tables["stp_weight_factor"][i, j] = _shared(groups, "stp_weight_factor")
     dims = ("U", "tau_rec_ms")
     data = {name: (dims, table, attrs[name]) for name, table in tables.items()}
-    free = mixing_summary(free_lif_groups, seed, n_resamples, confidence).sel(sampler="lif", schedule="free")
+    free = mixing_summary(free_lif_groups, seed, n_resamples, confidence).sel(network=DEFAULT_NETWORK, sampler="lif",
+                                                                              schedule="free")
     for metric in STP_SCAN_METRICS:
         for suffix, source in _SUFFIXES:
             variable = free[f"{metric}_{source}"]

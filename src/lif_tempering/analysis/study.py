@@ -21,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from lif_tempering.analysis.chains import chain_variables, kl_floor_variables
 from lif_tempering.analysis.metrics import majority_labels_per_window
-from lif_tempering.analysis.mixing import RUN_DIMS, combine_runs, run_mixing, summarize
+from lif_tempering.analysis.mixing import DEFAULT_NETWORK, RUN_DIMS, combine_runs, run_conditionals, run_mixing, summarize
 from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.reference import model_reference
 from lif_tempering.learning.study import rbm_classifier, rbm_parameters
@@ -43,8 +44,10 @@ SCAN_VARIABLES = {
     "ground_activity_fidelity": ("ground_activity_fidelity", "tempered"),
     "free_ground_activity_fidelity": ("ground_activity_fidelity", "free"),
 }
-#: Tempered/free ratios of :func:`parameter_scan`.
+#: Tempered/free ratios of :func:`parameter_scan` (with their values per trained RBM).
 SCAN_RATIOS = ("switch_ratio", "ground_confidence_ratio", "ground_activity_ratio", "ground_fidelity_ratio")
+#: Model-based tempered/free ratios of :func:`parameter_scan` (pooled over trained RBMs only).
+SCAN_MODEL_RATIOS = ("switch_ratio_glm",)
 #: The tempered/free ratios of ground-state quality a chosen schedule must keep (:func:`choose_schedule`): the
 #: classifier's confidence and the classifier-independent activity fidelity (closeness of the brightness to the data's).
 QUALITY_RATIOS = ("ground_confidence_ratio", "ground_fidelity_ratio")
@@ -68,27 +71,7 @@ def read_at(run: xr.Dataset, frequency_hz: float) -> xr.Dataset:
     return run.assign(phase=("time", phase, run["phase"].attrs)).assign_attrs(frequency_hz=float(frequency_hz))
 
 
-def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,
-                 readout: str, shape: str = "sinusoid", dwell_fraction: float = 0.0,
-                 readout_delay: float = 0.0, reference: xr.Dataset | None = None) -> xr.Dataset:
-    """Mixing metrics of ``runs`` (free and tempered runs of one trained RBM) in one condition.
-
-    Every run is read in the windows where the tempered schedule of ``shape``
-    (``dwell_fraction`` for the dwell shape), ``t_max`` and ``frequency_hz`` has
-    ``T <= 1 + tolerance`` (:func:`readout_half_width`), skipping the first
-    ``readout_delay`` of each window, labelled by the RBM's classifier
-    (``readout``: ``mean_field`` or ``visible``, :func:`lif_tempering.learning.classifier.visible_readout`)
-    against the training images' class prior. Tempered runs must have this shape,
-    ``t_max`` and frequency. ``reference``: the RBM's
-    :func:`lif_tempering.learning.reference.reference_dataset`, the target of ``class_kl_reference``
-    and the data statistics of the ground-state quality measures (its class
-    distribution, ``D_KL`` to the prior and R-hat are added per training seed), or its
-    :func:`lif_tempering.learning.reference.data_statistics_dataset` (data statistics only:
-    ``class_kl_reference`` is ``nan``).
-    Returns :func:`lif_tempering.analysis.mixing.combine_runs` of the runs (dims sampler,
-    schedule, training_seed, seed) with the condition as attributes, and the runs'
-    short-term plasticity (:data:`STP_RUN_ATTRS`) where they all share it.
-    """
+def _check_tempered_runs(runs: list[xr.Dataset], t_max: float, shape: str, dwell_fraction: float) -> None:
     for run in runs:
         if run.attrs["schedule"] != "tempered":
             continue
@@ -97,14 +80,50 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
         if run_shape(run) != (shape, float(dwell_fraction) if shape == "dwell" else 0.0):
             raise ValueError(f"a tempered run of shape {run_shape(run)} in a group of shape {shape} "
                              f"(dwell_fraction {dwell_fraction})")
+
+
+def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,
+                 readout: str, shape: str = "sinusoid", dwell_fraction: float = 0.0,
+                 readout_delay: float = 0.0, reference: xr.Dataset | None = None,
+                 conditional_stride: int | None = None) -> xr.Dataset:
+    """Mixing metrics of ``runs`` (free and tempered runs of one network, sampler and trained RBM) in one condition.
+
+    Every run is read in the windows where the tempered schedule of ``shape``
+    (``dwell_fraction`` for the dwell shape), ``t_max`` and ``frequency_hz`` has
+    ``T <= 1 + tolerance`` (:func:`readout_half_width`), skipping the first
+    ``readout_delay`` of each window, labelled by the RBM's classifier
+    (``readout``: ``mean_field`` or ``visible``, :func:`lif_tempering.learning.classifier.visible_readout`)
+    against the training images' class prior. Tempered runs must have this shape,
+    ``t_max`` and frequency. ``rbm``: the trained RBM's (or the sampling network's)
+    parameter file, with its classifier and class prior. ``reference``: the RBM's
+    :func:`lif_tempering.learning.reference.reference_dataset`, the target of ``class_kl_reference``
+    and the data statistics of the ground-state quality measures (its class distribution,
+    ``D_KL`` to the prior and R-hat are added per training seed), or its
+    :func:`lif_tempering.learning.reference.data_statistics_dataset` (data statistics only:
+    ``class_kl_reference`` is ``nan``). ``conditional_stride``: read every that many samples for the conditional calibration
+    (:func:`lif_tempering.analysis.mixing.run_conditionals`); ``None`` leaves it out.
+    Returns :func:`lif_tempering.analysis.mixing.combine_runs` of the runs (dims network,
+    sampler, schedule, training_seed, seed) with the per-RBM chain diagnostics and class
+    D_KL floors (:mod:`lif_tempering.analysis.chains`), the condition as attributes, and
+    the runs' short-term plasticity (:data:`STP_RUN_ATTRS`) where they all share it.
+    """
+    _check_tempered_runs(runs, t_max, shape, dwell_fraction)
     W, b_v, b_h = rbm_parameters(rbm)
     classifier, prior = rbm_classifier(rbm), rbm["train_class_frequency"].values
     half_width = readout_half_width(t_max, tolerance, shape, dwell_fraction)
     target = model_reference(reference) if reference is not None else None
-    metrics = [run_mixing(read_at(run, frequency_hz), (W, b_v, b_h), classifier, prior, half_width, readout,
-                          readout_delay=readout_delay, reference=target)
-               for run in runs]
+    metrics = []
+    for run in runs:
+        metric = run_mixing(read_at(run, frequency_hz), (W, b_v, b_h), classifier, prior, half_width, readout,
+                            readout_delay=readout_delay, reference=target)
+        if conditional_stride is not None:
+            metric = metric.merge(run_conditionals(run, (W, b_v, b_h), tolerance, conditional_stride),
+                                  combine_attrs="no_conflicts")
+        metrics.append(metric)
     group = combine_runs(metrics)
+    chains = chain_variables(group, prior.size)
+    group = group.assign(chains).assign(
+        kl_floor_variables(group, chains, prior, target.class_probability if target else None))
     if reference is not None and "class_probability" in reference:
         group = group.assign(reference_variables(reference, group["training_seed"].values))
     for name in RUN_DIMS:  # labels and indices
@@ -174,16 +193,18 @@ def condition_attrs(frequency_hz: float, t_max: float, tolerance: float, shape: 
 
 
 def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
-    """Groups of :func:`mixing_group` of one condition (other samplers, trained RBMs) on common dims.
+    """Groups of :func:`mixing_group` of one condition (other networks, samplers, trained RBMs) on common dims.
 
-    Samplers keep the order of their first group, schedules are ``free``, ``tempered`` (those
-    present: groups of free runs only give ``free`` only).
+    Networks start with ``translated`` (where present), samplers keep the order of their first group,
+    schedules are ``free``, ``tempered`` (those present: groups of free runs only give ``free`` only).
     """
     combined = xr.combine_by_coords(groups, combine_attrs="drop_conflicts", data_vars="all", coords="different",
                                     compat="no_conflicts", join="outer")
+    networks = list(dict.fromkeys([DEFAULT_NETWORK] * (DEFAULT_NETWORK in combined["network"].values)
+                                  + [str(n) for group in groups for n in group["network"].values]))
     samplers = list(dict.fromkeys(str(s) for group in groups for s in group["sampler"].values))
     schedules = [name for name in ("free", "tempered") if name in combined["schedule"].values]
-    combined = combined.sel(sampler=samplers, schedule=schedules)
+    combined = combined.sel(network=networks, sampler=samplers, schedule=schedules)
     for name in list(combined.coords):
         combined[name].attrs = dict(groups[0][name].attrs)
     return combined
@@ -192,12 +213,13 @@ def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
 def mixing_summary(groups: list[xr.Dataset], seed: int, n_resamples: int, confidence: float) -> xr.Dataset:
     """The groups of one condition stacked (:func:`stack_groups`) with :func:`lif_tempering.analysis.mixing.summarize`.
 
-    The per-RBM reference variables (:func:`reference_variables`) are the same for every sampler and keep
-    the dims ``training_seed`` (x ``class``).
+    The per-RBM reference variables (:func:`reference_variables`) are the same for every network and sampler
+    and keep the dims ``training_seed`` (x ``class``).
     """
     runs = stack_groups(groups)
-    runs = runs.assign({name: runs[name].isel(sampler=0, drop=True) for name in REFERENCE_VARIABLES
-                        if name in runs and "sampler" in runs[name].dims})
+    runs = runs.assign({name: runs[name].mean([dim for dim in ("network", "sampler") if dim in runs[name].dims],
+                                              keep_attrs=True)
+                        for name in REFERENCE_VARIABLES if name in runs})
     summary = summarize(runs, seed, n_resamples=n_resamples, confidence=confidence)
     summary.attrs.update({key: runs.attrs[key] for key in ("readout_frequency_hz", "readout_t_max",
                                                            "ground_state_tolerance", "dataset")})
@@ -207,7 +229,7 @@ def mixing_summary(groups: list[xr.Dataset], seed: int, n_resamples: int, confid
 
 
 def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, shapes=("sinusoid",),
-                   sampler: str = "lif") -> xr.Dataset:
+                   sampler: str = "lif", network: str = DEFAULT_NETWORK) -> xr.Dataset:
     """Grid ``shape`` x ``frequency_hz`` x ``t_max`` of :func:`mixing_summary` results, one per grid point (any order).
 
     Per grid point, ``sampler``'s mean over runs with its two-stage (cluster)
@@ -215,7 +237,8 @@ def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sh
     ``bootstrap_method``, stored as an attribute) of the tempered and the free switch
     rate, ground-state confidence, free-energy gap and visible activity ratio to the
     test images (:data:`SCAN_VARIABLES`), the tempered/free
-    ratios :data:`SCAN_RATIOS` and their per-RBM values ``{ratio}_by_training_seed``;
+    ratios :data:`SCAN_RATIOS` and their per-RBM values ``{ratio}_by_training_seed``, and
+    :data:`SCAN_MODEL_RATIOS` (the Poisson GEE switch ratio), of ``sampler`` on ``network``;
     the free runs are the same at every point but are read in each point's windows.
     ``shapes`` keep their order; the summaries' ``readout_shape`` attribute places them.
     """
@@ -223,7 +246,8 @@ def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sh
     frequencies_hz = np.asarray(sorted(map(float, frequencies_hz)))
     t_max_values = np.asarray(sorted(map(float, t_max_values)))
     shape = (len(shapes), frequencies_hz.size, t_max_values.size)
-    names = [f"{name}{suffix}" for name in (*SCAN_VARIABLES, *SCAN_RATIOS) for suffix in ("", "_ci_low", "_ci_high")]
+    names = [f"{name}{suffix}" for name in (*SCAN_VARIABLES, *SCAN_RATIOS, *SCAN_MODEL_RATIOS)
+             for suffix in ("", "_ci_low", "_ci_high")]
     by_rbm = [f"{name}_by_training_seed{suffix}" for name in SCAN_RATIOS for suffix in ("", "_ci_low", "_ci_high")]
     training_seeds = np.unique(np.concatenate([summary["training_seed"].values for summary in summaries]))
     tables = {name: np.full(shape, np.nan) for name in names + ["n_runs"]}
@@ -236,13 +260,13 @@ def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sh
             dwell_fractions.add(float(summary.attrs["readout_dwell_fraction"]))
         i = int(np.flatnonzero(np.isclose(frequencies_hz, summary.attrs["readout_frequency_hz"]))[0])
         j = int(np.flatnonzero(np.isclose(t_max_values, summary.attrs["readout_t_max"]))[0])
-        point = summary.sel(sampler=sampler)
+        point = summary.sel(network=network, sampler=sampler)
         for name, (metric, schedule) in SCAN_VARIABLES.items():
             for suffix, source in (("", "mean"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high")):
                 variable = point[f"{metric}_{source}"]
                 tables[f"{name}{suffix}"][k, i, j] = float(variable.sel(schedule=schedule))
                 attrs[f"{name}{suffix}"] = _scan_attrs(variable.attrs, schedule)
-        for name in SCAN_RATIOS:
+        for name in (*SCAN_RATIOS, *SCAN_MODEL_RATIOS):
             for suffix in ("", "_ci_low", "_ci_high"):
                 tables[f"{name}{suffix}"][k, i, j] = float(point[f"{name}{suffix}"])
                 attrs[f"{name}{suffix}"] = dict(point[f"{name}{suffix}"].attrs)
@@ -262,6 +286,7 @@ def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, sh
                 "t_max": ("t_max", t_max_values, {"units": "1", "long_name": "highest temperature of the schedule"}),
                 "training_seed": ("training_seed", training_seeds, {"units": "1", "long_name": "RBM training seed"})},
         attrs={"title": f"Parameter scan of tempered {sampler} sampling: shape x frequency x T_max", "sampler": sampler,
+               "network": network,
                **({"dwell_fraction": dwell_fractions.pop()} if dwell_fractions else {}),
                "readout_delay": float(summaries[0].attrs.get("readout_delay", 0.0)),
                **{key: summaries[0].attrs[key] for key in ("ground_state_tolerance", "dataset", "bootstrap_method",

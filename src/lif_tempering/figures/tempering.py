@@ -114,65 +114,158 @@ def class_timelines(labels: dict[tuple[str, str], dict], duration_s: float) -> p
     return fig
 
 
-def mixing_metrics(summary: xr.Dataset) -> plt.Figure:
-    """Free against tempered per sampler: switch rate, coverage time, ground-state confidence, and the switch ratio.
+MIXING_PANELS = {"switch_rate_hz": "switches per second (Hz)",
+                 "ess_bulk_label_per_s": "bulk ESS of the window labels per second (Hz)",
+                 "coverage_time_s": "time to visit all classes (s)",
+                 "ground_confidence": "ground-state confidence"}
 
-    Bars: mean over runs with the two-stage bootstrap interval (trained RBMs, then
-    seeds); dots: single runs (training seeds x seeds). Coverage times of runs that
-    never visited every class are drawn at the run's length (censored). Ratio panel:
-    the pooled ratio with its interval, grey dots the ratio of each trained RBM.
-    """
-    metrics = {"switch_rate_hz": "switches per second (Hz)",
-               "coverage_time_s": "time to visit all classes (s)",
-               "ground_confidence": "ground-state confidence"}
-    samplers = [str(s) for s in summary["sampler"].values]
-    order = [SAMPLER_LABELS.get(s, s) for s in samplers]
-    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(24, 6.5), constrained_layout=True)
-    for ax, (metric, label) in zip(axes, metrics.items()):
-        values = summary[metric]
-        if metric == "coverage_time_s":
-            values = xr.where(np.isinf(values), summary["duration_s"], values)
-        runs = values.rename("value").to_dataframe().reset_index().dropna(subset=["value"])
-        runs["sampler"] = runs["sampler"].map(lambda s: SAMPLER_LABELS.get(s, s))
-        sns.stripplot(runs, x="sampler", y="value", hue="schedule", order=order, hue_order=list(SCHEDULE_COLOURS),
-                      palette=SCHEDULE_COLOURS, dodge=True, alpha=0.6, size=5, legend=False, ax=ax)
-        for i, sampler in enumerate(samplers):
-            for j, schedule in enumerate(SCHEDULE_COLOURS):
-                cell = summary.sel(sampler=sampler, schedule=schedule)
-                mean, low, high = (float(cell[f"{metric}_{s}"]) for s in ("mean", "ci_low", "ci_high"))
-                x = i + (j - 0.5) * 0.4
-                ax.bar(x, mean, width=0.38, color=SCHEDULE_COLOURS[schedule], alpha=0.35,
-                       label=schedule if (i == 0 and ax is axes[0]) else None)
-                ax.errorbar(x, mean, yerr=[[mean - low], [high - mean]], color="k", capsize=6, lw=2)
-        ax.set_xlabel("")
-        ax.set_ylabel(label)
-    axes[2].set_ylim(0, 1)
-    confidence = 100 * summary["switch_ratio_ci_low"].attrs["confidence"]
-    axes[0].legend(fontsize="small", title=f"bars: mean, {confidence:g} % CI (RBMs, then seeds)",
-                   title_fontsize="x-small")
-    ax = axes[-1]
-    for i, sampler in enumerate(samplers):
-        row = summary.sel(sampler=sampler)
+
+def _metric_panel(ax, summary: xr.Dataset, metric: str, columns: list[tuple[str, str, str]]) -> None:
+    """Dots: the values of single runs (or trained RBMs); bars: their mean with its bootstrap interval."""
+    values = summary[metric]
+    if metric == "coverage_time_s":
+        values = xr.where(np.isinf(values), summary["duration_s"], values)
+    order = [label for *_, label in columns]
+    labels = {(network, sampler): label for network, sampler, label in columns}
+    frame = values.rename("value").to_dataframe().reset_index().dropna(subset=["value"])
+    frame["column"] = [labels.get((n, s)) for n, s in zip(frame["network"], frame["sampler"])]
+    sns.stripplot(frame.dropna(subset=["column"]), x="column", y="value", hue="schedule", order=order,
+                  hue_order=list(SCHEDULE_COLOURS), palette=SCHEDULE_COLOURS, dodge=True, alpha=0.6, size=5,
+                  legend=False, ax=ax)
+    for i, (network, sampler, _) in enumerate(columns):
+        for j, schedule in enumerate(SCHEDULE_COLOURS):
+            cell = summary.sel(network=network, sampler=sampler, schedule=schedule)
+            mean, low, high = (float(cell[f"{metric}_{s}"]) for s in ("mean", "ci_low", "ci_high"))
+            x = i + (j - 0.5) * 0.4
+            ax.bar(x, mean, width=0.38, color=SCHEDULE_COLOURS[schedule], alpha=0.35, label=schedule if i == 0 else None)
+            ax.errorbar(x, mean, yerr=[[mean - low], [high - mean]], color="k", capsize=6, lw=2)
+    ax.set_xlabel("")
+
+
+def _ratio_panel(ax, summary: xr.Dataset, columns: list[tuple[str, str, str]]) -> None:
+    """The tempered/free switch ratio: bootstrap (black) and Poisson GEE (blue) with intervals, per-RBM ratios."""
+    shown = []
+    for i, (network, sampler, _) in enumerate(columns):
+        row = summary.sel(network=network, sampler=sampler)
         by_rbm = row["switch_ratio_by_training_seed"].values
-        ax.plot(np.full(by_rbm.size, i + 0.15), by_rbm, "o", color="0.5", ms=5,
-                label="one trained RBM" if i == 0 else None)
-        ratio, low, high = (float(row[f"switch_ratio{s}"]) for s in ("", "_ci_low", "_ci_high"))
-        ax.errorbar(i, ratio, yerr=[[ratio - low], [high - ratio]], fmt="o", color="k", ms=10, capsize=8, lw=2)
-        ax.annotate(f"{ratio:.2f}\n[{low:.2f}, {high:.2f}]", (i, high), xytext=(0, 8), textcoords="offset points",
-                    ha="center", va="bottom", fontsize="x-small")
+        ax.plot(np.full(by_rbm.size, i + 0.3), by_rbm, "o", color="0.5", ms=5, label="one trained RBM" if i == 0 else None)
+        for offset, (name, colour, what) in zip((0.0, 0.15), (("switch_ratio", "k", "bootstrap"),
+                                                              ("switch_ratio_glm", "tab:blue", "Poisson GEE"))):
+            ratio, low, high = (float(row[f"{name}{s}"]) for s in ("", "_ci_low", "_ci_high"))
+            top = high if np.isfinite(high) else 10 * max(ratio, 1.0)
+            ax.errorbar(i + offset, ratio, yerr=[[ratio - low], [top - ratio]], fmt="o", color=colour, ms=9,
+                        capsize=6, lw=2, label=what if i == 0 else None)
+            ax.annotate(f"{ratio:.2f}\n[{low:.2f}, {'> ' if not np.isfinite(high) else ''}{high:.2f}]", (i + offset, top),
+                        xytext=(0, 8), textcoords="offset points", ha="center", va="bottom", fontsize="xx-small",
+                        color=colour)
+            shown += [ratio, top]
+        shown += list(by_rbm)
     ax.axhline(1.0, color="0.5", lw=1, ls=":")
     ax.axhline(2.0, color="0.5", lw=1, ls="--")
-    ax.set_xticks(range(len(samplers)), order)
-    ax.set_xlim(-0.6, len(samplers) - 0.4)
-    shown = np.concatenate([summary["switch_ratio_ci_high"].values, summary["switch_ratio_by_training_seed"].values.ravel()])
+    ax.set_xticks(range(len(columns)), [label for *_, label in columns])
+    ax.set_xlim(-0.6, len(columns) - 0.4)
+    shown = np.asarray(shown, dtype=float)
     ax.set_ylim(0, max(2.5, 1.25 * np.max(shown[np.isfinite(shown)], initial=0.0)))
     ax.set_ylabel("switch rate tempered / free")
     ax.legend(fontsize="x-small")
-    n_runs = int(np.isfinite(summary["switch_rate_hz"].sel(schedule="tempered")).sum("seed").sum("training_seed")
-                 .max())
+
+
+def mixing_metrics(summary: xr.Dataset) -> plt.Figure:
+    """Free against tempered per network and sampler: switch rate, bulk ESS, coverage time, ground-state confidence,
+    and the switch ratio.
+
+    Bars: mean over runs (ESS: over trained RBMs) with the bootstrap interval (trained
+    RBMs, then seeds); dots: single runs (ESS: single trained RBMs). Coverage times of
+    runs that never visited every class are drawn at the run's length (censored). Ratio
+    panel: the pooled ratio by the two-stage bootstrap and by the Poisson GEE with their
+    intervals (an unbounded one drawn to the top), grey dots the ratio of each trained RBM.
+    """
+    columns = _panels(summary)
+    metrics = {name: label for name, label in MIXING_PANELS.items() if name in summary}
+    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(6 * len(metrics) + 8, 6.5), constrained_layout=True)
+    for ax, (metric, label) in zip(axes, metrics.items()):
+        _metric_panel(ax, summary, metric, columns)
+        ax.set_ylabel(label)
+    axes[list(metrics).index("ground_confidence")].set_ylim(0, 1)
+    confidence = 100 * summary["switch_ratio_ci_low"].attrs["confidence"]
+    axes[0].legend(fontsize="small", title=f"bars: mean, {confidence:g} % CI (RBMs, then seeds)",
+                   title_fontsize="x-small")
+    _ratio_panel(axes[-1], summary, columns)
+    n_runs = int(np.isfinite(summary["switch_rate_hz"].sel(schedule="tempered")).sum(("training_seed", "seed")).max())
     fig.suptitle(f"{summary.sizes['training_seed']} trained RBMs x {summary.sizes['seed']} seeds "
                  f"({n_runs} runs per sampler and schedule), T_max = {summary.attrs['readout_t_max']:g} at "
                  f"{summary.attrs['readout_frequency_hz']:g} Hz", fontsize="small")
+    sns.despine(fig)
+    return fig
+
+
+def _panels(summary: xr.Dataset) -> list[tuple[str, str, str]]:
+    """``(network, sampler, label)`` of every network and sampler with runs, translated networks first."""
+    runs = np.isfinite(summary["switch_rate_hz"]).any(("schedule", "training_seed", "seed"))
+    columns = []
+    for network in summary["network"].values:
+        for sampler in summary["sampler"].values:
+            if bool(runs.sel(network=network, sampler=sampler)):
+                label = SAMPLER_LABELS.get(str(sampler), str(sampler))
+                columns.append((str(network), str(sampler), label if network == "translated" else f"{label} ({network})"))
+    return columns
+
+
+LAYER_MARKERS = {"visible": "o", "hidden": "s"}
+GAINS = {"conditional_bias_gain": "bias gain a", "conditional_coupling_gain": "coupling gain g"}
+
+
+def conditional_calibration(summary: xr.Dataset) -> plt.Figure:
+    """In-network conditional calibration per network and sampler: states against their conditionals, and the gains.
+
+    Top row, one panel per network and sampler: the fraction of units on against the mean
+    ``sigmoid(u)`` of their field ``u`` in bins of ``u``, pooled over runs (a sampler that
+    follows its conditionals lies on the diagonal). Bottom: the logistic fit's bias and
+    coupling gains per layer and schedule, mean over runs with the two-stage bootstrap
+    interval (1: correct; both above 1: a sampler colder than T = 1).
+    """
+    columns = _panels(summary)
+    fig = plt.figure(figsize=(7 * max(len(columns), 2), 13), constrained_layout=True)
+    grid = fig.add_gridspec(2, len(columns))
+    for k, (network, sampler, label) in enumerate(columns):
+        ax = fig.add_subplot(grid[0, k])
+        cell = summary.sel(network=network, sampler=sampler)
+        curves = xr.Dataset({"expected": cell["conditional_expected_on_pooled"],
+                             "fraction": cell["conditional_fraction_on_pooled"]}).to_dataframe().reset_index()
+        error = cell["conditional_calibration_error_mean"]
+        curves["run"] = [f"{schedule}, {layer} (error {float(error.sel(schedule=schedule, layer=layer)):.4f})"
+                         for schedule, layer in zip(curves["schedule"], curves["layer"])]
+        sns.lineplot(curves.dropna(subset=["fraction"]), x="expected", y="fraction", hue="run", style="layer",
+                     markers=LAYER_MARKERS, dashes=False, sort=False, palette=[
+                         SCHEDULE_COLOURS[run.split(",")[0]] for run in dict.fromkeys(curves["run"])],
+                     ax=ax, ms=6, alpha=0.8)
+        ax.plot([0, 1], [0, 1], color="0.4", ls="--", lw=1)
+        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="mean sigmoid(field) in the bin",
+               ylabel="fraction of units on")
+        ax.set_title(label, fontsize="small")
+        ax.legend(fontsize="xx-small", loc="upper left")
+    frame = pd.concat([summary[f"{name}_{end}"].rename(end).to_dataframe().reset_index().assign(gain=gain)
+                       .set_index(["network", "sampler", "schedule", "layer", "gain"])
+                       for name, gain in GAINS.items() for end in ("mean", "ci_low", "ci_high")], axis=1)
+    frame = frame.T.groupby(level=0).first().T.reset_index().dropna(subset=["mean"])
+    ax = fig.add_subplot(grid[1, :])
+    offsets = {(schedule, layer, gain): 0.1 * (i - 3.5) for i, (schedule, layer, gain) in enumerate(
+        (s, la, g) for s in SCHEDULE_COLOURS for la in LAYER_MARKERS for g in GAINS.values())}
+    for k, (network, sampler, _) in enumerate(columns):
+        rows = frame[(frame["network"] == network) & (frame["sampler"] == sampler)]
+        for _, row in rows.iterrows():
+            x = k + offsets[row["schedule"], row["layer"], row["gain"]]
+            filled = row["gain"] == GAINS["conditional_coupling_gain"]
+            ax.errorbar(x, row["mean"], yerr=[[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]],
+                        fmt=LAYER_MARKERS[row["layer"]], color=SCHEDULE_COLOURS[row["schedule"]], ms=8, capsize=4,
+                        mfc=SCHEDULE_COLOURS[row["schedule"]] if filled else "white")
+    ax.axhline(1.0, color="0.4", ls="--", lw=1)
+    ax.set_xticks(range(len(columns)), [label for *_, label in columns])
+    ax.set_ylabel("gain of the logistic fit")
+    ax.set_title("per layer (marker) and schedule (colour): bias gain a (open), coupling gain g (filled); mean over "
+                 "runs with the two-stage bootstrap interval", fontsize="small")
+    fig.suptitle("Do the units follow their conditionals P(z = 1 | rest) = sigmoid(b + W z)? (free runs: every "
+                 "sample; tempered runs: samples with T <= 1 + tolerance)", fontsize="small")
     sns.despine(fig)
     return fig
 

@@ -16,6 +16,7 @@ chain) instead of dropping it.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import NamedTuple
 
@@ -42,16 +43,23 @@ def _draws(draws: ArrayLike) -> np.ndarray:
 def _per_variable(draws: np.ndarray, estimator, **kwargs) -> np.ndarray:
     flat = _draws(draws)
     out = np.full(flat.shape[2], np.nan)
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for k in range(flat.shape[2]):
-            if np.ptp(flat[:, :, k]) > 0:
-                out[k] = float(estimator(flat[:, :, k], **kwargs))
+    logger = logging.getLogger("arviz")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # ArviZ logs a warning for a single chain (its R-hat: nan), not an error
+    try:
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for k in range(flat.shape[2]):
+                if np.ptp(flat[:, :, k]) > 0:
+                    out[k] = float(estimator(flat[:, :, k], **kwargs))
+    finally:
+        logger.setLevel(level)
     return out.reshape(np.shape(draws)[2:])
 
 
 def rank_r_hat(draws: ArrayLike) -> np.ndarray:
-    """Rank-normalised split-R-hat of each variable of ``draws`` (chain, draw, ...); ``nan`` where constant.
+    """Rank-normalised split-R-hat of each variable of ``draws`` (chain, draw, ...); ``nan`` where constant, and
+    for a single chain (ArviZ compares chains; it needs two).
 
     Chains constant within but differing between give ``inf`` (or a huge value).
     """
