@@ -92,8 +92,10 @@ def test_summary_sanity(study):
     # on both sides, so it lies between the smallest and the largest paired ratio t_k / f_k (the mediant
     # inequality), and so do the percentile bounds; the estimate (all w_k = 1) too. A percentile interval need
     # not contain the estimate.
-    rates = ds["switch_rate_hz"].transpose("sampler", "schedule", "training_seed", "seed").values
-    low, high = ds["switch_ratio_ci_low"].values, ds["switch_ratio_ci_high"].values
+    translated = ds.sel(network="translated")
+    rates = translated["switch_rate_hz"].transpose("sampler", "schedule", "training_seed", "seed").values
+    ratio = translated["switch_ratio"].values
+    low, high = translated["switch_ratio_ci_low"].values, translated["switch_ratio_ci_high"].values
     for i in range(rates.shape[0]):
         tempered, free = rates[i, 1].ravel(), rates[i, 0].ravel()
         both = np.isfinite(tempered) & np.isfinite(free) & ((tempered > 0) | (free > 0))  # 0 / 0: no ratio
