@@ -224,3 +224,15 @@ def test_data_dir_names_the_data_set_and_rejects_other_placeholders():
     config["data_dir"] = "resources/{dataset}"
     config["dataset"] = "cifar"
     _expect_error(config, "dataset", "allowed: digits, mnist, fashion_mnist")
+
+
+def test_reference_ladder_and_adaptation_rules():
+    config = default_config()
+    config["reference"].update(n_betas=1, beta_min=0.5)
+    _expect_error(config, "reference.beta_min", "plain Gibbs")
+    config = default_config()
+    config["reference"].update(adaptation_rounds=6, burn_in_sweeps=50)
+    _expect_error(config, "reference.adaptation_rounds", ">= 63")
+    config = default_config()
+    config["reference"]["hot_end"] = "data"
+    _expect_error(config, "reference.hot_end", "base_rate")

@@ -233,7 +233,8 @@ def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
     rbm = fake_rbm()
     W, b_v, b_h = rbm_parameters(rbm)
     images = np.array([[1, 0, 1, 0], [0, 1, 1, 0]], dtype=np.int8)  # mean pixel activity 0.5
-    settings = {"n_chains": 4, "n_betas": 2, "beta_min": 0.5, "n_sweeps": 40, "burn_in_sweeps": 10, "r_hat_max": 1.5}
+    settings = {"n_chains": 4, "n_betas": 2, "beta_min": 0.5, "hot_end": "uniform", "n_sweeps": 40, "burn_in_sweeps": 10,
+                "adaptation_rounds": 0, "class_bias": False, "class_bias_floor": 0.0, "r_hat_max": 1.5}
     reference = reference_dataset(W, b_v, b_h, rbm_classifier(rbm), rbm["train_class_frequency"].values, images,
                                   np.array([0, 1]), settings, "visible", seed=0)
     run = constructed_run("free", alternating_every_ms(1000.0))

@@ -115,6 +115,13 @@ def _cross_field_problems(config: dict) -> list[str]:
     if reference["n_sweeps"] - reference["burn_in_sweeps"] < 4:
         problems.append(f"reference.burn_in_sweeps: {reference['burn_in_sweeps']} must leave at least 4 of "
                         f"reference.n_sweeps = {reference['n_sweeps']} sweeps (the split-R-hat halves each chain)")
+    if (reference["n_betas"] == 1) != (reference["beta_min"] == 1):
+        problems.append(f"reference.beta_min: {reference['beta_min']} with reference.n_betas = {reference['n_betas']}; "
+                        "allowed: beta_min 1 with n_betas 1 (plain Gibbs), or beta_min < 1 with n_betas >= 2")
+    if reference["burn_in_sweeps"] < 2 ** reference["adaptation_rounds"] - 1:
+        problems.append(f"reference.adaptation_rounds: {reference['adaptation_rounds']} rounds of doubling length need "
+                        f"reference.burn_in_sweeps >= {2 ** reference['adaptation_rounds'] - 1}, "
+                        f"got {reference['burn_in_sweeps']}")
     labels = [noise_label(n["rate_exc_hz"], n["rate_inh_hz"]) for n in config["noise_sweep"]]
     if len(set(labels)) != len(labels):
         problems.append(f"noise_sweep: configurations repeat ({', '.join(labels)}); allowed: distinct rate pairs")

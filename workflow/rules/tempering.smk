@@ -106,13 +106,15 @@ rule tempering_run:
 REFERENCE = "results/rbm/{dataset}/seed{training_seed}/reference.nc"
 
 
-def reference_runtime_minutes(dataset, flops_per_s=2e9, safety=3.0):
-    """Wall minutes of one reference job: four multiply-adds per coupling, chain, beta and sweep at a
-    conservative ``flops_per_s`` (about 7e9 measured on digits), times ``safety``, at least 10."""
+def reference_runtime_minutes(dataset, flops_per_s=4e10, seconds_per_unit=1.2e-8):
+    """Wall minutes of one reference job, at least 10: per rung, ladder and sweep four float32 multiply-adds per
+    coupling at ``flops_per_s`` and the per-unit work (random numbers, logistic function, class readout) at
+    ``seconds_per_unit``, each half the speed measured on one core (784 x 500: 3.5 ms per step of 10 x 16 rungs)."""
     settings = config["reference"]
-    flops = (4.0 * settings["n_chains"] * settings["n_betas"] * settings["n_sweeps"] * visible_units(config, dataset)
-             * config["rbm"]["n_hidden"])
-    return max(10, int(safety * flops / flops_per_s / 60.0) + 1)
+    n_visible, n_hidden = visible_units(config, dataset), config["rbm"]["n_hidden"]
+    row_seconds = 4.0 * n_visible * n_hidden / flops_per_s + seconds_per_unit * (n_visible + n_hidden)
+    seconds = settings["n_chains"] * settings["n_betas"] * settings["n_sweeps"] * row_seconds
+    return max(10, int(seconds / 60.0) + 2)
 
 
 rule reference_distribution:

@@ -11,13 +11,18 @@ with job_log(snakemake.log[0]):
     rbm = read_dataset(snakemake.input.rbm)
     data = job_images(snakemake.wildcards.dataset, params.data, snakemake.input.data, params.split_seed)
     reference = reference_dataset(*rbm_parameters(rbm), rbm_classifier(rbm), rbm["train_class_frequency"].values,
-                                  data.test_images, data.test_labels, params.reference, params.readout, params.seed)
+                                  data.test_images, data.test_labels, params.reference, params.readout, params.seed,
+                                  train_images=data.train_images)
     attrs = reference.attrs
-    print(f"reference ({attrs['n_chains']} ladders x {attrs['n_betas']} betas down to {attrs['beta_min']:.3g}, "
-          f"{attrs['n_sweeps']} sweeps, {attrs['burn_in_sweeps']} burn-in): max split-R-hat {attrs['max_r_hat']:.4f}, "
-          f"swap acceptance {reference['swap_acceptance'].min().item():.3f} (lowest pair)")
-    for name in ("class_probability", "data_class_prior"):
-        print(f"{name}: " + " ".join(f"{p:.3f}" for p in reference[name].values))
+    print(f"reference ({attrs['n_chains']} ladders x {attrs['n_betas']} rungs down to beta {attrs['beta_min']:.3g}, "
+          f"hot end {attrs['hot_end']}, {attrs['n_sweeps']} sweeps, {attrs['burn_in_sweeps']} burn-in in "
+          f"{attrs['adaptation_rounds']} adaptation rounds): max R-hat {attrs['max_r_hat']:.4f}, "
+          f"min bulk ESS {attrs['min_ess_bulk']:.0f}, swap acceptance {reference['swap_acceptance'].min().item():.3f} "
+          f"(lowest pair), round trips per ladder {int(reference['round_trips'].min())}-"
+          f"{int(reference['round_trips'].max())}")
+    print("ladder beta: " + " ".join(f"{b:.3f}" for b in reference["beta"].values))
+    for name in ("class_probability", "class_probability_std_error", "data_class_prior", "class_r_hat"):
+        print(f"{name}: " + " ".join(f"{p:.4f}" for p in reference[name].values))
     print(f"D_KL(reference || data class prior) = {attrs['reference_prior_kl']:.4f} nat")
     print(f"mean visible activity: reference {attrs['reference_mean_visible']:.4f}, "
           f"test images {attrs['data_mean_visible']:.4f}; mean F(v): reference {attrs['reference_free_energy']:.2f}, "

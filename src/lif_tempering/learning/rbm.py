@@ -68,7 +68,7 @@ def base_rate_visible_bias(data, pseudo_count: float = 1.0) -> np.ndarray:
     return np.log(mean) - np.log1p(-mean)
 
 
-def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def logistic(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic function ``1 / (1 + exp(-x))`` as ``(1 + tanh(x / 2)) / 2``, in ``x``'s dtype.
 
     numpy's vectorised ``tanh`` makes this several times faster than ``scipy.special.expit``;
@@ -89,7 +89,7 @@ def _bernoulli_from_input(total_input, rng: np.random.Generator, beta: float = 1
     """
     if beta != 1.0:
         total_input *= beta
-    probability = _sigmoid(total_input, out=total_input)
+    probability = logistic(total_input, out=total_input)
     return np.less(rng.random(probability.shape, dtype=probability.dtype), probability, out=probability)
 
 
@@ -109,11 +109,11 @@ def _tempered_gibbs_step(v, W, b_v, b_h, betas_column, rng: np.random.Generator)
     """
     hidden_input = np.add(v @ W, b_h, dtype=W.dtype)
     hidden_input *= betas_column
-    h = np.less(rng.random(hidden_input.shape, dtype=W.dtype), _sigmoid(hidden_input, out=hidden_input),
+    h = np.less(rng.random(hidden_input.shape, dtype=W.dtype), logistic(hidden_input, out=hidden_input),
                 out=hidden_input)
     visible_input = np.add(h @ W.T, b_v, dtype=W.dtype)
     scaled = visible_input * betas_column
-    v_next = np.less(rng.random(scaled.shape, dtype=W.dtype), _sigmoid(scaled, out=scaled), out=scaled)
+    v_next = np.less(rng.random(scaled.shape, dtype=W.dtype), logistic(scaled, out=scaled), out=scaled)
     return v_next, h, visible_input
 
 
@@ -163,7 +163,7 @@ def _monitoring_curves(v, W, b_v, b_h, rng: np.random.Generator) -> tuple[float,
     Computed in ``W``'s dtype.
     """
     hidden_input = np.add(v @ W, b_h, dtype=W.dtype)
-    reconstruction = _sigmoid(np.add(_sigmoid(hidden_input) @ W.T, b_v, dtype=W.dtype))
+    reconstruction = logistic(np.add(logistic(hidden_input) @ W.T, b_v, dtype=W.dtype))
     reconstruction -= v
     reconstruction_error = float(np.mean(np.square(reconstruction, out=reconstruction), dtype=np.float64))
     flipped_unit = rng.integers(0, v.shape[1], size=len(v))
@@ -304,7 +304,7 @@ class _MomentumUpdate:
         # data and model phase in one product each: rows scaled by +rate/n_data and -rate/n_model,
         # so that states^T hidden = rate (<v h>_data - <v h>_model)
         states = np.concatenate((v_data, v_model))
-        hidden = _sigmoid(np.add(states @ self.W, self.b_h, dtype=self.W.dtype))
+        hidden = logistic(np.add(states @ self.W, self.b_h, dtype=self.W.dtype))
         hidden[:len(v_data)] *= rate / len(v_data)
         hidden[len(v_data):] *= -rate / len(v_model)
         self.gemm(1.0, states.T, hidden.T, beta=momentum, c=self.velocity_W, trans_b=True, overwrite_c=True)

@@ -3,26 +3,32 @@
 A trained RBM need not reproduce the data's class prior (a one-mode-heavy RBM
 samples mostly one digit), so a class histogram that converges to the prior is
 the wrong target for a sampler of the RBM. The reference is the class
-distribution of long abstract chains known to mix:
+distribution of long abstract chains whose convergence is checked:
 
-- :func:`parallel_tempering`: ``n_chains`` independent ladders of inverse
-  temperatures ``betas`` (``betas[0] = 1``, :func:`beta_ladder`), one block-Gibbs
-  sweep at every ``beta`` per step, then swap moves of the joint states ``(v, h)``
-  between neighbouring ``beta`` (even pairs on even steps, odd pairs on odd ones),
-  accepted with probability ``min(1, exp((beta_i - beta_j) (E_i - E_j)))`` of their
-  energies ``E(v, h) = -v^T W h - b_v^T v - b_h^T h``; the
-  ``beta = 1`` states are kept after ``burn_in`` steps (Swendsen and Wang 1986;
-  Geyer 1991; Desjardins et al. 2010 for RBMs);
-- :func:`split_r_hat`: the convergence check, split-R-hat (Gelman and Rubin
-  1992; Vehtari et al. 2021) of the class indicators over the ladders, each
-  halved in time: ladders started in different classes (from test images of
-  each class) must agree on the class distribution, and each ladder's first half
-  with its second;
-- :func:`reference_dataset`: the workflow's ``reference.nc`` per trained RBM:
-  class distribution and its standard error, the data's class prior,
-  ``D_KL(reference || prior)``, R-hat, swap acceptance, the sampler settings, and
-  the data statistics the ground-state quality measures compare with (mean
-  visible free energy and pixel activity of the test images);
+- :func:`parallel_tempering`: ``n_chains`` independent ladders of ``B`` rungs, rung
+  ``i`` sampling ``p_i(v, h) ~ exp(-beta_i E(v, h) + (1 - beta_i) b_base^T v + psi_i[c])``
+  with ``E(v, h) = -v^T W h - b_v^T v - b_h^T h``, ``beta_0 = 1 > ... > beta_{B-1} = beta_min``,
+  the hot end's visible biases ``b_base`` (the data's independent-pixel model, or 0:
+  uniform noise) and a class bias ``psi_i`` of the sample's class ``c`` (``psi_0 = 0``).
+  Rung 0 is the RBM. A step is a block-Gibbs sweep at every rung (the block the
+  class depends on drawn from its conditional and accepted with ``exp(psi_i[c'] - psi_i[c])``),
+  then swaps of neighbouring rungs' states (even pairs on even steps, odd on odd:
+  the non-reversible scheme of Syed et al. 2022) accepted with ``min(1, p_i(s_j) p_j(s_i)
+  / (p_i(s_i) p_j(s_j)))`` (Swendsen and Wang 1986; Geyer 1991; Desjardins et al. 2010).
+- Adaptation during the burn-in, in rounds of doubling length (then frozen, so the
+  kept steps are a fixed Markov chain with the RBM as rung 0's stationary law):
+  :func:`equal_rejection_ladder` moves the inner rungs so that neighbouring swaps are
+  rejected equally often; :func:`flattened_class_bias` moves ``psi_i`` so that every
+  rung's class composition approaches rung 0's (mixed with a uniform floor), so that
+  a class that dominates the RBM but is rare at lower ``beta`` (a low-energy, low-entropy
+  mode) is carried through the ladder instead of waiting to be found at ``beta = 1``
+  (an umbrella bias on the class, Torrie and Valleau 1977).
+- :func:`reference_dataset`: the workflow's ``reference.nc`` per trained RBM: class
+  distribution and its standard error, the data's class prior, ``D_KL(reference || prior)``,
+  the convergence check (ArviZ's rank-normalised split-R-hat and bulk ESS of the class
+  indicators over the ladders, :mod:`lif_tempering.sampling.diagnostics`), the final
+  ladder, swap acceptance, round trips, and the data statistics the ground-state
+  quality measures compare with.
 - :func:`data_statistics_dataset`: those data statistics alone (no parallel
   tempering), the workflow's ``data_statistics.nc`` of the parameter scan's RBMs,
   whose analysis does not use the class distribution.
@@ -31,14 +37,22 @@ distribution of long abstract chains known to mix:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
-from scipy.special import expit
 
-from lif_tempering.learning.classifier import classify, visible_readout
-from lif_tempering.learning.rbm import swap_neighbouring_betas, visible_free_energy
+from lif_tempering.learning.classifier import READOUTS
+from lif_tempering.learning.rbm import base_rate_visible_bias, logistic, visible_free_energy
+from lif_tempering.sampling.diagnostics import bulk_ess, rank_r_hat
 from lif_tempering.sampling.divergence import JEFFREYS, kl_divergence, smoothed_histogram
+
+#: The hot end of the ladder: the data's independent-pixel model, or uniform noise (``b_base = 0``).
+HOT_ENDS = ("base_rate", "uniform")
+#: Largest change of a class bias per adaptation round (nats): one round's noisy composition cannot run away.
+MAX_BIAS_STEP = 2.0
+#: Smallest rejection rate the ladder adaptation counts (a pair that never rejects still spans some beta).
+MIN_REJECTION = 1e-3
 
 
 @dataclass(frozen=True)
@@ -57,16 +71,19 @@ class ModelReference:
 
 
 class ReferenceNotConverged(RuntimeError):
-    """The ladders of a :func:`reference_dataset` disagree on the class distribution (split-R-hat too high)."""
+    """The ladders of a :func:`reference_dataset` disagree on the class distribution (R-hat too high)."""
 
     def __init__(self, reference: xr.Dataset):
         r_hat, attrs = reference["class_r_hat"], reference.attrs
+        worst = int(np.nanargmax(r_hat.values)) if np.isfinite(r_hat.values).any() else -1
         super().__init__(
-            f"the reference chains did not converge: split-R-hat {float(r_hat.max()):.4f} of class "
-            f"{int(np.argmax(r_hat.values))} exceeds reference.r_hat_max = {attrs['r_hat_max']}; raise reference.n_sweeps "
-            f"(now {attrs['n_sweeps']}), or reference.n_betas (now {attrs['n_betas']}) if the lowest swap acceptance "
+            f"the reference chains did not converge: rank-normalised split-R-hat {attrs['max_r_hat']:.4f} of class "
+            f"{worst} exceeds reference.r_hat_max = {attrs['r_hat_max']}; raise reference.n_sweeps (now "
+            f"{attrs['n_sweeps']}) and reference.burn_in_sweeps (now {attrs['burn_in_sweeps']}), or "
+            f"reference.n_betas (now {attrs['n_betas']}) if the lowest swap acceptance "
             f"({float(reference['swap_acceptance'].min()):.3f}) is small, or lower reference.beta_min "
-            f"(now {attrs['beta_min']})")
+            f"(now {attrs['beta_min']}) if the ladders made few round trips (fewest "
+            f"{int(reference['round_trips'].min())})")
 
 
 def beta_ladder(beta_min: float, n_betas: int) -> np.ndarray:
@@ -77,76 +94,315 @@ def beta_ladder(beta_min: float, n_betas: int) -> np.ndarray:
     return np.geomspace(1.0, beta_min, n_betas)
 
 
-def parallel_tempering(W, b_v, b_h, betas, n_chains: int, n_steps: int, burn_in: int, seed, v0=None,
-                       observe=None) -> tuple[np.ndarray, np.ndarray]:
-    """Parallel tempering of an RBM (see the module docstring), vectorised over ladders and ``betas``.
+@dataclass(frozen=True)
+class TemperingPath:
+    """The RBM, the hot end and the class readout of a ladder, in float32.
 
-    ``betas`` (B,) with ``betas[0] = 1``; ``n_chains`` independent ladders; ``v0``
-    (n_chains, n_v) start states of each ladder at every ``beta`` (default uniformly
-    random); ``seed`` int or Generator. A step is ``h ~ p_beta(h | v)`` and
-    ``v ~ p_beta(v | h)`` at every ``beta`` (each kept ``beta = 1`` pair ``(v, h)`` is a
-    joint sample), then the swap moves. ``observe(v, h)`` maps the
-    (n_chains, n_v) and (n_chains, n_h) float 0/1 states at ``beta = 1`` to an
-    array with leading axis n_chains (default: ``v`` as int8).
-
-    Returns ``(observed, swap_acceptance)``: ``observe``'s outputs of the steps after
-    ``burn_in``, stacked to (n_steps - burn_in, n_chains, ...), and the acceptance
-    rate of swaps between ``betas[i]`` and ``betas[i + 1]``, shape (B - 1,).
+    ``W`` (n_v, n_h), ``b_v``, ``b_h``; ``base_b_v`` (n_v,) the hot end's visible biases;
+    ``coef`` (K, D) and ``intercept`` (K,) the classifier's linear scores (its label is their
+    argmax); ``readout``: the classifier sees ``p(v = 1 | h)`` at ``beta = 1`` (``mean_field``)
+    or ``v`` (``visible``).
     """
-    W = np.asarray(W, dtype=np.float64)
-    b_v, b_h = np.asarray(b_v, dtype=np.float64), np.asarray(b_h, dtype=np.float64)
-    betas = np.asarray(betas, dtype=np.float64)
-    if betas.ndim != 1 or betas[0] != 1.0 or np.any(betas <= 0):
-        raise ValueError(f"betas must be a positive 1-D ladder starting at 1, got {betas}")
-    if not 0 <= burn_in < n_steps:
-        raise ValueError(f"need 0 <= burn_in < n_steps, got burn_in {burn_in}, n_steps {n_steps}")
-    if observe is None:
-        def observe(v, h):
-            return v.astype(np.int8)
-    rng = np.random.default_rng(seed)
-    n_visible, n_hidden = W.shape
-    shape = (betas.size, n_chains)
-    if v0 is None:
-        v = rng.integers(0, 2, size=shape + (n_visible,)).astype(np.float64)
+
+    W: np.ndarray
+    b_v: np.ndarray
+    b_h: np.ndarray
+    base_b_v: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    readout: str
+
+    @classmethod
+    def of(cls, W, b_v, b_h, classifier, readout: str = "mean_field", base_b_v=None) -> TemperingPath:
+        """From float64 parameters and a classifier with ``coef`` and ``intercept`` (a ``SoftmaxClassifier``)."""
+        if readout not in READOUTS:
+            raise ValueError(f"unknown readout {readout!r}; allowed: {', '.join(READOUTS)}")
+        f32 = np.float32
+        W = np.asarray(W)
+        base_b_v = np.zeros(W.shape[0]) if base_b_v is None else base_b_v
+        return cls(np.ascontiguousarray(W, dtype=f32), np.asarray(b_v, dtype=f32), np.asarray(b_h, dtype=f32),
+                   np.asarray(base_b_v, dtype=f32), np.ascontiguousarray(np.asarray(classifier.coef).T, dtype=f32),
+                   np.asarray(classifier.intercept, dtype=f32), readout)
+
+    def free_energy(self, visible) -> np.ndarray:
+        """Visible free energy ``F(v)`` (:func:`~lif_tempering.learning.rbm.visible_free_energy`) of the rows of
+        ``visible``, in float32 (its rounding, ~1e-5 nats, is far below the spread of ``F`` over samples)."""
+        hidden_input = visible @ self.W
+        hidden_input += self.b_h
+        return -(visible @ self.b_v) - np.logaddexp(0.0, hidden_input).sum(axis=1)
+
+    def labels(self, visible, visible_input) -> np.ndarray:
+        """Class labels of states with ``visible`` (R, n_v) and ``visible_input = h W^T + b_v`` (R, n_v)."""
+        image = visible if self.readout == "visible" else logistic(visible_input.copy())
+        scores = image @ self.coef
+        scores += self.intercept
+        return np.argmax(scores, axis=1)
+
+
+@dataclass
+class Ladders:
+    """States of ``n_chains`` ladders of ``B`` rungs, row ``rung * n_chains + chain``, float32 0/1.
+
+    ``visible_input = hidden W^T + b_v``; ``labels`` the states' classes; ``replica`` which
+    state (by starting row) a row holds, ``last_end`` per state the end of the ladder it
+    visited last (+1 the cold end, -1 the hot end, 0 none yet), ``round_trips`` per ladder.
+    """
+
+    visible: np.ndarray
+    hidden: np.ndarray
+    visible_input: np.ndarray
+    labels: np.ndarray
+    replica: np.ndarray
+    last_end: np.ndarray
+    round_trips: np.ndarray
+
+    @classmethod
+    def start(cls, path: TemperingPath, v0, n_rungs: int, rng: np.random.Generator) -> Ladders:
+        """Every rung of ladder ``c`` starts from ``v0[c]`` with ``h ~ p(h | v0[c])`` at ``beta = 1``."""
+        v0 = np.asarray(v0, dtype=np.float32)
+        visible = np.ascontiguousarray(np.broadcast_to(v0, (n_rungs,) + v0.shape).reshape(-1, v0.shape[1]))
+        probability = logistic(np.add(visible @ path.W, path.b_h))
+        hidden = np.less(rng.random(probability.shape, dtype=np.float32), probability).astype(np.float32)
+        visible_input = np.add(hidden @ path.W.T, path.b_v)
+        n_rows = visible.shape[0]
+        return cls(visible, hidden, visible_input, path.labels(visible, visible_input), np.arange(n_rows),
+                   np.zeros(n_rows, dtype=np.int8), np.zeros(v0.shape[0]))
+
+
+class LadderRun(NamedTuple):
+    """What :func:`run_ladders` counted: swaps ``accepted``, ``attempted`` per pair (B - 1,); the
+    ``composition`` (B, K) class counts per rung; the rung-0 ``labels`` (n_steps, n_chains),
+    ``mean_visible`` and ``free_energy`` F(v) (n_steps, n_chains) of the rung-0 states."""
+
+    accepted: np.ndarray
+    attempted: np.ndarray
+    composition: np.ndarray
+    labels: np.ndarray
+    mean_visible: np.ndarray
+    free_energy: np.ndarray
+
+
+def _accepted(proposal_labels, current_labels, bias_rows, rng: np.random.Generator) -> np.ndarray:
+    """Accept the proposed rows with probability ``min(1, exp(psi[c'] - psi[c]))``; returns the accepted mask."""
+    log_ratio = (np.take_along_axis(bias_rows, proposal_labels[:, None], axis=1)
+                 - np.take_along_axis(bias_rows, current_labels[:, None], axis=1))[:, 0]
+    return np.log(rng.random(log_ratio.size)) < log_ratio
+
+
+def gibbs_sweep(path: TemperingPath, ladders: Ladders, beta_rows, bias_rows, rng: np.random.Generator) -> None:
+    """One block-Gibbs sweep of every row in place: ``h`` then ``v`` at the row's inverse temperature.
+
+    ``beta_rows`` (R, 1) float32; ``bias_rows`` (R, K) the class bias of each row's rung. The
+    block the class depends on (``h`` for ``mean_field``, ``v`` for ``visible``) is drawn from its
+    conditional and accepted with ``min(1, exp(psi[c'] - psi[c]))`` (Metropolis-Hastings with
+    the conditional as proposal); without bias (all zeros) every proposal is accepted.
+    """
+    biased = bool(np.any(bias_rows))
+    hidden_input = ladders.visible @ path.W
+    hidden_input += path.b_h
+    hidden_input *= beta_rows
+    hidden = np.less(rng.random(hidden_input.shape, dtype=np.float32), logistic(hidden_input, out=hidden_input),
+                     out=hidden_input)
+    visible_input = hidden @ path.W.T
+    visible_input += path.b_v
+    if biased and path.readout == "mean_field":
+        labels = path.labels(ladders.visible, visible_input)
+        keep = _accepted(labels, ladders.labels, bias_rows, rng)
+        ladders.hidden[keep], ladders.visible_input[keep], ladders.labels[keep] = \
+            hidden[keep], visible_input[keep], labels[keep]
     else:
-        v = np.broadcast_to(np.asarray(v0, dtype=np.float64).reshape(n_chains, n_visible), shape + (n_visible,)).copy()
-    column = betas[:, None, None]
-    accepted, attempted = np.zeros(betas.size - 1), np.zeros(betas.size - 1)
-    observed = []
+        ladders.hidden, ladders.visible_input = hidden, visible_input
+    drive = ladders.visible_input * beta_rows
+    drive += (1.0 - beta_rows) * path.base_b_v
+    visible = np.less(rng.random(drive.shape, dtype=np.float32), logistic(drive, out=drive), out=drive)
+    if path.readout == "visible":
+        labels = path.labels(visible, ladders.visible_input)
+        keep = _accepted(labels, ladders.labels, bias_rows, rng) if biased \
+            else np.ones(labels.size, dtype=bool)
+        ladders.visible[keep], ladders.labels[keep] = visible[keep], labels[keep]
+    else:
+        ladders.visible = visible
+        if not biased:
+            ladders.labels = path.labels(visible, ladders.visible_input)
+
+
+def swap_rungs(path: TemperingPath, ladders: Ladders, betas, bias, parity: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Swap moves between rungs ``i`` and ``i + 1`` for ``i = parity, parity + 2, ...`` in every ladder, in place.
+
+    ``log p_i(v, h) = -beta_i E(v, h) + (1 - beta_i) b_base^T v + psi_i[c]`` (+ const); a swap of
+    the states ``s_i``, ``s_j`` of rungs ``i``, ``j = i + 1`` is accepted with probability
+    ``min(1, exp(log p_i(s_j) + log p_j(s_i) - log p_i(s_i) - log p_j(s_j)))``.
+    Returns the accepted and attempted swaps per pair (B - 1,).
+    """
+    n_rungs = betas.size
+    n_chains = ladders.visible.shape[0] // n_rungs
+    accepted, attempted = np.zeros(n_rungs - 1), np.zeros(n_rungs - 1)
+    low = np.arange(parity, n_rungs - 1, 2)
+    if low.size == 0:
+        return accepted, attempted
+    shape = (n_rungs, n_chains)
+    energy = -(np.einsum("ij,ij->i", ladders.visible, ladders.visible_input, dtype=np.float64)
+               + ladders.hidden @ path.b_h.astype(np.float64)).reshape(shape)
+    base = (ladders.visible @ path.base_b_v.astype(np.float64)).reshape(shape)
+    labels = ladders.labels.reshape(shape)
+    beta_i, beta_j = betas[low][:, None], betas[low + 1][:, None]
+    bias_i, bias_j = bias[low], bias[low + 1]
+
+    def psi(rung_bias, rung_labels):
+        return np.take_along_axis(rung_bias, rung_labels, axis=1)
+
+    log_ratio = ((beta_i - beta_j) * (energy[low] - energy[low + 1])
+                 + (beta_i - beta_j) * (base[low] - base[low + 1])
+                 + psi(bias_i, labels[low + 1]) + psi(bias_j, labels[low])
+                 - psi(bias_i, labels[low]) - psi(bias_j, labels[low + 1]))
+    swap = np.log(rng.random(log_ratio.shape)) < log_ratio
+    accepted[low] += swap.sum(axis=1)
+    attempted[low] += n_chains
+    pairs, chains = np.nonzero(swap)
+    rows = low[pairs] * n_chains + chains
+    partners = rows + n_chains
+    for name in ("visible", "hidden", "visible_input", "labels", "replica"):
+        array = getattr(ladders, name)
+        array[rows], array[partners] = array[partners], array[rows].copy()
+    return accepted, attempted
+
+
+def _count_round_trips(ladders: Ladders, n_chains: int) -> None:
+    """A state at the cold end (rung 0) that last visited the hot end completes a round trip."""
+    cold, hot = ladders.replica[:n_chains], ladders.replica[-n_chains:]
+    ladders.round_trips += ladders.last_end[cold] == -1
+    ladders.last_end[cold] = 1
+    ladders.last_end[hot] = -1
+
+
+def run_ladders(path: TemperingPath, ladders: Ladders, betas, bias, n_steps: int, first_step: int,
+                rng: np.random.Generator) -> LadderRun:
+    """``n_steps`` steps (sweep, swaps of parity ``step % 2``, round-trip count) with a fixed ladder.
+
+    ``betas`` (B,) descending from 1; ``bias`` (B, K) class biases, row 0 zero; steps are
+    numbered from ``first_step``. Returns the :class:`LadderRun` of these steps.
+    """
+    n_rungs, n_classes = bias.shape
+    n_chains = ladders.visible.shape[0] // n_rungs
+    beta_rows = np.repeat(betas.astype(np.float32), n_chains)[:, None]
+    bias_rows = np.repeat(bias, n_chains, axis=0)
+    rung_offsets = np.repeat(np.arange(n_rungs) * n_classes, n_chains)
+    accepted, attempted = np.zeros(n_rungs - 1), np.zeros(n_rungs - 1)
+    composition = np.zeros(n_rungs * n_classes)
+    labels = np.empty((n_steps, n_chains), dtype=np.int64)
+    mean_visible, free_energy = np.empty((n_steps, n_chains)), np.empty((n_steps, n_chains))
     for step in range(n_steps):
-        h = (rng.random(shape + (n_hidden,)) < expit(column * (v @ W + b_h))).astype(np.float64)
-        visible_input = h @ W.T + b_v
-        v = (rng.random(shape + (n_visible,)) < expit(column * visible_input)).astype(np.float64)
-        if step >= burn_in:
-            observed.append(observe(v[0], h[0]))
-        swaps = swap_neighbouring_betas(v, h, visible_input, b_h, betas, step % 2, rng)
+        gibbs_sweep(path, ladders, beta_rows, bias_rows, rng)
+        swaps = swap_rungs(path, ladders, betas, bias, (first_step + step) % 2, rng)
         accepted += swaps[0]
         attempted += swaps[1]
-    with np.errstate(invalid="ignore"):
-        return np.stack(observed), accepted / attempted
+        _count_round_trips(ladders, n_chains)
+        composition += np.bincount(rung_offsets + ladders.labels, minlength=composition.size)
+        cold = ladders.visible[:n_chains]
+        labels[step], mean_visible[step] = ladders.labels[:n_chains], cold.mean(axis=1)
+        free_energy[step] = path.free_energy(cold)
+    return LadderRun(accepted, attempted, composition.reshape(n_rungs, n_classes), labels, mean_visible, free_energy)
 
 
-def split_r_hat(indicators) -> np.ndarray:
-    """Split-R-hat of each column of ``indicators`` (n_samples, n_chains, K), e.g. one-hot class labels.
+def equal_rejection_ladder(betas, rejection) -> np.ndarray:
+    """Inner rungs moved so that every neighbouring pair is rejected equally often (Syed et al. 2022, section 5.3).
 
-    Every chain is split into its first and second half (2 n_chains chains of
-    ``n = n_samples // 2``); with ``W`` the mean within-chain variance and ``B / n``
-    the variance of the chain means, ``R = sqrt(((n - 1) / n W + B / n) / W)``
-    (Gelman and Rubin 1992, split as in Vehtari et al. 2021). A column constant
-    over all chains gives 1; one constant within chains but differing between them
-    (stuck chains) gives ``inf``. Returns (K,).
+    The cumulative rejection ``Lambda(beta)`` (piecewise linear through the rungs, each pair's
+    rejection at least :data:`MIN_REJECTION`) is split into equal parts; the ends stay.
     """
-    x = np.asarray(indicators, dtype=np.float64)
-    n = x.shape[0] // 2
-    if n < 2:
-        raise ValueError(f"need at least 4 samples per chain, got {x.shape[0]}")
-    halves = np.concatenate([x[:n], x[x.shape[0] - n:]], axis=1)
-    within = halves.var(axis=0, ddof=1).mean(axis=0)
-    between_over_n = halves.mean(axis=0).var(axis=0, ddof=1)
-    variance = (n - 1) / n * within + between_over_n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r_hat = np.sqrt(variance / within)
-    return np.where(variance == 0, 1.0, np.where(within == 0, np.inf, r_hat))
+    betas = np.asarray(betas, dtype=np.float64)
+    cumulative = np.concatenate([[0.0], np.cumsum(np.maximum(rejection, MIN_REJECTION))])
+    moved = np.interp(np.linspace(0.0, cumulative[-1], betas.size), cumulative, betas)
+    moved[0], moved[-1] = betas[0], betas[-1]
+    return moved
+
+
+def flattened_class_bias(bias, composition, floor: float) -> np.ndarray:
+    """Class biases moved toward a common class composition on every rung (row 0 stays 0).
+
+    Target: ``(1 - floor)`` times rung 0's composition plus ``floor`` spread evenly over
+    the classes; compositions smoothed by a Jeffreys half count. Each rung's bias moves by
+    ``log(target / composition)``, clipped to :data:`MAX_BIAS_STEP`, centred per rung.
+    """
+    n_classes = composition.shape[1]
+    smoothed = (composition + JEFFREYS) / (composition + JEFFREYS).sum(axis=1, keepdims=True)
+    target = (1.0 - floor) * smoothed[0] + floor / n_classes
+    moved = bias + np.clip(np.log(target) - np.log(smoothed), -MAX_BIAS_STEP, MAX_BIAS_STEP)
+    moved -= moved.mean(axis=1, keepdims=True)
+    moved[0] = 0.0
+    return moved
+
+
+def adaptation_rounds(burn_in: int, n_rounds: int) -> list[int]:
+    """Lengths of ``n_rounds`` adaptation rounds doubling in length, summing to ``burn_in`` steps."""
+    if n_rounds == 0:
+        return []
+    ends = np.round(burn_in * (2.0 ** np.arange(1, n_rounds + 1) - 1) / (2.0 ** n_rounds - 1)).astype(int)
+    lengths = np.diff(np.concatenate([[0], ends]))
+    if np.any(lengths < 1):
+        raise ValueError(f"{n_rounds} adaptation rounds need at least {2 ** n_rounds - 1} burn-in steps, got {burn_in}")
+    return lengths.tolist()
+
+
+def linear_ladder(beta_min: float, n_betas: int) -> np.ndarray:
+    """``n_betas`` inverse temperatures from 1 down to ``beta_min`` (>= 0), evenly spaced (where adaptation starts)."""
+    plain_gibbs = n_betas == 1 and beta_min == 1
+    if not plain_gibbs and not (0 <= beta_min < 1 and n_betas >= 2):
+        raise ValueError(f"need 0 <= beta_min < 1 and n_betas >= 2, or beta_min 1 with n_betas 1 (plain Gibbs), "
+                         f"got beta_min {beta_min}, n_betas {n_betas}")
+    return np.linspace(1.0, beta_min, n_betas)
+
+
+class TemperingResult(NamedTuple):
+    """A :func:`parallel_tempering` run: the rung-0 ``labels``, ``mean_visible`` and ``free_energy``
+    (n_kept, n_chains) of the kept steps; the frozen ladder ``betas`` (B,) and ``class_bias`` (B, K);
+    over the kept steps the ``swap_acceptance`` per pair (B - 1,), the ``round_trips`` per ladder
+    (n_chains,) and the class ``composition`` (B, K) counts per rung."""
+
+    labels: np.ndarray
+    mean_visible: np.ndarray
+    free_energy: np.ndarray
+    betas: np.ndarray
+    class_bias: np.ndarray
+    swap_acceptance: np.ndarray
+    round_trips: np.ndarray
+    composition: np.ndarray
+
+
+def parallel_tempering(path: TemperingPath, v0, betas, n_steps: int, burn_in: int, seed, n_rounds: int = 0,
+                       class_bias: bool = False, class_floor: float = 0.2) -> TemperingResult:
+    """Parallel tempering of ``len(v0)`` ladders (module docstring); ladder ``c`` starts from ``v0[c]`` on every rung.
+
+    ``betas`` (B,): the starting ladder, descending from 1. The first ``burn_in`` of the
+    ``n_steps`` steps are dropped; with ``n_rounds`` > 0 they are ``n_rounds`` adaptation
+    rounds of doubling length (:func:`adaptation_rounds`), after each of which the inner rungs
+    move to equal rejection (:func:`equal_rejection_ladder`) and, with ``class_bias``, the class
+    biases toward a common composition with uniform share ``class_floor``
+    (:func:`flattened_class_bias`). The kept steps run with the frozen ladder. ``seed``: int or Generator.
+    """
+    betas = np.asarray(betas, dtype=np.float64)
+    if betas.ndim != 1 or betas[0] != 1.0 or np.any(np.diff(betas) > 0) or np.any(betas < 0):
+        raise ValueError(f"betas must be a 1-D ladder descending from 1 to >= 0, got {betas}")
+    if not 0 <= burn_in < n_steps:
+        raise ValueError(f"need 0 <= burn_in < n_steps, got burn_in {burn_in}, n_steps {n_steps}")
+    rng = np.random.default_rng(seed)
+    bias = np.zeros((betas.size, path.coef.shape[1]))
+    ladders = Ladders.start(path, v0, betas.size, rng)
+    step = 0
+    for length in adaptation_rounds(burn_in, n_rounds) if betas.size > 1 else [burn_in]:
+        run = run_ladders(path, ladders, betas, bias, length, step, rng)
+        step += length
+        if betas.size > 1 and n_rounds:
+            betas = equal_rejection_ladder(betas, 1.0 - run.accepted / run.attempted)
+            if class_bias:
+                bias = flattened_class_bias(bias, run.composition, class_floor)
+    ladders.round_trips[:] = 0
+    kept = run_ladders(path, ladders, betas, bias, n_steps - burn_in, step, rng)
+    with np.errstate(invalid="ignore"):
+        acceptance = kept.accepted / kept.attempted
+    return TemperingResult(kept.labels, kept.mean_visible, kept.free_energy, betas, bias, acceptance,
+                           ladders.round_trips.copy(), kept.composition)
 
 
 def class_distribution(labels, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,6 +414,19 @@ def class_distribution(labels, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     indicators = np.asarray(labels)[..., None] == np.arange(n_classes)
     per_chain = indicators.mean(axis=0)
     return per_chain.mean(axis=0), per_chain.std(axis=0, ddof=1) / np.sqrt(per_chain.shape[0])
+
+
+def class_convergence(labels, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-normalised split-R-hat and bulk ESS (ArviZ, Vehtari et al. 2021) of each class indicator of
+    ``labels`` (n_samples, n_chains) over the chains.
+
+    A class whose indicator never changes in any chain (never or always visited by every
+    chain) carries no information on mixing: its R-hat is 1 (the chains agree) and its ESS
+    ``nan``. Chains constant within but differing between give ``inf``. Returns (K,), (K,).
+    """
+    indicators = (np.asarray(labels).T[..., None] == np.arange(n_classes)).astype(np.float64)
+    r_hat = rank_r_hat(indicators)
+    return np.where(np.isnan(r_hat), 1.0, r_hat), bulk_ess(indicators)
 
 
 def model_reference(reference: xr.Dataset) -> ModelReference:
@@ -199,71 +468,95 @@ def class_start_states(images, labels, n_chains: int, n_classes: int) -> np.ndar
                      for c in range(n_chains)]).astype(np.float64)
 
 
+def _var(dims, values, units, long_name):
+    return dims, np.asarray(values), {"units": units, "long_name": long_name}
+
+
+def _reference_variables(result: TemperingResult, probability, std_error, prior, r_hat, ess) -> dict:
+    per_ladder = (result.labels[..., None] == np.arange(prior.size)).mean(axis=0)
+    composition = result.composition / result.composition.sum(axis=1, keepdims=True)
+    return {
+        "class_probability": _var("class", probability, "1", "fraction of the reference samples (beta = 1) with "
+                                                           "each label"),
+        "class_probability_std_error": _var("class", std_error, "1", "standard error of class_probability from the "
+                                                                     "spread over independent ladders"),
+        "data_class_prior": _var("class", prior, "1", "fraction of the training images in each class"),
+        "class_r_hat": _var("class", r_hat, "1", "rank-normalised split-R-hat of the class indicator over the ladders "
+                                                 "(1 where no ladder ever changed it)"),
+        "class_ess_bulk": _var("class", ess, "1", "bulk effective sample size of the class indicator over all ladders "
+                                                  "(nan where no ladder ever changed it)"),
+        "ladder_class_probability": _var(("ladder", "class"), per_ladder, "1", "fraction of each ladder's samples "
+                                                                               "with each label"),
+        "round_trips": _var("ladder", result.round_trips, "1", "states that went from the cold end to the hot end "
+                                                               "and back, per ladder, over the kept steps"),
+        "swap_acceptance": _var("beta_pair", result.swap_acceptance, "1", "acceptance rate of swaps between rungs i "
+                                                                          "and i+1 over the kept steps"),
+        "beta": _var("beta_index", result.betas, "1", "inverse temperature of the rung (frozen after the burn-in)"),
+        "class_bias": _var(("beta_index", "class"), result.class_bias, "nat", "class bias psi of the rung's "
+                                                                              "distribution (0 at beta = 1)"),
+        "rung_class_composition": _var(("beta_index", "class"), composition, "1", "fraction of each rung's states "
+                                                                                  "with each label (kept steps)"),
+    }
+
+
 def reference_dataset(W, b_v, b_h, classifier, prior, test_images, test_labels, settings: dict, readout: str,
-                      seed: int) -> xr.Dataset:
+                      seed: int, train_images=None) -> xr.Dataset:
     """The reference class distribution of one RBM (module docstring) as a self-describing dataset.
 
-    ``classifier`` labels images (:func:`lif_tempering.learning.classifier.classify`), seen through
-    ``readout`` (:func:`lif_tempering.learning.classifier.visible_readout`, as in the mixing
-    analysis); ``prior`` (K,) the training images' class frequencies; ``test_images``
-    (N, n_v) binary and ``test_labels`` (N,) give the start states (ladders start
-    in every class, :func:`class_start_states`) and the data statistics.
-    ``settings``: n_chains, n_betas, beta_min, n_sweeps, burn_in_sweeps, r_hat_max.
+    ``classifier``: a :class:`~lif_tempering.learning.classifier.SoftmaxClassifier` (``coef``,
+    ``intercept``), seeing ``readout`` (``mean_field`` or ``visible``, as in the mixing analysis);
+    ``prior`` (K,) the training images' class frequencies; ``test_images`` (N, n_v) binary and
+    ``test_labels`` (N,) give the start states (ladders start in every class,
+    :func:`class_start_states`) and the data statistics; ``train_images`` the hot end's
+    independent-pixel model (``hot_end: base_rate``). ``settings``: n_chains, n_betas, beta_min,
+    n_sweeps, burn_in_sweeps, adaptation_rounds, class_bias, class_bias_floor, hot_end, r_hat_max.
     """
     W, b_v, b_h = (np.asarray(a, dtype=np.float64) for a in (W, b_v, b_h))
     prior = np.asarray(prior, dtype=np.float64)
-    n_classes, n_visible = prior.size, W.shape[0]
-    betas = beta_ladder(settings["beta_min"], settings["n_betas"])
-
-    def observe(v, h):
-        labels, _ = classify(classifier, visible_readout(np.concatenate([v, h], axis=1), n_visible, W, b_v, readout))
-        return np.stack([labels, v.mean(axis=1), visible_free_energy(v, W, b_v, b_h)], axis=1)
-
-    v0 = class_start_states(test_images, test_labels, settings["n_chains"], n_classes)
-    observed, acceptance = parallel_tempering(W, b_v, b_h, betas, settings["n_chains"], settings["n_sweeps"],
-                                              settings["burn_in_sweeps"], seed, v0=v0, observe=observe)
-    labels = observed[..., 0].astype(np.int64)
-    probability, std_error = class_distribution(labels, n_classes)
-    r_hat = split_r_hat(labels[..., None] == np.arange(n_classes))
+    if settings["hot_end"] not in HOT_ENDS:
+        raise ValueError(f"unknown hot_end {settings['hot_end']!r}; allowed: {', '.join(HOT_ENDS)}")
+    if settings["hot_end"] == "base_rate" and train_images is None:
+        raise ValueError("hot_end base_rate needs the training images")
+    base_b_v = base_rate_visible_bias(train_images) if settings["hot_end"] == "base_rate" else None
+    path = TemperingPath.of(W, b_v, b_h, classifier, readout, base_b_v)
+    v0 = class_start_states(test_images, test_labels, settings["n_chains"], prior.size)
+    result = parallel_tempering(path, v0, linear_ladder(settings["beta_min"], settings["n_betas"]),
+                                settings["n_sweeps"], settings["burn_in_sweeps"], seed, settings["adaptation_rounds"],
+                                settings["class_bias"], settings["class_bias_floor"])
+    probability, std_error = class_distribution(result.labels, prior.size)
+    r_hat, ess = class_convergence(result.labels, prior.size)
     max_r_hat = float(np.max(r_hat))
-
-    def var(dims, values, units, long_name):
-        return dims, np.asarray(values), {"units": units, "long_name": long_name}
-
+    min_ess = float(np.nanmin(ess)) if np.isfinite(ess).any() else float(settings["n_chains"])
+    axis = {"units": "1"}
     return xr.Dataset(
-        {
-            "class_probability": var("class", probability, "1", "fraction of the reference samples (beta = 1) "
-                                                                 "with each label"),
-            "class_probability_std_error": var("class", std_error, "1", "standard error of class_probability from "
-                                                                        "the spread over independent ladders"),
-            "data_class_prior": var("class", prior, "1", "fraction of the training images in each class"),
-            "class_r_hat": var("class", r_hat, "1", "split-R-hat of the class indicator over the ladders"),
-            "swap_acceptance": var("beta_pair", acceptance, "1", "acceptance rate of swaps between betas i and i+1"),
-            "beta": var("beta_index", betas, "1", "inverse temperature of the ladder (beta = 1 / T)"),
-        },
-        coords={"class": ("class", np.arange(n_classes), {"units": "1", "long_name": "class label"}),
-                "beta_index": ("beta_index", np.arange(betas.size), {"units": "1", "long_name": "rung of the ladder"}),
-                "beta_pair": ("beta_pair", np.arange(betas.size - 1),
-                              {"units": "1", "long_name": "neighbouring rungs i and i+1"})},
+        _reference_variables(result, probability, std_error, prior, r_hat, ess),
+        coords={"class": ("class", np.arange(prior.size), {**axis, "long_name": "class label"}),
+                "ladder": ("ladder", np.arange(v0.shape[0]), {**axis, "long_name": "independent ladder"}),
+                "beta_index": ("beta_index", np.arange(result.betas.size), {**axis, "long_name": "rung of the ladder"}),
+                "beta_pair": ("beta_pair", np.arange(result.betas.size - 1),
+                              {**axis, "long_name": "neighbouring rungs i and i+1"})},
         attrs={
             "title": "Reference class distribution of a trained RBM: parallel tempering",
             "reference_prior_kl": kl_divergence(probability, prior),
             "reference_prior_kl_units": "nat",
             "reference_prior_kl_definition": "D_KL(reference || data class prior)",
             "max_r_hat": max_r_hat,
+            "r_hat_method": "ArviZ rank-normalised split-R-hat of the class indicators (Vehtari et al. 2021)",
+            "min_ess_bulk": min_ess,
             "r_hat_max": float(settings["r_hat_max"]),
             "converged": int(max_r_hat <= settings["r_hat_max"]),
-            "n_samples": int(labels.size),
-            "n_chains": int(settings["n_chains"]),
-            "n_sweeps": int(settings["n_sweeps"]),
-            "burn_in_sweeps": int(settings["burn_in_sweeps"]),
-            "n_betas": int(betas.size),
-            "beta_min": float(betas[-1]),
+            "n_samples": int(result.labels.size),
+            **{key: int(settings[key]) for key in ("n_chains", "n_sweeps", "burn_in_sweeps", "adaptation_rounds",
+                                                   "class_bias")},
+            "class_bias_floor": float(settings["class_bias_floor"]),
+            "hot_end": settings["hot_end"],
+            "n_betas": int(result.betas.size),
+            "beta_min": float(result.betas[-1]),
             "readout": readout,
             "seed": int(seed),
             "start_states": "test images, ladder c from class c mod n_classes",
-            "reference_mean_visible": float(observed[..., 1].mean()),
-            "reference_free_energy": float(observed[..., 2].mean()),
+            "reference_mean_visible": float(result.mean_visible.mean()),
+            "reference_free_energy": float(result.free_energy.mean()),
             **data_statistics(W, b_v, b_h, test_images),
         },
     )
