@@ -78,7 +78,7 @@ from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.standalone import CompiledBinary, StandaloneProject, project_directory
 from lif_tempering.neuron.stp import RENEWING, STPParameters
 from lif_tempering.sampling.event_delivery import event_store_values, make_event_store
-from lif_tempering.sampling.translation import bm_to_lif, stp_weight_factor
+from lif_tempering.sampling.translation import PLAIN, TranslationCorrections, bm_to_lif, stp_weight_factor
 
 if TYPE_CHECKING:  # Brian2 is imported only to build a network (runs of a built binary do without it)
     from brian2 import Synapses
@@ -473,23 +473,31 @@ class BoltzmannSampler:
                                           scheduled_rates, threads)
 
     def sample(self, bms, p: NeuronParameters, calibration: ActivationPoint, seed: int,
-               coupling_scale: float = 1.0, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None) -> SamplingResult:
+               coupling_scale: float = 1.0, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None,
+               corrections: TranslationCorrections | list[TranslationCorrections] = PLAIN) -> SamplingResult:
         """Sample each machine of ``bms`` (a sequence of ``(W, b)``, or one ``(W, b)`` for all).
 
         Returns a :class:`SamplingResult` whose ``samples`` are int8 (time,
         network, unit). Leak potentials and weights are translated with
-        ``calibration``; the run's rates are the calibration's, or, for a sampler
+        ``calibration`` and ``corrections`` (:class:`~lif_tempering.sampling.translation.TranslationCorrections`,
+        one for all machines or one per machine; default the plain translation);
+        the run's rates are the calibration's, or, for a sampler
         built with ``scheduled_rates``, the given schedules (one value per time
         step, see :meth:`LIFSamplingNetwork.run`): the same network under other noise.
         ``params["n_clipped_units"]``: saturated units whose bias :func:`bm_to_lif` clipped.
         """
         bms = _as_bm_list(bms, self.n_networks)
+        if isinstance(corrections, TranslationCorrections):
+            corrections = [corrections] * self.n_networks
+        if len(corrections) != self.n_networks:
+            raise ValueError(f"expected one correction per network ({self.n_networks}), got {len(corrections)}")
         translated = []
-        for W, b in bms:
+        for (W, b), correction in zip(bms, corrections):
             if np.shape(b) != (self.n_units,):
                 raise ValueError(f"each machine needs {self.n_units} units, got b of shape {np.shape(b)}")
             translated.append(bm_to_lif(W, b, p, calibration, coupling_scale,
-                                        n_visible=self.n_visible if self.pattern == "bipartite" else None))
+                                        n_visible=self.n_visible if self.pattern == "bipartite" else None,
+                                        corrections=correction))
         E_l = np.concatenate([v.E_l_mV for v in translated])
         stp_factor = stp_weight_factor(self.network.stp, p) if self.network.synapse == "renewing" else 1.0
         w_exc = block_diag(*[v.w_exc_uS for v in translated]) * stp_factor
@@ -505,6 +513,8 @@ class BoltzmannSampler:
                       n_visible=self.n_visible, coupling_scale=float(coupling_scale),
                       u0_mV=float(calibration.u0_mV), alpha_mV=float(calibration.alpha_mV),
                       n_clipped_units=sum(v.n_clipped_units for v in translated), stp_weight_factor=stp_factor)
+        if not all(c.is_plain for c in corrections):  # only then, so that plain runs keep their attributes
+            params["corrected_translation"] = True
         return SamplingResult(samples, result.times_ms, result.spike_times_ms, result.spike_units, params)
 
     @property
