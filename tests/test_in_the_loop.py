@@ -129,3 +129,24 @@ def test_the_loop_lowers_the_divergence_of_a_small_lif_network(brian_cache):
     assert dkl[-2:].mean() < 0.5 * dkl[0]
     np.testing.assert_array_equal(ds["target_W"].values, W)
     assert ds.sizes["update"] == 8 and ds["dkl"].attrs["units"] == "nat"
+
+
+@pytest.mark.slow
+def test_networks_start_in_the_given_states(brian_cache):
+    """Persistent chains: units given state 1 spike in the first step and read z = 1 for the whole first tau_ref;
+    an all-zero start is the default start, spike for spike (mutations: v_start ignored, or started below
+    threshold)."""
+    from lif_tempering.sampling.network import BoltzmannSampler
+
+    u0_mV, alpha_mV = hcs_activation_estimate(P)
+    calibration = ActivationPoint(P.rate_exc_hz, P.rate_inh_hz, u0_mV, alpha_mV)
+    sampler = BoltzmannSampler(5, 2100.0, brian_cache, n_networks=20, pattern="full", sample_dt_ms=1.0)
+    W, b = random_bm(5, seed=6)
+    start = (np.random.default_rng(1).random((20, 5)) < 0.5).astype(int)
+    started = sampler.sample((W, b), P, calibration, seed=4, initial_states=start).samples
+    first = int(round(P.tau_ref_ms))  # samples at 0, 1, ..., tau_ref - 1 ms
+    assert np.all(started[:first][:, start == 1] == 1)
+    default = sampler.sample((W, b), P, calibration, seed=4).samples
+    zeros = sampler.sample((W, b), P, calibration, seed=4, initial_states=np.zeros((20, 5), int)).samples
+    np.testing.assert_array_equal(default, zeros)
+    assert not np.array_equal(started, default)

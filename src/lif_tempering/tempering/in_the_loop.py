@@ -5,7 +5,10 @@ supplies the RBM's negative phase, which may be tempered: ``n_copies`` copies of
 network ``translate(theta; corrections)`` run in one simulation, under the free schedule
 (``T = 1``) or, every ``tempered_every``-th update, under a tempered one (noise
 following a temperature schedule through the temperature map, :mod:`lif_tempering.tempering.runs`),
-and only the samples with ``T <= 1 + tolerance`` enter the update. The positive phase is
+and only the samples with ``T <= 1 + tolerance`` enter the update. With ``persistent`` the
+copies are persistent chains: each run starts where the copy's previous run ended (its last
+state at ``T <= 1 + tolerance``, :meth:`~lif_tempering.sampling.network.BoltzmannSampler.sample`'s
+``initial_states``), the first from training images. The positive phase is
 the exact ``p(h | v; theta)`` of ``n_images`` training images per update (all of them
 where there are fewer), drawn anew each update.
 """
@@ -17,6 +20,7 @@ import time
 
 import numpy as np
 import xarray as xr
+from scipy.special import expit
 
 from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.in_the_loop import (
@@ -111,10 +115,12 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
     ``settings`` (the ``in_the_loop`` config): n_updates, learning_rate_start,
     learning_rate_end, momentum, n_images, n_copies, duration_ms, burn_in_ms, sample_dt_ms,
     tempered_every and tempered (the tempered schedule: shape, frequency_hz, t_max,
-    dwell_fraction, tolerance). Returns the ``network_in_the_loop.nc`` dataset: ``theta``
-    as ``W``, ``b_visible``, ``b_hidden`` with the calibration's corrections and the
-    RBM file's classifier, the per-update measures (:data:`UPDATE_MEASURES_RBM`), the settings
-    as attributes.
+    dwell_fraction, tolerance), persistent (each copy starts each run in the last state with
+    ``T <= 1 + tolerance`` of its previous run, the first from a random training image with
+    its hidden states drawn from ``p(h | v)``; else every run starts afresh). Returns the
+    ``network_in_the_loop.nc`` dataset: ``theta`` as ``W``, ``b_visible``, ``b_hidden`` with the
+    calibration's corrections and the RBM file's classifier, the per-update measures
+    (:data:`UPDATE_MEASURES_RBM`), the settings as attributes.
     """
     W, b_v, b_h = rbm_parameters(calibrated)
     n_visible, n_hidden = W.shape
@@ -132,6 +138,8 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
     images = np.asarray(images, dtype=np.float64)
     image_rng = np.random.default_rng([int(seed), IMAGE_STREAM])
     history = []
+    chains = {"states": _data_states(images, W, b_h, settings["n_copies"], image_rng) if settings["persistent"]
+              else None}
 
     def schedule_index(index):
         every = settings["tempered_every"]
@@ -142,8 +150,11 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
         history.append(which)
         result = sampler.sample(rbm_as_bm(*params), p, tmap.reference, round_seed(seed, index),
                                 rate_exc_schedule_hz=rates[which][0], rate_inh_schedule_hz=rates[which][1],
-                                corrections=per_unit)
-        return result.samples[kept[which]].reshape(-1, n_visible + n_hidden)
+                                corrections=per_unit, initial_states=chains["states"])
+        samples = result.samples[kept[which]]
+        if settings["persistent"]:
+            chains["states"] = samples[-1]
+        return samples.reshape(-1, n_visible + n_hidden)
 
     def positive_of(params):
         n_images = min(settings["n_images"], len(images))
@@ -172,12 +183,20 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
                            data_visible_activity=float(images.mean()), wall_time_s=float(time.perf_counter() - start))
 
 
+def _data_states(images: np.ndarray, W, b_h, n_chains: int, rng: np.random.Generator) -> np.ndarray:
+    """Start states (n_chains, n_v + n_h) of persistent chains: random training images with hidden states
+    drawn from ``p(h | v)``."""
+    v = images[rng.choice(len(images), n_chains, replace=len(images) < n_chains)]
+    h = rng.random((n_chains, np.shape(b_h)[0])) < expit(v @ W + b_h)
+    return np.concatenate([v, h], axis=1).astype(np.int8)
+
+
 def _flat_settings(settings: dict) -> dict:
-    """Settings as NetCDF attributes: nested mappings flattened to ``outer_inner`` keys."""
+    """Settings as NetCDF attributes: nested mappings flattened to ``outer_inner`` keys, booleans as 0/1."""
     flat = {}
     for key, value in settings.items():
         if isinstance(value, dict):
-            flat.update({f"{key}_{inner}": item for inner, item in value.items()})
+            flat.update(_flat_settings({f"{key}_{inner}": item for inner, item in value.items()}))
         else:
-            flat[key] = value
+            flat[key] = int(value) if isinstance(value, bool) else value
     return flat
