@@ -232,6 +232,21 @@ def network_dataset(rbm: xr.Dataset, W, b_v, b_h, corrections: GroupCorrections,
     return ds
 
 
+def persistent_runs(sampler, machine, p: NeuronParameters, calibration: ActivationPoint, seed: int, n_per_group):
+    """``sample(corrections, round)`` of :func:`calibrate` for a sampler's copies of ``machine``: each round's copies
+    start in their last state of the previous round (persistent chains, so that later rounds measure the
+    networks' settled states, not their start from rest), the first round from rest; states (sample, unit)."""
+    chains = {"states": None}
+
+    def sample(corrections: GroupCorrections, index: int) -> np.ndarray:
+        result = sampler.sample(machine, p, calibration, round_seed(seed, index),
+                                corrections=corrections.per_unit(n_per_group), initial_states=chains["states"])
+        chains["states"] = result.samples[-1]
+        return result.samples.reshape(-1, sum(n_per_group))
+
+    return sample
+
+
 def rbm_network_sampler(n_visible: int, n_hidden: int, settings: dict, dt_ms: float, cache_dir, threads: int = 1,
                         scheduled_rates: bool = False):
     """A :class:`~lif_tempering.sampling.network.BoltzmannSampler` of ``settings["n_copies"]`` copies of an RBM's
@@ -250,8 +265,9 @@ def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: Act
     """Calibrate the LIF network of a trained RBM (an ``rbm.nc`` dataset): the ``network_calibrated.nc`` dataset.
 
     Free runs of ``settings["n_copies"]`` copies of the network at the noise of
-    ``calibration`` (``settings``: n_rounds, damping, n_copies, duration_ms, burn_in_ms,
-    sample_dt_ms), per round the gains of both layers (:func:`calibrate`). The result has
+    ``calibration``, persistent from round to round (:func:`persistent_runs`; ``settings``:
+    n_rounds, damping, n_copies, duration_ms, burn_in_ms, sample_dt_ms), per round the
+    gains of both layers (:func:`calibrate`). The result has
     the RBM's variables (:func:`network_dataset`; the network realises the RBM itself),
     the corrections per layer and the rounds (:func:`history_dataset`); the settings,
     the calibration and the final gains as attributes.
@@ -261,10 +277,7 @@ def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: Act
     sampler = rbm_network_sampler(*n_per_group, settings, dt_ms, cache_dir, threads)
     machine = rbm_as_bm(W, b_v, b_h)
 
-    def sample(corrections: GroupCorrections, index: int) -> np.ndarray:
-        result = sampler.sample(machine, p, calibration, round_seed(seed, index),
-                                corrections=corrections.per_unit(n_per_group))
-        return result.samples.reshape(-1, sum(n_per_group))
+    sample = persistent_runs(sampler, machine, p, calibration, seed, n_per_group)
 
     def inputs_of(z):
         inputs = layer_inputs(z, W, b_v, b_h)
@@ -321,10 +334,7 @@ def calibrate_small_bm(W, b, p: NeuronParameters, calibration: ActivationPoint, 
     n_per_group = (b.size,)
     sampler = small_bm_sampler(b.size, settings, dt_ms, cache_dir, threads)
 
-    def sample(corrections: GroupCorrections, index: int) -> np.ndarray:
-        result = sampler.sample((W, b), p, calibration, round_seed(seed, index),
-                                corrections=corrections.per_unit(n_per_group))
-        return result.samples.reshape(-1, b.size)
+    sample = persistent_runs(sampler, (W, b), p, calibration, seed, n_per_group)
 
     start = time.perf_counter()
     try:
