@@ -135,6 +135,9 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
                                        shape=tempered["shape"], dwell_fraction=tempered["dwell_fraction"]))
     rates = [rate_schedule_hz(schedule, tmap, network.n_steps, dt_ms) for schedule in schedules]
     kept = [schedule.temperature(network.sample_times_ms) <= 1.0 + tempered["tolerance"] for schedule in schedules]
+    if not all(mask.any() for mask in kept):
+        raise ValueError(f"the tempered run of {settings['duration_ms']} ms has no sample after burn-in with T <= 1 + "
+                         f"{tempered['tolerance']}: lengthen in_the_loop.rbm.duration_ms or raise the tolerance")
     images = np.asarray(images, dtype=np.float64)
     image_rng = np.random.default_rng([int(seed), IMAGE_STREAM])
     history = []
