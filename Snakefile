@@ -28,6 +28,7 @@ include: "workflow/rules/calibration.smk"
 include: "workflow/rules/boltzmann.smk"
 include: "workflow/rules/tempering.smk"
 include: "workflow/rules/stp.smk"
+include: "workflow/rules/networks.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -38,4 +39,5 @@ rule all:
         rules.boltzmann_study.input,
         rules.tempering_study.input,
         rules.stp_study.input,
+        rules.networks_study.input,
         rules.headline.output,

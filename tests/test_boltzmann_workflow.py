@@ -16,7 +16,7 @@ from lif_tempering.learning.datasets import IDX_FILES
 
 pytestmark = pytest.mark.slow
 
-SAMPLERS = ["gibbs", "lif", "lif_uncorrected", "lif_exponential"]
+SAMPLERS = ["gibbs", "lif", "lif_uncorrected", "lif_exponential", "lif_calibrated", "lif_in_the_loop"]
 RBM_JOBS = ["train_rbm", "rbm_first_training_seed", "sample_rbm_lif", "rbm_figures", "boltzmann_study"]
 
 
@@ -83,6 +83,38 @@ def test_rbm_outputs(study):
         assert (study / f"results/figures/rbm/digits/seed0/{name}.png").stat().st_size > 10_000
     for name in ("joint_distributions", "dkl_vs_time"):
         assert (study / f"results/figures/validation/{name}.png").stat().st_size > 10_000
+
+
+def test_network_files_read_like_rbm_files(study):
+    """The calibrated and the trained network of the RBM, and of a validation machine: readable by the RBM
+    readers, corrections per layer, rounds and updates, all described."""
+    from lif_tempering.learning.study import rbm_classifier, rbm_parameters
+
+    rbm = read_dataset(study / "results/rbm/digits/seed0/rbm.nc")
+    calibrated = read_dataset(study / "results/rbm/digits/seed0/network_calibrated.nc")
+    trained = read_dataset(study / "results/rbm/digits/seed0/network_in_the_loop.nc")
+    for network in (calibrated, trained):
+        assert_described(network)
+        assert list(network["layer"].values) == ["visible", "hidden"]
+        assert rbm_parameters(network)[0].shape == (64, 16) and rbm_classifier(network).coef.shape == (10, 64)
+        np.testing.assert_array_equal(network["bias_scale"], calibrated["bias_scale"])
+    np.testing.assert_array_equal(calibrated["W"], rbm["W"])  # the calibrated network realises the RBM itself
+    assert calibrated.sizes["round"] == 2 and trained.sizes["update"] == 2
+    assert not np.array_equal(trained["W"], rbm["W"])
+    assert "update 1:" in (study / "results/logs/rbm/digits/seed0/network_in_the_loop.log").read_text()
+    assert (study / "results/figures/rbm/digits/seed0/network_training.png").stat().st_size > 10_000
+    machine = read_dataset(study / "results/validation/networks/in_the_loop/bm1.nc")
+    assert_described(machine)
+    assert machine["dkl"].dims == ("update",) and machine.attrs["bm"] == 1
+    small_bm = read_dataset(study / "results/validation/small_bm.nc")
+    np.testing.assert_array_equal(machine["target_W"], small_bm["W"].sel(bm=1))
+
+
+def test_changing_the_loop_reruns_only_the_loop_jobs(study):
+    config = load_test_config()
+    config["in_the_loop"]["rbm"]["n_updates"] = 3
+    assert run_workflow(study, config, ["networks_study"], dryrun=True) == [
+        "network_figures", "networks_study", "train_in_the_loop"]
 
 
 def test_nothing_to_do_after_a_finished_run(study):

@@ -24,9 +24,13 @@ from lif_tempering.sampling.translation import (
     CLIP_WEIGHT_FACTOR_GAIN,
     SATURATION_INPUT,
     LIFNetworkValues,
+    TranslationCorrections,
+    bias_to_leak,
     bm_to_lif,
+    layer_corrections,
     leak_to_bias,
     lif_to_bm,
+    per_layer,
     representable_biases,
     weight_factors,
 )
@@ -312,3 +316,36 @@ def test_bounded_training_gives_a_lif_network_that_samples_where_unbounded_is_re
     always_lit, never_lit = data.min(axis=0) == 1, data.max(axis=0) == 0
     assert 0 < z.mean() < 1
     assert z[:, :196][:, always_lit].mean() > z[:, :196][:, never_lit].mean() + 0.5
+
+
+@pytest.mark.parametrize("coupling_scale", [1.0, 0.77])
+def test_plain_corrections_leave_the_translation_bit_identical(coupling_scale):
+    """Corrections 1, 0, 1 given explicitly per unit give exactly the numbers of the plain translation (mutation:
+    the weights as coupling_scale * (|W| f) * k instead of (coupling_scale |W|) (f k), which rounds differently)."""
+    W, b = random_bm(6, seed=3)
+    plain = bm_to_lif(W, b, P, CAL, coupling_scale)
+    explicit = bm_to_lif(W, b, P, CAL, coupling_scale,
+                         corrections=TranslationCorrections(np.ones(6), np.zeros(6), np.ones(6)))
+    for name in ("E_l_mV", "w_exc_uS", "w_inh_uS"):
+        assert np.array_equal(getattr(plain, name), getattr(explicit, name)), name
+    assert TranslationCorrections().is_plain and not TranslationCorrections(bias_shift=0.1).is_plain
+
+
+def test_corrections_set_the_realised_biases_and_scale_the_weights_onto_each_unit():
+    """b_r = s b + t per unit, weights onto unit j times k_j at the weight factor of b_r; lif_to_bm inverts."""
+    W, b = random_bm(4, seed=5)
+    corrections = layer_corrections((1, 3), bias_scale=(0.8, 0.7), bias_shift=(0.1, -0.4), coupling_scale=(0.9, 0.75))
+    values = bm_to_lif(W, b, P, CAL, corrections=corrections)
+    realised = np.array([0.8, 0.7, 0.7, 0.7]) * b + np.array([0.1, -0.4, -0.4, -0.4])
+    np.testing.assert_allclose(values.E_l_mV, bias_to_leak(realised, CAL))
+    f_exc, f_inh = weight_factors(P, CAL, values.E_l_mV)
+    k = np.array([0.9, 0.75, 0.75, 0.75])
+    np.testing.assert_allclose(values.w_exc_uS, np.clip(W, 0, None) * (f_exc * k)[None, :])
+    np.testing.assert_allclose(values.w_inh_uS, np.clip(-W, 0, None) * (f_inh * k)[None, :])
+    W_back, b_back = lif_to_bm(values, P, CAL, corrections=corrections)
+    np.testing.assert_allclose(W_back, W, atol=1e-12)
+    np.testing.assert_allclose(b_back, b, atol=1e-12)
+    assert per_layer(corrections, (1, 3)) == {"bias_scale": [0.8, 0.7], "bias_shift": [0.1, -0.4],
+                                              "coupling_scale": [0.9, 0.75]}
+    with pytest.raises(ValueError, match="varies within a layer"):
+        per_layer(corrections, (2, 2))

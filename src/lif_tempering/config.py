@@ -90,7 +90,9 @@ def _cross_field_problems(config: dict) -> list[str]:
                         ("calibration.fit", config["calibration"]["fit"]),
                         ("membrane", config["membrane"]),
                         ("validation", config["validation"]),
-                        ("lif_sampling", config["lif_sampling"])):
+                        ("lif_sampling", config["lif_sampling"]),
+                        *((f"{section}.{kind}", config[section][kind]) for section in ("network_calibration", "in_the_loop")
+                          for kind in ("rbm", "small_bm"))):
         if stage["burn_in_ms"] >= stage["duration_ms"]:
             problems.append(
                 f"{name}.burn_in_ms: {stage['burn_in_ms']} must be below {name}.duration_ms = {stage['duration_ms']}"
@@ -171,6 +173,10 @@ def _tempering_problems(config: dict, tau_ref_ms: float) -> list[str]:
                             f"tau_ref_ms = {tau_ref_ms} (one Gibbs sweep)")
     problems += _scan_training_seed_problems(scan, config["rbm"]["n_training_seeds"])
     problems += _scan_bootstrap_problems(scan, tempering["bootstrap"]["min_distinct_resamples"])
+    loop = config["in_the_loop"]["rbm"]["tempered"]
+    if loop["t_max"] > tmap["t_max"] or loop["tolerance"] >= loop["t_max"] - 1:
+        problems.append(f"in_the_loop.rbm.tempered: t_max {loop['t_max']} must lie within temperature_map.t_max = "
+                        f"{tmap['t_max']} and exceed 1 + tolerance ({loop['tolerance']})")
     return problems
 
 

@@ -2,7 +2,7 @@
 
 from snakemake.exceptions import WorkflowError
 
-from lif_tempering.sampling.study import LIF_VARIANTS, SAMPLERS, STP_SAMPLER
+from lif_tempering.sampling.study import LIF_VARIANTS, NETWORK_SAMPLERS, SAMPLERS, STP_SAMPLER
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.learning.study import rbm_parameter_bounds
 from lif_tempering.config import data_directory, rbm_training_runtime_minutes, runtime_minutes, visible_units
@@ -38,7 +38,7 @@ def rbm_neuron_seconds(dataset, duration_ms):
 
 
 wildcard_constraints:
-    lif_variant="|".join([*LIF_VARIANTS, STP_SAMPLER]),
+    lif_variant="|".join([*LIF_VARIANTS, *NETWORK_SAMPLERS, STP_SAMPLER]),
     dataset="|".join(DATASETS),
     training_seed=r"[0-9]+",
 
@@ -87,8 +87,13 @@ rule validation_gibbs:
 
 
 def lif_validation_inputs(wildcards):
+    """The calibration; the coupling calibration for the corrected variant; each machine's network file for
+    lif_calibrated and lif_in_the_loop (SMALL_BM_NETWORKS, workflow/rules/networks.smk)."""
     _, corrected = LIF_VARIANTS.get(wildcards.lif_variant, ("renewing", False))
-    return {"calibration": REFERENCE_CALIBRATION, **({"coupling": COUPLING} if corrected else {})}
+    inputs = {"calibration": REFERENCE_CALIBRATION, **({"coupling": COUPLING} if corrected else {})}
+    if wildcards.lif_variant in NETWORK_SAMPLERS:
+        inputs["networks"] = expand(SMALL_BM_NETWORKS[wildcards.lif_variant], bm=VALIDATION_MACHINES)
+    return inputs
 
 
 rule validation_lif:

@@ -24,11 +24,17 @@ SAMPLER_LABELS = {
     "lif_uncorrected": "LIF (renewing, uncorrected)",
     "lif_exponential": "LIF (exponential synapses)",
     "lif_stp": "LIF (short-term plasticity)",
+    "lif_calibrated": "LIF (network calibration)",
+    "lif_in_the_loop": "LIF (trained in the loop)",
 }
+#: Samplers of :func:`joint_distributions` where the validation holds them.
+JOINT_SAMPLERS = ("gibbs", "lif", "lif_calibrated", "lif_in_the_loop")
 
 
-def joint_distributions(small_bm: xr.Dataset, samplers=("gibbs", "lif")) -> plt.Figure:
-    """Exact and sampled joint distributions of every validation machine, one panel per machine."""
+def joint_distributions(small_bm: xr.Dataset, samplers=JOINT_SAMPLERS) -> plt.Figure:
+    """Exact and sampled joint distributions of every validation machine, one panel per machine (the ``samplers``
+    the validation holds)."""
+    samplers = [s for s in samplers if s in small_bm["sampler"].values]
     frames = []
     labels = small_bm["state_label"].values
     for bm in small_bm["bm"].values:
@@ -146,5 +152,49 @@ def training_curves(rbm: xr.Dataset) -> plt.Figure:
     fig.suptitle(f"{rbm.sizes['visible']} visible, {rbm.sizes['hidden']} hidden units; AIS log Z = "
                  f"{a['ais_log_z']:.2f}, test log-likelihood {a['test_log_likelihood']:.2f} nat per image, "
                  f"classifier test accuracy {a['classifier_test_accuracy']:.3f}", fontsize="small")
+    sns.despine(fig)
+    return fig
+
+
+def network_training(calibrated: xr.Dataset, in_the_loop: xr.Dataset) -> plt.Figure:
+    """The calibration rounds and the in-the-loop updates of one RBM's network (docs/in_the_loop.md).
+
+    Top: the bias and coupling gains of both layers per calibration round (the last round
+    measures the final corrections), and during the loop, against the parameters each update's
+    samples were drawn with. Bottom: the class divergence of each update's samples from the
+    data's class prior, and their visible activity against the training images'.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(18, 11), constrained_layout=True)
+    palette = dict(zip(("visible", "hidden"), sns.color_palette("deep", 2)))
+    for layer in ("visible", "hidden"):
+        rounds = calibrated.sel(layer=layer)
+        for name, style in (("bias_gain", "-o"), ("coupling_gain", "--s")):
+            axes[0, 0].plot(calibrated["round"], rounds[name], style, color=palette[layer],
+                            label=f"{layer}: {name.replace('_', ' ')}")
+            axes[0, 1].plot(in_the_loop["update"], in_the_loop[f"{name}_{layer}"], style, color=palette[layer],
+                            ms=4, lw=1.5, label=f"{layer}: {name.replace('_', ' ')}")
+    for ax, xlabel in ((axes[0, 0], "calibration round"), (axes[0, 1], "in-the-loop update")):
+        ax.axhspan(0.97, 1.03, color="0.9", zorder=0)
+        ax.axhline(1.0, color="0.4", lw=1)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("gain (1: the unit follows its conditional)")
+    axes[0, 0].legend(fontsize="x-small")
+    tempered = in_the_loop["tempered"].values.astype(bool)
+    for ax, name, label in ((axes[1, 0], "class_kl", "$D_{KL}$(class prior || sample classes) (nat)"),
+                            (axes[1, 1], "visible_activity", "mean visible activity")):
+        values = in_the_loop[name].values
+        ax.plot(in_the_loop["update"], values, color="0.3", lw=1.5)
+        ax.plot(in_the_loop["update"][~tempered], values[~tempered], "o", color="C0", label="free run")
+        ax.plot(in_the_loop["update"][tempered], values[tempered], "^", color="C3", label="tempered run (T near 1)")
+        ax.set_xlabel("in-the-loop update")
+        ax.set_ylabel(label)
+    axes[1, 1].axhline(in_the_loop.attrs["data_visible_activity"], color="0.4", ls="--", label="training images")
+    axes[1, 1].legend(fontsize="x-small")
+    fig.suptitle(f"{calibrated.attrs.get('dataset', '')} RBM {calibrated.attrs.get('training_seed', '')}: network "
+                 f"calibration (corrections per layer s, t, k = "
+                 + "; ".join(f"{layer} {float(calibrated.bias_scale.sel(layer=layer)):.3f}, "
+                             f"{float(calibrated.bias_shift.sel(layer=layer)):+.3f}, "
+                             f"{float(calibrated.coupling_scale.sel(layer=layer)):.3f}" for layer in ("visible", "hidden"))
+                 + ") and training in the loop", fontsize="small")
     sns.despine(fig)
     return fig

@@ -78,12 +78,15 @@ from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.standalone import CompiledBinary, StandaloneProject, project_directory
 from lif_tempering.neuron.stp import RENEWING, STPParameters
 from lif_tempering.sampling.event_delivery import event_store_values, make_event_store
-from lif_tempering.sampling.translation import bm_to_lif, stp_weight_factor
+from lif_tempering.sampling.translation import PLAIN, TranslationCorrections, bm_to_lif, stp_weight_factor
 
 if TYPE_CHECKING:  # Brian2 is imported only to build a network (runs of a built binary do without it)
     from brian2 import Synapses
 
 SYNAPSE_TYPES = ("renewing", "exponential")
+#: A unit started in state 1 (:meth:`BoltzmannSampler.sample`) starts this far above threshold (mV): it spikes in
+#: the first time step and is refractory, z = 1, for the first tau_ref.
+START_ABOVE_THRESHOLD_MV = 2.0
 
 #: Brian2 names of a network's neuron group and synapses (the binary's command-line variables start with them).
 GROUP, SYNAPSES = "network", "synapses"
@@ -369,18 +372,22 @@ class LIFSamplingNetwork:
         return self._duration_steps
 
     def run(self, p: NeuronParameters, E_l_mV, w_exc_uS, w_inh_uS, seed: int, rate_exc_hz=None,
-            rate_inh_hz=None, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None) -> SamplingResult:
+            rate_inh_hz=None, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None,
+            v_start_mV=None) -> SamplingResult:
         """Simulate with leak potentials (n,), [pre, post] weight matrices (uS) and rates (Hz).
 
         Constant rates (scalars or per neuron) default to those of ``p``. A network
         with ``scheduled_rates`` needs ``rate_exc_schedule_hz`` and
         ``rate_inh_schedule_hz`` instead: (:attr:`n_steps`,) arrays, entry ``k``
-        the rate in the step starting at ``k * dt_ms``. Returns the states on the
-        sample grid and the spikes.
+        the rate in the step starting at ``k * dt_ms``. ``v_start_mV`` (n,): the
+        membrane potentials at ``t = 0`` (default: the leak potentials). Returns the
+        states on the sample grid and the spikes.
         """
         n = self.n_neurons
         values = per_neuron_si_values(p, n, E_l_mV=E_l_mV, rate_exc_hz=rate_exc_hz, rate_inh_hz=rate_inh_hz,
                                       dt_ms=self.dt_ms, stp=self.stp)
+        if v_start_mV is not None:
+            values["v"] = np.broadcast_to(np.asarray(v_start_mV, dtype=np.float64), (n,)) * 1e-3
         if self.scheduled_rates:
             schedules = self._schedule_values(rate_exc_hz, rate_inh_hz, rate_exc_schedule_hz, rate_inh_schedule_hz)
         elif rate_exc_schedule_hz is not None or rate_inh_schedule_hz is not None:
@@ -473,38 +480,59 @@ class BoltzmannSampler:
                                           scheduled_rates, threads)
 
     def sample(self, bms, p: NeuronParameters, calibration: ActivationPoint, seed: int,
-               coupling_scale: float = 1.0, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None) -> SamplingResult:
+               coupling_scale: float = 1.0, rate_exc_schedule_hz=None, rate_inh_schedule_hz=None,
+               corrections: TranslationCorrections | list[TranslationCorrections] = PLAIN,
+               initial_states=None) -> SamplingResult:
         """Sample each machine of ``bms`` (a sequence of ``(W, b)``, or one ``(W, b)`` for all).
 
         Returns a :class:`SamplingResult` whose ``samples`` are int8 (time,
         network, unit). Leak potentials and weights are translated with
-        ``calibration``; the run's rates are the calibration's, or, for a sampler
+        ``calibration`` and ``corrections`` (:class:`~lif_tempering.sampling.translation.TranslationCorrections`,
+        one for all machines or one per machine; default the plain translation);
+        the run's rates are the calibration's, or, for a sampler
         built with ``scheduled_rates``, the given schedules (one value per time
         step, see :meth:`LIFSamplingNetwork.run`): the same network under other noise.
+        ``initial_states`` (n_networks, n_units) 0/1: the state each network starts in (units in state 1
+        start :data:`START_ABOVE_THRESHOLD_MV` above threshold and spike in the first step, the others at
+        their leak potential, the default for all), e.g. the last state of a previous run, which the
+        run then continues (persistent chains; membrane and synaptic variables start afresh).
         ``params["n_clipped_units"]``: saturated units whose bias :func:`bm_to_lif` clipped.
         """
         bms = _as_bm_list(bms, self.n_networks)
+        if isinstance(corrections, TranslationCorrections):
+            corrections = [corrections] * self.n_networks
+        if len(corrections) != self.n_networks:
+            raise ValueError(f"expected one correction per network ({self.n_networks}), got {len(corrections)}")
         translated = []
-        for W, b in bms:
+        for (W, b), correction in zip(bms, corrections):
             if np.shape(b) != (self.n_units,):
                 raise ValueError(f"each machine needs {self.n_units} units, got b of shape {np.shape(b)}")
             translated.append(bm_to_lif(W, b, p, calibration, coupling_scale,
-                                        n_visible=self.n_visible if self.pattern == "bipartite" else None))
+                                        n_visible=self.n_visible if self.pattern == "bipartite" else None,
+                                        corrections=correction))
         E_l = np.concatenate([v.E_l_mV for v in translated])
         stp_factor = stp_weight_factor(self.network.stp, p) if self.network.synapse == "renewing" else 1.0
         w_exc = block_diag(*[v.w_exc_uS for v in translated]) * stp_factor
         w_inh = block_diag(*[v.w_inh_uS for v in translated]) * stp_factor
+        v_start = None
+        if initial_states is not None:
+            on = np.asarray(initial_states).reshape(-1)
+            if on.shape != E_l.shape or not np.all((on == 0) | (on == 1)):
+                raise ValueError(f"initial_states must be 0/1 of shape ({self.n_networks}, {self.n_units})")
+            v_start = np.where(on == 1, p.V_th_mV + START_ABOVE_THRESHOLD_MV, E_l)
         if self.network.scheduled_rates:
             result = self.network.run(p, E_l, w_exc, w_inh, seed, rate_exc_schedule_hz=rate_exc_schedule_hz,
-                                      rate_inh_schedule_hz=rate_inh_schedule_hz)
+                                      rate_inh_schedule_hz=rate_inh_schedule_hz, v_start_mV=v_start)
         else:
             result = self.network.run(p, E_l, w_exc, w_inh, seed, calibration.rate_exc_hz, calibration.rate_inh_hz,
-                                      rate_exc_schedule_hz, rate_inh_schedule_hz)
+                                      rate_exc_schedule_hz, rate_inh_schedule_hz, v_start_mV=v_start)
         samples = result.samples.reshape(result.samples.shape[0], self.n_networks, self.n_units)
         params = dict(result.params, n_units=self.n_units, n_networks=self.n_networks, pattern=self.pattern,
                       n_visible=self.n_visible, coupling_scale=float(coupling_scale),
                       u0_mV=float(calibration.u0_mV), alpha_mV=float(calibration.alpha_mV),
                       n_clipped_units=sum(v.n_clipped_units for v in translated), stp_weight_factor=stp_factor)
+        if not all(c.is_plain for c in corrections):  # only then, so that plain runs keep their attributes
+            params["corrected_translation"] = True
         return SamplingResult(samples, result.times_ms, result.spike_times_ms, result.spike_units, params)
 
     @property

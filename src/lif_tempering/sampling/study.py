@@ -46,6 +46,7 @@ from lif_tempering.sampling.boltzmann import (
 )
 from lif_tempering.sampling.divergence import kl_target_to_histogram
 from lif_tempering.sampling.network import BoltzmannSampler
+from lif_tempering.sampling.translation import PLAIN
 
 #: Samplers of the validation study: Gibbs, and LIF variants as (synapse type, coupling correction applied).
 LIF_VARIANTS = {
@@ -53,7 +54,11 @@ LIF_VARIANTS = {
     "lif_uncorrected": ("renewing", False),
     "lif_exponential": ("exponential", False),
 }
-SAMPLERS = ("gibbs", *LIF_VARIANTS)
+#: LIF samplers of calibrated networks, renewing synapses: the corrections of the network calibration
+#: (:mod:`lif_tempering.sampling.network_calibration`), and those with the parameters trained in the loop
+#: (:mod:`lif_tempering.learning.in_the_loop`), each a network file per machine.
+NETWORK_SAMPLERS = ("lif_calibrated", "lif_in_the_loop")
+SAMPLERS = ("gibbs", *LIF_VARIANTS, *NETWORK_SAMPLERS)
 #: The opt-in sampler with short-term plasticity (config ``stp_sampler``): renewing synapses with the
 #: ``stp_sampler`` Tsodyks-Markram parameters, no coupling correction (as the tempering study's LIF runs).
 STP_SAMPLER = "lif_stp"
@@ -63,6 +68,8 @@ SAMPLER_DESCRIPTIONS = {
     "lif_uncorrected": "LIF network, renewing synapses, no coupling correction",
     "lif_exponential": "LIF network, plain exponential synapses, no coupling correction",
     STP_SAMPLER: "LIF network, synapses with short-term plasticity (stp_sampler), no coupling correction",
+    "lif_calibrated": "LIF network, renewing synapses, network-level calibration of biases and couplings",
+    "lif_in_the_loop": "LIF network, renewing synapses, calibrated and trained in the loop toward the machine",
 }
 
 
@@ -187,37 +194,49 @@ def validation_times_ms(settings: dict, tau_ref_ms: float) -> np.ndarray:
 
 def lif_samples(bms, p: NeuronParameters, calibration: ActivationPoint, settings: dict, synapse: str,
                 coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike,
-                stp: STPParameters | None = None, threads: int = 1) -> np.ndarray:
+                stp: STPParameters | None = None, threads: int = 1, corrections=None) -> np.ndarray:
     """LIF samples int8 (time, machine, copy, unit) of ``copies_per_machine`` networks per machine, one run.
 
     ``settings``: copies_per_machine, duration_ms, burn_in_ms, sample_dt_ms; ``stp``: short-term
-    plasticity of renewing synapses (``None``: the renewing synapse).
+    plasticity of renewing synapses (``None``: the renewing synapse); ``corrections``: one
+    :class:`~lif_tempering.sampling.translation.TranslationCorrections` per machine (``None``: plain).
     """
     copies = settings["copies_per_machine"]
     n_units = np.shape(bms[0][1])[0]
     sampler = BoltzmannSampler(n_units, settings["duration_ms"], cache_dir, n_networks=len(bms) * copies,
                                synapse=synapse, dt_ms=dt_ms, sample_dt_ms=settings["sample_dt_ms"],
                                burn_in_ms=settings["burn_in_ms"], stp=stp, report_period_s=30.0, threads=threads)
-    result = sampler.sample([bm for bm in bms for _ in range(copies)], p, calibration, seed, coupling_scale)
+    corrections = [PLAIN] * len(bms) if corrections is None else list(corrections)
+    result = sampler.sample([bm for bm in bms for _ in range(copies)], p, calibration, seed, coupling_scale,
+                            corrections=[c for c in corrections for _ in range(copies)])
     sampler.close()
     return result.samples.reshape(result.samples.shape[0], len(bms), copies, n_units)
 
 
 def lif_validation(bms, p: NeuronParameters, calibration: ActivationPoint, settings: dict, sampler: str,
                    coupling_scale: float, dt_ms: float, seed: int, cache_dir: str | os.PathLike,
-                   stp: STPParameters | None = None, threads: int = 1) -> xr.Dataset:
-    """D_KL over time of one LIF variant of :data:`LIF_VARIANTS`, or of :data:`STP_SAMPLER`, on every machine.
+                   stp: STPParameters | None = None, threads: int = 1, networks=None) -> xr.Dataset:
+    """D_KL over time of one LIF variant of :data:`LIF_VARIANTS`, :data:`NETWORK_SAMPLERS` or :data:`STP_SAMPLER`
+    on every machine.
 
     ``coupling_scale`` multiplies the translated weights (the coupling correction,
     1 for the uncorrected variants). ``settings``: the validation config. ``stp``: the
     Tsodyks-Markram parameters of :data:`STP_SAMPLER` (required for it, not allowed otherwise);
-    they are stored as attributes (``stp_U`` etc.).
+    they are stored as attributes (``stp_U`` etc.). ``networks`` (required for :data:`NETWORK_SAMPLERS`, not
+    allowed otherwise): one ``(W, b, corrections)`` per machine, the parameters the machine's network is
+    translated from with its :class:`~lif_tempering.sampling.translation.TranslationCorrections`; the
+    divergences are measured against ``bms``.
     """
     if (sampler == STP_SAMPLER) != (stp is not None):
         raise ValueError(f"STP parameters are given with the sampler {STP_SAMPLER} and only with it, got {sampler}")
-    synapse = "renewing" if sampler == STP_SAMPLER else LIF_VARIANTS[sampler][0]
-    samples = lif_samples(bms, p, calibration, settings, synapse, coupling_scale, dt_ms, seed, cache_dir, stp,
-                          threads)
+    if (sampler in NETWORK_SAMPLERS) != (networks is not None):
+        raise ValueError(f"networks are given with the samplers {', '.join(NETWORK_SAMPLERS)} and only with them, "
+                         f"got {sampler}")
+    synapse = "renewing" if sampler in (STP_SAMPLER, *NETWORK_SAMPLERS) else LIF_VARIANTS[sampler][0]
+    translated = bms if networks is None else [(W, b) for W, b, _ in networks]
+    corrections = None if networks is None else [c for _, _, c in networks]
+    samples = lif_samples(translated, p, calibration, settings, synapse, coupling_scale, dt_ms, seed, cache_dir, stp,
+                          threads, corrections)
     times = validation_times_ms(settings, p.tau_ref_ms)
     ds = _sampler_dataset(bms, samples, settings["sample_dt_ms"], times, sampler, settings["effective_bm_l2"],
                           coupling_scale)

@@ -23,6 +23,12 @@ biological matrices are in general asymmetric even though ``W`` is symmetric.
 (LIF couplings act stronger than targeted; a factor of ~0.75-0.8 compensates
 most of it); 1.0 is the plain translation.
 
+**Corrections** (:class:`TranslationCorrections`, docs/translation.md#network-level-calibration):
+per unit, the network realises the bias ``b_r = bias_scale * b + bias_shift`` instead
+of ``b`` (leak potential ``u0 + alpha b_r``, weight factors at that leak potential)
+and multiplies the weights onto the unit by ``coupling_scale``. The default (1, 0, 1)
+is the plain translation, number for number.
+
 **Representable range.** ``f`` is positive and finite only while the target's mean
 membrane potential at its ``E_l`` lies inside ``(E_I, E_E)``, which bounds the biases
 (:func:`~lif_tempering.neuron.theory.representable_bias_range`). :func:`bm_to_lif` refuses
@@ -55,6 +61,76 @@ CLIP_WEIGHT_FACTOR_GAIN = 2.0
 BOUNDS_CONFIG_KEY = "rbm.parameter_bounds"
 #: Units listed by name in the error message at most.
 _MAX_LISTED_UNITS = 10
+
+
+@dataclass(frozen=True)
+class TranslationCorrections:
+    """Per-unit corrections of the translation (dimensionless; scalars or arrays of one value per unit).
+
+    The network of a machine ``(W, b)`` realises the biases ``b_r = bias_scale * b + bias_shift``
+    and the weights onto unit ``k`` times ``coupling_scale[k]``. The default is the plain translation.
+    """
+
+    bias_scale: np.ndarray | float = 1.0
+    bias_shift: np.ndarray | float = 0.0
+    coupling_scale: np.ndarray | float = 1.0
+
+    def per_unit(self, n_units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(bias_scale, bias_shift, coupling_scale)`` as float64 arrays of ``n_units`` values."""
+        values = []
+        for name in ("bias_scale", "bias_shift", "coupling_scale"):
+            value = np.asarray(getattr(self, name), dtype=np.float64)
+            if value.ndim > 1 or (value.ndim == 1 and value.size != n_units):
+                raise ValueError(f"{name} must be a scalar or have {n_units} values, got shape {value.shape}")
+            values.append(np.broadcast_to(value, (n_units,)).copy())
+        if not np.all(values[0] > 0) or not np.all(values[2] > 0):
+            raise ValueError("bias_scale and coupling_scale must be positive")
+        return values[0], values[1], values[2]
+
+    def realised_biases(self, b) -> np.ndarray:
+        """The biases ``bias_scale * b + bias_shift`` the network is given for the machine's ``b``."""
+        b = np.asarray(b, dtype=np.float64)
+        scale, shift, _ = self.per_unit(b.size)
+        return scale * b + shift
+
+    @property
+    def is_plain(self) -> bool:
+        """Whether these are the plain translation's values (1, 0, 1) for every unit."""
+        return bool(np.all(np.asarray(self.bias_scale) == 1.0) and np.all(np.asarray(self.bias_shift) == 0.0)
+                    and np.all(np.asarray(self.coupling_scale) == 1.0))
+
+
+#: The plain translation.
+PLAIN = TranslationCorrections()
+
+
+def layer_corrections(n_per_layer, bias_scale, bias_shift, coupling_scale) -> TranslationCorrections:
+    """Per-unit :class:`TranslationCorrections` from one value per layer (e.g. visible, hidden of an RBM).
+
+    ``n_per_layer``: units of each layer, in the order of the network's units; the three
+    sequences give each layer's value.
+    """
+    counts = np.asarray(n_per_layer, dtype=np.int64)
+    values = [np.repeat(np.asarray(v, dtype=np.float64), counts) for v in (bias_scale, bias_shift, coupling_scale)]
+    if any(v.size != counts.sum() for v in values):
+        raise ValueError(f"need one value per layer ({counts.size} layers) for each correction")
+    return TranslationCorrections(*values)
+
+
+def per_layer(corrections: TranslationCorrections, n_per_layer) -> dict[str, list[float]]:
+    """Each correction's value per layer (layers of ``n_per_layer`` units, in order), e.g. for attributes.
+
+    Raises if a correction varies within a layer (then it has no value per layer).
+    """
+    counts = np.asarray(n_per_layer, dtype=np.int64)
+    values = dict(zip(("bias_scale", "bias_shift", "coupling_scale"), corrections.per_unit(int(counts.sum()))))
+    out = {}
+    for name, value in values.items():
+        layers = np.split(value, np.cumsum(counts)[:-1])
+        if any(np.any(layer != layer[0]) for layer in layers):
+            raise ValueError(f"{name} varies within a layer")
+        out[name] = [float(layer[0]) for layer in layers]
+    return out
 
 
 @dataclass(frozen=True)
@@ -183,42 +259,51 @@ def weight_factors(p: NeuronParameters, calibration: ActivationPoint, E_l_mV) ->
 
 
 def bm_to_lif(W, b, p: NeuronParameters, calibration: ActivationPoint, coupling_scale: float = 1.0,
-              n_visible: int | None = None) -> LIFNetworkValues:
+              n_visible: int | None = None, corrections: TranslationCorrections = PLAIN) -> LIFNetworkValues:
     """LIF values (leak potentials, [pre, post] exc/inh weights) of the Boltzmann machine (W, b).
 
-    Non-finite weights or biases are refused, naming the units; biases are then checked
-    by :func:`representable_biases` (``n_visible``: name units as visible/hidden in the
-    messages); clipped saturated units are warned about.
+    Non-finite weights or biases are refused, naming the units. ``corrections``
+    (:class:`TranslationCorrections`) give the biases the network realises and per-target
+    factors on the weights (on top of the global ``coupling_scale``). The realised biases are
+    checked by :func:`representable_biases` (``n_visible``: name units as visible/hidden in
+    its messages); clipped saturated units are warned about.
     """
     W, b = _check_weights(W, b, n_visible)
     if not coupling_scale > 0:
         raise ValueError(f"coupling_scale must be positive, got {coupling_scale}")
-    b, clipped = representable_biases(W, b, p, calibration, n_visible)
+    _, _, unit_coupling_scale = corrections.per_unit(b.size)
+    # the network's inputs: realised biases, couplings onto each unit times its factor (1, 0, 1: W and b exactly)
+    b, clipped = representable_biases(W * unit_coupling_scale[None, :], corrections.realised_biases(b), p,
+                                      calibration, n_visible)
     if clipped.size:
         warnings.warn(f"{clipped.size} saturated units with biases outside the representable range clipped into it: "
                       + ", ".join(_unit_name(k, n_visible) for k in clipped[:_MAX_LISTED_UNITS]),
                       RuntimeWarning, stacklevel=2)
     E_l = bias_to_leak(b, calibration)
     f_exc, f_inh = weight_factors(p, calibration, E_l)
-    w_exc = coupling_scale * np.clip(W, 0.0, None) * f_exc[None, :]
-    w_inh = coupling_scale * np.clip(-W, 0.0, None) * f_inh[None, :]
+    w_exc = coupling_scale * np.clip(W, 0.0, None) * (f_exc * unit_coupling_scale)[None, :]
+    w_inh = coupling_scale * np.clip(-W, 0.0, None) * (f_inh * unit_coupling_scale)[None, :]
     return LIFNetworkValues(E_l, w_exc, w_inh, float(calibration.rate_exc_hz), float(calibration.rate_inh_hz),
                             int(clipped.size))
 
 
 def lif_to_bm(values: LIFNetworkValues, p: NeuronParameters, calibration: ActivationPoint,
-              coupling_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """The Boltzmann machine ``(W, b)`` that :func:`bm_to_lif` maps onto ``values``.
+              coupling_scale: float = 1.0,
+              corrections: TranslationCorrections = PLAIN) -> tuple[np.ndarray, np.ndarray]:
+    """The Boltzmann machine ``(W, b)`` that :func:`bm_to_lif` maps onto ``values`` (with the same ``corrections``).
 
-    ``W[i, j] = (w_exc[i, j] / f_exc_j - w_inh[i, j] / f_inh_j) / coupling_scale``; it
-    is symmetric only if ``values`` came from a symmetric machine (not enforced).
+    ``W[i, j] = (w_exc[i, j] / f_exc_j - w_inh[i, j] / f_inh_j) / (coupling_scale c_j)`` with ``c_j`` the
+    corrections' coupling scale of unit ``j``, ``b = (b_r - bias_shift) / bias_scale`` of the realised
+    biases ``b_r = (E_l - u0) / alpha``; ``W`` is symmetric only if ``values`` came from a symmetric
+    machine (not enforced).
     """
     if not coupling_scale > 0:
         raise ValueError(f"coupling_scale must be positive, got {coupling_scale}")
     E_l = np.asarray(values.E_l_mV, dtype=np.float64)
+    bias_scale, bias_shift, unit_coupling_scale = corrections.per_unit(E_l.size)
     f_exc, f_inh = weight_factors(p, calibration, E_l)
     W = (np.asarray(values.w_exc_uS) / f_exc[None, :] - np.asarray(values.w_inh_uS) / f_inh[None, :])
-    return W / coupling_scale, leak_to_bias(E_l, calibration)
+    return W / (coupling_scale * unit_coupling_scale[None, :]), (leak_to_bias(E_l, calibration) - bias_shift) / bias_scale
 
 
 def stp_weight_factor(stp: STPParameters, p: NeuronParameters) -> float:

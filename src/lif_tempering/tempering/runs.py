@@ -47,6 +47,7 @@ from lif_tempering.learning.rbm import sample_rbm_gibbs
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.stp import RENEWING, STPParameters
 from lif_tempering.sampling.boltzmann import rbm_as_bm
+from lif_tempering.sampling.translation import PLAIN, TranslationCorrections, per_layer
 from lif_tempering.tempering.schedules import (
     constant_temperature,
     dwell_temperature,
@@ -273,12 +274,17 @@ class LIFTemperingSampler:
                                         burn_in_ms=burn_in_ms, stp=self.stp, report_period_s=report_period_s,
                                         scheduled_rates=True, threads=threads)
 
-    def sample(self, rbm, schedule: TemperatureSchedule, seed: int, attrs: dict | None = None) -> xr.Dataset:
+    def sample(self, rbm, schedule: TemperatureSchedule, seed: int, attrs: dict | None = None,
+               corrections: TranslationCorrections = PLAIN) -> xr.Dataset:
         """Run the network for ``rbm`` (``(W, b_v, b_h)`` or a dict with those keys) under ``schedule``.
 
         Returns :func:`run_dataset` with ``sampler`` ``lif`` or ``lif_stp``; ``wall_time_s`` is the
         time of the simulation run and readout (not compilation). ``attrs`` are
-        added to the dataset's attributes (e.g. the training seed).
+        added to the dataset's attributes (e.g. the training seed). ``corrections``: the
+        translation's corrections per unit (:class:`~lif_tempering.sampling.translation.TranslationCorrections`,
+        constant within each layer; default the plain translation); other than plain, their
+        values per layer (visible, hidden) are the attributes ``translation_bias_scale``,
+        ``translation_bias_shift``, ``translation_coupling_scale``.
         """
         W, b_v, b_h = rbm_arrays(rbm)
         if W.shape != (self.n_visible, self.n_hidden):
@@ -286,8 +292,12 @@ class LIFTemperingSampler:
         network = self.sampler.network
         rate_exc, rate_inh = rate_schedule_hz(schedule, self.tmap, network.n_steps, self.dt_ms)
         start = time.perf_counter()
+        layers = (self.n_visible, self.n_hidden)
+        corrected = {} if corrections.is_plain else {
+            f"translation_{name}": values for name, values in per_layer(corrections, layers).items()}
         result = self.sampler.sample(rbm_as_bm(W, b_v, b_h), self.p, self.tmap.reference, seed, self.coupling_scale,
-                                     rate_exc_schedule_hz=rate_exc, rate_inh_schedule_hz=rate_inh)
+                                     rate_exc_schedule_hz=rate_exc, rate_inh_schedule_hz=rate_inh,
+                                     corrections=corrections)
         wall_time_s = time.perf_counter() - start
         params = result.params
         run_attrs = {
@@ -300,6 +310,7 @@ class LIFTemperingSampler:
             "rate_inh_hz_min": float(rate_inh.min()), "rate_inh_hz_max": float(rate_inh.max()),
             **({key: params[key] for key in (*self.stp.attrs(self.p.tau_syn_ms), "stp_weight_factor")}
                if params["synapse"] == "renewing" else {}),
+            **corrected,
             **(attrs or {}),
         }
         return run_dataset(result.samples[:, 0, :], result.times_ms, schedule, self.n_visible, run_attrs)

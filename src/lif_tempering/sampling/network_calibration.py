@@ -1,0 +1,361 @@
+"""Network-level calibration: translation corrections that make a LIF network follow its machine's conditionals.
+
+A translated LIF network samples its Boltzmann machine only roughly: measured in the
+network (:mod:`lif_tempering.sampling.conditionals`), each unit's states follow
+``logit P(z_k = 1) = a b_k + g (W z)_k + c`` with bias gain ``a``, coupling gain ``g``
+and offset ``c`` per group of units (the layers of an RBM, all units of a small
+machine) instead of ``a = g = 1``, ``c = 0``; trained RBMs give ``a``, ``g`` of 1.1-1.4
+(a network that is too cold). The calibration (docs/translation.md#network-level-calibration)
+chooses the :class:`~lif_tempering.sampling.translation.TranslationCorrections` per group,
+realised biases ``b_r = s b + t`` and a factor ``k`` on the weights onto the group, from
+short free runs of the network itself. If the network's response is
+``logit = A b_r + G k (W z) + C`` (``A``, ``G``, ``C`` properties of the neurons in the
+network), the measured gains are ``a = A s``, ``g = G k``, ``c = A t + C``, and the
+corrections that make them 1, 1, 0 are ``s / a``, ``t - c s / a``, ``k / g``;
+:func:`calibration_step` moves a fraction ``damping`` of the way there (in the logarithm
+for the scales), because ``A``, ``G`` and ``C`` themselves change with the corrections and
+the measured gains are noisy (an undamped step oscillates). The corrections of one group
+stay an affine map of its biases and one weight factor, three numbers per group.
+
+:func:`calibrate` iterates with any sampler (a callable from corrections to samples:
+the LIF network in :func:`calibrate_rbm_network` and :func:`calibrate_small_bm`, Gibbs
+sampling at another temperature in the tests) and measures the final corrections in
+one more run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.neuron.parameters import NeuronParameters
+from lif_tempering.sampling.boltzmann import rbm_as_bm
+from lif_tempering.sampling.conditionals import LayerInputs, conditional_gains, layer_inputs
+from lif_tempering.sampling.translation import TranslationCorrections, layer_corrections
+
+#: The groups of an RBM's units (visible units first) and of a small machine's.
+RBM_GROUPS = ("visible", "hidden")
+SINGLE_GROUP = ("all",)
+#: Trust region of one step: a scale changes by at most this factor, a shift by at most this much (units of k_B T),
+#: so that a badly determined fit (few samples, a layer that hardly varies) cannot throw the network far off.
+STEP_LIMIT = 2.0
+#: Names of the fitted quantities per group and round: gains, offset and their standard errors.
+GAIN_NAMES = ("bias_gain", "coupling_gain", "offset", "bias_gain_stderr", "coupling_gain_stderr", "offset_stderr")
+
+
+class GroupCorrections(NamedTuple):
+    """Corrections per group: ``bias_scale`` ``s``, ``bias_shift`` ``t`` and ``coupling_scale`` ``k``, each (G,)."""
+
+    bias_scale: np.ndarray
+    bias_shift: np.ndarray
+    coupling_scale: np.ndarray
+
+    @classmethod
+    def plain(cls, n_groups: int) -> GroupCorrections:
+        """The plain translation: 1, 0, 1 for every group."""
+        return cls(np.ones(n_groups), np.zeros(n_groups), np.ones(n_groups))
+
+    def per_unit(self, n_per_group) -> TranslationCorrections:
+        """The :class:`~lif_tempering.sampling.translation.TranslationCorrections` of units in groups of
+        ``n_per_group`` (in order)."""
+        return layer_corrections(n_per_group, self.bias_scale, self.bias_shift, self.coupling_scale)
+
+
+def group_inputs(z, W, b, n_per_group) -> list[LayerInputs]:
+    """:class:`~lif_tempering.sampling.conditionals.LayerInputs` of each group of consecutive units.
+
+    ``z`` (sample, unit) states of a Boltzmann machine ``(W, b)`` (``W`` symmetric, zero diagonal);
+    a group's coupling inputs are the columns of ``z W`` of its units.
+    """
+    z = np.asarray(z, dtype=np.float32)
+    coupling = z @ np.asarray(W, dtype=np.float32)
+    b = np.asarray(b, dtype=np.float32)
+    edges = np.concatenate([[0], np.cumsum(n_per_group)])
+    if edges[-1] != z.shape[1]:
+        raise ValueError(f"the groups hold {edges[-1]} units, the samples {z.shape[1]}")
+    return [LayerInputs(z[:, lo:hi], b[lo:hi], coupling[:, lo:hi]) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def measured_gains(inputs: list[LayerInputs]) -> np.ndarray:
+    """The :func:`~lif_tempering.sampling.conditionals.conditional_gains` of each group, (G, 6) in the order of
+    :data:`GAIN_NAMES`; ``nan`` for a group whose fit fails (biases or couplings that do not vary, too few
+    samples), with a warning."""
+    rows = []
+    for index, group in enumerate(inputs):
+        try:
+            rows.append(tuple(conditional_gains(group)))
+        except ValueError as error:
+            warnings.warn(f"group {index}: no conditional gains ({error})", RuntimeWarning, stacklevel=2)
+            rows.append((np.nan,) * len(GAIN_NAMES))
+    return np.array(rows)
+
+
+def calibration_step(corrections: GroupCorrections, gains: np.ndarray, damping: float) -> GroupCorrections:
+    """The next corrections from the measured ``gains`` (G, >= 3: bias gain ``a``, coupling gain ``g``, offset ``c``).
+
+    ``s <- s a^-damping``, ``t <- t - damping c s / a``, ``k <- k g^-damping``: with ``damping = 1`` the
+    corrections under which a network whose response does not depend on them would show
+    ``a = g = 1``, ``c = 0`` (module docstring). A group without gains (``nan``, :func:`measured_gains`)
+    keeps its corrections; no scale changes by more than a factor :data:`STEP_LIMIT` and no shift
+    by more than :data:`STEP_LIMIT` per step.
+    """
+    if not 0 < damping <= 1:
+        raise ValueError(f"damping must lie in (0, 1], got {damping}")
+    gains = np.asarray(gains, dtype=np.float64)
+    measured = np.all(np.isfinite(gains[:, :3]), axis=1)
+    a, g, c = (np.where(measured, gains[:, i], (1.0, 1.0, 0.0)[i]) for i in range(3))
+    if np.any(a <= 0) or np.any(g <= 0):
+        raise ValueError(f"the measured gains must be positive to be corrected, got bias gains {a}, coupling gains {g}")
+    s, t, k = corrections
+    limit = np.log(STEP_LIMIT)
+    return GroupCorrections(s * np.exp(np.clip(-damping * np.log(a), -limit, limit)),
+                            t - np.clip(damping * c * s / a, -STEP_LIMIT, STEP_LIMIT),
+                            k * np.exp(np.clip(-damping * np.log(g), -limit, limit)))
+
+
+class CalibrationHistory(NamedTuple):
+    """Rounds of :func:`calibrate`: the corrections of each run (R, G) and the gains measured in it (R, G, 6)."""
+
+    bias_scale: np.ndarray
+    bias_shift: np.ndarray
+    coupling_scale: np.ndarray
+    gains: np.ndarray
+    mean_activity: np.ndarray
+
+    @property
+    def final(self) -> GroupCorrections:
+        """The corrections of the last round (the calibrated network)."""
+        return GroupCorrections(self.bias_scale[-1], self.bias_shift[-1], self.coupling_scale[-1])
+
+
+def calibrate(sample: Callable[[GroupCorrections, int], np.ndarray],
+              inputs_of: Callable[[np.ndarray], list[LayerInputs]], n_per_group, n_rounds: int, damping: float,
+              start: GroupCorrections | None = None, log=print) -> CalibrationHistory:
+    """Iterate :func:`calibration_step` on the gains of ``sample``'s states, ``n_rounds`` steps and one final run.
+
+    ``sample(corrections, round)`` returns states (sample, unit) of the network under
+    ``corrections`` (:class:`GroupCorrections`, groups of ``n_per_group`` consecutive units);
+    ``inputs_of(states)`` their :class:`~lif_tempering.sampling.conditionals.LayerInputs` per group
+    for the machine the network is meant to sample (:func:`group_inputs`, or
+    :func:`~lif_tempering.sampling.conditionals.layer_inputs` of an RBM). The last of the
+    ``n_rounds + 1`` runs measures the final corrections. ``log`` gets one line per round.
+    """
+    corrections = start if start is not None else GroupCorrections.plain(len(n_per_group))
+    rounds = []
+    for index in range(n_rounds + 1):
+        z = np.asarray(sample(corrections, index))
+        gains = measured_gains(inputs_of(z))
+        activity = [float(part.mean()) for part in np.split(z, np.cumsum(n_per_group)[:-1], axis=1)]
+        rounds.append((corrections, gains, activity))
+        log(f"round {index}: " + "; ".join(
+            f"group {k}: s {corrections.bias_scale[k]:.4f} t {corrections.bias_shift[k]:+.4f} "
+            f"k {corrections.coupling_scale[k]:.4f} -> a {gains[k, 0]:.3f} g {gains[k, 1]:.3f} c {gains[k, 2]:+.3f} "
+            f"activity {activity[k]:.4f}" for k in range(len(n_per_group))))
+        if index < n_rounds:
+            corrections = calibration_step(corrections, gains, damping)
+    return CalibrationHistory(*(np.array([r[0][i] for r in rounds]) for i in range(3)),
+                              np.array([r[1] for r in rounds]), np.array([r[2] for r in rounds]))
+
+
+# --------------------------------------------------------------------------- jobs
+
+#: Variables and attributes of an RBM file that a network file keeps (readers of rbm.nc work on both).
+RBM_VARIABLES = ("W", "b_visible", "b_hidden", "classifier_coef", "classifier_intercept", "train_class_frequency")
+RBM_ATTRS = ("dataset", "training_seed", "image_height", "image_width", "n_train_images", "n_test_images",
+             "classifier_test_accuracy")
+
+
+def _var(dims, values, units, long_name):
+    return (dims, np.asarray(values), {"units": units, "long_name": long_name})
+
+
+def round_seed(seed: int, index: int) -> int:
+    """The network seed of run ``index`` of a job seeded by ``seed``."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
+
+
+def corrections_dataset(corrections: GroupCorrections, groups) -> xr.Dataset:
+    """``bias_scale``, ``bias_shift``, ``coupling_scale`` per group (dimension ``layer``, named by ``groups``)."""
+    return xr.Dataset(
+        {"bias_scale": _var("layer", corrections.bias_scale, "1",
+                            "factor s of the realised biases b_r = s b + t of the layer's units"),
+         "bias_shift": _var("layer", corrections.bias_shift, "1",
+                            "shift t of the realised biases b_r = s b + t of the layer's units (units of k_B T)"),
+         "coupling_scale": _var("layer", corrections.coupling_scale, "1",
+                                "factor on the translated weights onto the layer's units")},
+        coords={"layer": ("layer", list(groups), {"units": "1", "long_name": "group of units (layer)"})})
+
+
+def group_corrections(network: xr.Dataset) -> GroupCorrections:
+    """The :class:`GroupCorrections` of a network file (:func:`corrections_dataset` variables)."""
+    return GroupCorrections(*(np.asarray(network[name].values, dtype=np.float64)
+                              for name in ("bias_scale", "bias_shift", "coupling_scale")))
+
+
+def history_dataset(history: CalibrationHistory, groups) -> xr.Dataset:
+    """The rounds of :func:`calibrate` (dimensions ``round``, ``layer``): corrections, gains and activity."""
+    dims = ("round", "layer")
+    data = {f"round_{name}": _var(dims, getattr(history, name), units, f"{what} of the round's run")
+            for name, units, what in (("bias_scale", "1", "bias scale s"),
+                                      ("bias_shift", "1", "bias shift t (units of k_B T)"),
+                                      ("coupling_scale", "1", "coupling scale k"))}
+    meanings = {"bias_gain": "bias gain a", "coupling_gain": "coupling gain g", "offset": "offset c"}
+    for index, name in enumerate(GAIN_NAMES):
+        base = name.removesuffix("_stderr")
+        what = meanings[base] + (" standard error (independent samples)" if name.endswith("_stderr") else "")
+        data[name] = _var(dims, history.gains[:, :, index], "1",
+                          f"{what} of logit P(z = 1) = a b + g (W z) + c fitted to the round's states")
+    data["mean_activity"] = _var(dims, history.mean_activity, "1", "mean state of the layer's units in the round's run")
+    coords = {"round": ("round", np.arange(history.gains.shape[0]),
+                        {"units": "1", "long_name": "calibration round (the last one measures the final corrections)"}),
+              "layer": ("layer", list(groups), {"units": "1", "long_name": "group of units (layer)"})}
+    return xr.Dataset(data, coords=coords)
+
+
+def network_dataset(rbm: xr.Dataset, W, b_v, b_h, corrections: GroupCorrections, title: str) -> xr.Dataset:
+    """An RBM file's variables (:data:`RBM_VARIABLES`, with ``W``, ``b_visible``, ``b_hidden`` replaced by the
+    machine the network realises) and coordinates with the network's corrections per layer."""
+    ds = rbm[list(RBM_VARIABLES)]
+    ds = ds.drop_vars([c for c in ds.coords if c not in ("visible", "hidden", "digit", "pixel_row", "pixel_column")])
+    ds = ds.assign(W=(("visible", "hidden"), np.asarray(W, dtype=np.float64), rbm["W"].attrs),
+                   b_visible=("visible", np.asarray(b_v, dtype=np.float64), rbm["b_visible"].attrs),
+                   b_hidden=("hidden", np.asarray(b_h, dtype=np.float64), rbm["b_hidden"].attrs))
+    ds = xr.merge([ds, corrections_dataset(corrections, RBM_GROUPS)])
+    ds.attrs = {"title": title, **{key: rbm.attrs[key] for key in RBM_ATTRS if key in rbm.attrs}}
+    return ds
+
+
+def persistent_runs(sampler, machine, p: NeuronParameters, calibration: ActivationPoint, seed: int, n_per_group):
+    """``sample(corrections, round)`` of :func:`calibrate` for a sampler's copies of ``machine``: each round's copies
+    start in their last state of the previous round (persistent chains, so that later rounds measure the
+    networks' settled states, not their start from rest), the first round from rest; states (sample, unit)."""
+    chains = {"states": None}
+
+    def sample(corrections: GroupCorrections, index: int) -> np.ndarray:
+        result = sampler.sample(machine, p, calibration, round_seed(seed, index),
+                                corrections=corrections.per_unit(n_per_group), initial_states=chains["states"])
+        chains["states"] = result.samples[-1]
+        return result.samples.reshape(-1, sum(n_per_group))
+
+    return sample
+
+
+def rbm_network_sampler(n_visible: int, n_hidden: int, settings: dict, dt_ms: float, cache_dir, threads: int = 1,
+                        scheduled_rates: bool = False):
+    """A :class:`~lif_tempering.sampling.network.BoltzmannSampler` of ``settings["n_copies"]`` copies of an RBM's
+    network (``settings``: n_copies, duration_ms, burn_in_ms, sample_dt_ms)."""
+    from lif_tempering.sampling.network import BoltzmannSampler  # Brian2 only for LIF jobs
+
+    return BoltzmannSampler(n_visible + n_hidden, settings["duration_ms"], cache_dir, n_networks=settings["n_copies"],
+                            pattern="bipartite", n_visible=n_visible, dt_ms=dt_ms,
+                            sample_dt_ms=settings["sample_dt_ms"], burn_in_ms=settings["burn_in_ms"],
+                            report_period_s=600.0, scheduled_rates=scheduled_rates, threads=threads)
+
+
+def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: ActivationPoint, settings: dict,
+                          dt_ms: float, seed: int, cache_dir: str | os.PathLike, threads: int = 1,
+                          log=print) -> xr.Dataset:
+    """Calibrate the LIF network of a trained RBM (an ``rbm.nc`` dataset): the ``network_calibrated.nc`` dataset.
+
+    Free runs of ``settings["n_copies"]`` copies of the network at the noise of
+    ``calibration``, persistent from round to round (:func:`persistent_runs`; ``settings``:
+    n_rounds, damping, n_copies, duration_ms, burn_in_ms, sample_dt_ms), per round the
+    gains of both layers (:func:`calibrate`). The result has
+    the RBM's variables (:func:`network_dataset`; the network realises the RBM itself),
+    the corrections per layer and the rounds (:func:`history_dataset`); the settings,
+    the calibration and the final gains as attributes.
+    """
+    W, b_v, b_h = (rbm[name].values for name in ("W", "b_visible", "b_hidden"))
+    n_per_group = W.shape
+    sampler = rbm_network_sampler(*n_per_group, settings, dt_ms, cache_dir, threads)
+    machine = rbm_as_bm(W, b_v, b_h)
+
+    sample = persistent_runs(sampler, machine, p, calibration, seed, n_per_group)
+
+    def inputs_of(z):
+        inputs = layer_inputs(z, W, b_v, b_h)
+        return [inputs[name] for name in RBM_GROUPS]
+
+    start = time.perf_counter()
+    try:
+        history = calibrate(sample, inputs_of, n_per_group, settings["n_rounds"], settings["damping"], log=log)
+    finally:
+        sampler.close()
+    ds = xr.merge([network_dataset(rbm, W, b_v, b_h, history.final, "LIF network of a trained RBM, calibrated so "
+                                   "that both layers follow the RBM's conditionals"),
+                   history_dataset(history, RBM_GROUPS)], combine_attrs="override")
+    final = history.gains[-1]
+    return ds.assign_attrs(
+        **{f"{key}": value for key, value in settings.items()}, seed=int(seed), dt_ms=float(dt_ms),
+        u0_mV=float(calibration.u0_mV), alpha_mV=float(calibration.alpha_mV),
+        rate_exc_hz=float(calibration.rate_exc_hz), rate_inh_hz=float(calibration.rate_inh_hz),
+        **{f"final_{name}_{group}": float(final[k, i]) for k, group in enumerate(RBM_GROUPS)
+           for i, name in enumerate(GAIN_NAMES[:3])},
+        wall_time_s=float(time.perf_counter() - start))
+
+
+def machine_dataset(W, b, corrections: GroupCorrections, title: str) -> xr.Dataset:
+    """A small machine ``(W, b)`` the network realises (dimensions ``unit``, ``partner_unit``) with its corrections
+    (one group, ``layer`` = ``all``)."""
+    n_units = len(b)
+    ds = xr.Dataset(
+        {"W": _var(("unit", "partner_unit"), W, "1", "Boltzmann weight between unit and partner unit (units of k_B T)"),
+         "b": _var("unit", b, "1", "Boltzmann bias (units of k_B T)")},
+        coords={"unit": ("unit", np.arange(n_units), {"units": "1", "long_name": "unit index"}),
+                "partner_unit": ("partner_unit", np.arange(n_units), {"units": "1", "long_name": "unit index"})})
+    return xr.merge([ds, corrections_dataset(corrections, SINGLE_GROUP)]).assign_attrs(title=title)
+
+
+def small_bm_sampler(n_units: int, settings: dict, dt_ms: float, cache_dir, threads: int = 1):
+    """A :class:`~lif_tempering.sampling.network.BoltzmannSampler` of ``settings["n_copies"]`` copies of a small
+    machine's network with full connectivity (``settings``: n_copies, duration_ms, burn_in_ms, sample_dt_ms)."""
+    from lif_tempering.sampling.network import BoltzmannSampler  # Brian2 only for LIF jobs
+
+    return BoltzmannSampler(n_units, settings["duration_ms"], cache_dir, n_networks=settings["n_copies"],
+                            pattern="full", dt_ms=dt_ms, sample_dt_ms=settings["sample_dt_ms"],
+                            burn_in_ms=settings["burn_in_ms"], report_period_s=600.0, threads=threads)
+
+
+def calibrate_small_bm(W, b, p: NeuronParameters, calibration: ActivationPoint, settings: dict, dt_ms: float,
+                       seed: int, cache_dir: str | os.PathLike, threads: int = 1, log=print) -> xr.Dataset:
+    """Calibrate the LIF network of a small Boltzmann machine ``(W, b)`` with one group of units (:func:`calibrate`).
+
+    ``settings`` as for :func:`calibrate_rbm_network`; the result holds the machine
+    (:func:`machine_dataset`), its corrections and the rounds.
+    """
+    W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n_per_group = (b.size,)
+    sampler = small_bm_sampler(b.size, settings, dt_ms, cache_dir, threads)
+
+    sample = persistent_runs(sampler, (W, b), p, calibration, seed, n_per_group)
+
+    start = time.perf_counter()
+    try:
+        history = calibrate(sample, lambda z: group_inputs(z, W, b, n_per_group), n_per_group, settings["n_rounds"],
+                            settings["damping"], log=log)
+    finally:
+        sampler.close()
+    ds = xr.merge([machine_dataset(W, b, history.final, "LIF network of a small Boltzmann machine, calibrated so that "
+                                   "its units follow the machine's conditionals"),
+                   history_dataset(history, SINGLE_GROUP)], combine_attrs="override")
+    final = history.gains[-1, 0]
+    return ds.assign_attrs(
+        **settings, seed=int(seed), dt_ms=float(dt_ms), u0_mV=float(calibration.u0_mV),
+        alpha_mV=float(calibration.alpha_mV), rate_exc_hz=float(calibration.rate_exc_hz),
+        rate_inh_hz=float(calibration.rate_inh_hz),
+        **{f"final_{name}": float(final[i]) for i, name in enumerate(GAIN_NAMES[:3])},
+        wall_time_s=float(time.perf_counter() - start))
+
+
+def machine_network(network: xr.Dataset):
+    """``(W, b, corrections)`` of a small machine's network file (:func:`machine_dataset`): the parameters its
+    network is translated from and their per-unit :class:`~lif_tempering.sampling.translation.TranslationCorrections`."""
+    W, b = np.asarray(network["W"].values, dtype=np.float64), np.asarray(network["b"].values, dtype=np.float64)
+    return W, b, group_corrections(network).per_unit((b.size,))
