@@ -258,8 +258,8 @@ def test_headline_summarises_the_trained_rbms(summary, calibration):
     assert _value(table, "largest AIS standard error of log Z")["value"] == 0.4
     row = _value(table, "reference class distribution: D_KL to the data's class prior (mean [min, max])")
     assert (row["value"], row["ci_low"], row["ci_high"]) == (pytest.approx(0.15), 0.05, 0.25)
-    assert _value(table, "largest split-R-hat of the reference class distributions")["value"] == 1.03
-    assert _value(table, "reference class distributions converged (split-R-hat <= reference.r_hat_max)")["value"] == (
+    assert _value(table, "largest rank-normalised split-R-hat of the reference class distributions")["value"] == 1.03
+    assert _value(table, "reference class distributions converged (R-hat <= reference.r_hat_max)")["value"] == (
         "1 of 2")
     assert "Trained RBMs" not in set(headline_table(summary, *calibration, RUN_SETTINGS)["section"])
 

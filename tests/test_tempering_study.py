@@ -14,8 +14,10 @@ from lif_tempering.analysis.study import (
     window_labels,
     with_study_training_seeds,
 )
+from lif_tempering.learning.reference import model_reference
+from lif_tempering.sampling.network_calibration import GroupCorrections, corrections_dataset
 from lif_tempering.tempering.runs import make_schedule, run_dataset
-from lif_tempering.tempering.study import condition_label, gibbs_run, schedule_label
+from lif_tempering.tempering.study import condition_label, gibbs_run, network_corrections, schedule_label
 
 N_VISIBLE, N_HIDDEN = 4, 2
 DURATION_MS, BURN_IN_MS, DT_MS = 10_000.0, 0.0, 5.0
@@ -314,3 +316,25 @@ def test_conditional_calibration_of_gibbs_runs_is_on_the_diagonal():
     assert np.all(cold["conditional_calibration_error_mean"] > 2 * cold["conditional_calibration_error_floor_mean"])
     assert exact["conditional_fraction_on_pooled"].dims == ("schedule", "layer", "field_bin")
     assert exact["conditional_bias_gain_mean"].attrs["units"] == "1"
+
+
+def test_a_network_file_gives_its_corrections_per_unit_and_an_rbm_file_the_plain_translation():
+    """calibrate_network's file: one (s, t, k) per layer, repeated over the layer's units; rbm.nc: s = 1, t = 0, k = 1."""
+    rbm = fake_rbm()
+    assert network_corrections(rbm).is_plain
+    layers = GroupCorrections(np.array([0.8, 0.7]), np.array([-0.1, -0.4]), np.array([0.79, 0.81]))
+    network = xr.merge([rbm, corrections_dataset(layers, ("visible", "hidden"))])
+    corrections = network_corrections(network)
+    expected = np.repeat([[0.8, 0.7], [-0.1, -0.4], [0.79, 0.81]], [N_VISIBLE, N_HIDDEN], axis=1)
+    np.testing.assert_array_equal([corrections.bias_scale, corrections.bias_shift, corrections.coupling_scale],
+                                  expected)
+
+
+def test_ground_state_quality_of_a_network_is_measured_against_the_test_images_under_its_own_machine():
+    """The reference's class distribution stays; its data statistics are replaced by the network machine's."""
+    reference = xr.Dataset({"class_probability": ("class", np.array([0.25, 0.75]))},
+                           attrs={"n_samples": 1000, "data_free_energy": -10.0, "data_mean_visible": 0.3})
+    statistics = xr.Dataset(attrs={"data_free_energy": -12.5, "data_mean_visible": 0.3})
+    own, network = model_reference(reference), model_reference(reference, statistics)
+    assert own.data_free_energy == -10.0 and network.data_free_energy == -12.5
+    np.testing.assert_array_equal(own.class_probability, network.class_probability)

@@ -75,6 +75,55 @@ rule train_in_the_loop:
         "../scripts/train_in_the_loop.py"
 
 
+# The corrected networks' free and tempered runs and their mixing analysis: the translated network's rules with the
+# network file in place of the trained RBM (same seeds: every network sees the same background noise). The ground-state
+# quality of a network trained in the loop is measured against the test images' statistics under its own machine.
+use rule tempering_run as network_run with:
+    input:
+        rbm=NETWORK_FILE,
+        temperature_map=TEMPERATURE_MAP.format(scheme=TEMPERING["scheme"]),
+    output:
+        NETWORK_RUN,
+    params:
+        network=lambda wc: wc.network,
+    log:
+        "results/logs/sampling/{dataset}/networks/{network}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sampling/{dataset}/networks/{network}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.tsv"
+
+
+use rule data_statistics as network_data_statistics with:
+    input:
+        rbm=NETWORK_FILE,
+        data=dataset_files,
+    output:
+        "results/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.nc",
+    log:
+        "results/logs/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.log",
+    benchmark:
+        "results/benchmarks/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.tsv"
+
+
+def network_group_runs(wildcards):
+    return [NETWORK_RUN.format(network=wildcards.network, dataset=wildcards.dataset, sampler=wildcards.sampler,
+                               schedule=schedule, training_seed=wildcards.training_seed, seed=seed)
+            for seed in TEMPERING_SEEDS for schedule in ("free", MAIN_TEMPERED)]
+
+
+use rule mixing_group as network_mixing_group with:
+    input:
+        rbm=NETWORK_FILE,
+        reference=REFERENCE,
+        statistics="results/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.nc",
+        runs=network_group_runs,
+    output:
+        NETWORK_GROUP,
+    log:
+        "results/logs/mixing/{dataset}/networks/{network}/{sampler}/training_seed{training_seed}.log",
+    benchmark:
+        "results/benchmarks/mixing/{dataset}/networks/{network}/{sampler}/training_seed{training_seed}.tsv"
+
+
 rule network_figures:
     input:
         calibrated=CALIBRATED_NETWORK,

@@ -39,6 +39,7 @@ rule stp_scan_run:
         scheme=TEMPERING["scheme"],
         neuron=NEURON,
         dt_ms=config["simulation"]["dt_ms"],
+        network="translated",
         # the seed of the free lif run it is compared with: every grid point sees that run's background noise
         rng_seed=lambda wc: job_seed("tempering_run", wc.dataset, "lif", "free", wc.training_seed, wc.seed),
     log:

@@ -58,6 +58,15 @@ READOUT = canonical({k: TEMPERING[k] for k in ("ground_state_tolerance", "readou
 #: What the intervals depend on (min_distinct_resamples only checks the configuration).
 BOOTSTRAP = canonical({k: TEMPERING["bootstrap"][k] for k in ("n_resamples", "confidence", "seed")})
 RUN = "results/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.nc"
+#: The LIF networks whose runs the study compares (translated: the plain translation of each trained RBM;
+#: calibrated, in_the_loop: the network files of rules calibrate_network and train_in_the_loop). Only the renewing
+#: lif sampler runs the corrected networks; gibbs and lif_stp runs are of the translated RBM.
+NETWORKS = TEMPERING["networks"]
+CORRECTED_NETWORKS = [network for network in NETWORKS if network != "translated"]
+NETWORK_RUN_SAMPLERS = [sampler for sampler in TEMPERING["samplers"] if sampler == "lif"]
+NETWORK_FILE = "results/rbm/{dataset}/seed{training_seed}/network_{network}.nc"
+NETWORK_RUN = "results/sampling/{dataset}/networks/{network}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.nc"
+NETWORK_GROUP = "results/mixing/{dataset}/networks/{network}/{sampler}/training_seed{training_seed}.nc"
 MAIN_TEMPERED = schedule_label("tempered", TEMPERING["frequency_hz"], TEMPERING["t_max"], SHAPE, dwell_fraction(SHAPE))
 
 
@@ -66,6 +75,7 @@ wildcard_constraints:
     schedule="|".join(re.escape(label) for label in SCHEDULES),
     condition="|".join(re.escape(label) for label in SCAN_CONDITIONS),
     seed=r"[0-9]+",
+    network="calibrated|in_the_loop",
 
 
 def sampling_inputs(wildcards):
@@ -87,6 +97,7 @@ rule tempering_run:
         neuron=lambda wc: NEURON if wc.sampler in LIF_SAMPLERS else None,
         dt_ms=lambda wc: config["simulation"]["dt_ms"] if wc.sampler in LIF_SAMPLERS else None,
         sweep_ms=lambda wc: NEURON["tau_ref_ms"] if wc.sampler == "gibbs" else None,
+        network="translated",
         rng_seed=lambda wc: job_seed("tempering_run", wc.dataset, wc.sampler, wc.schedule, wc.training_seed,
                                      wc.seed),
     log:
@@ -200,6 +211,8 @@ rule mixing_summary:
     input:
         expand("results/mixing/{dataset}/{sampler}/training_seed{training_seed}.nc", dataset=DATASET,
                sampler=TEMPERING["samplers"], training_seed=TRAINING_SEEDS),
+        expand(NETWORK_GROUP, dataset=DATASET, network=CORRECTED_NETWORKS, sampler=NETWORK_RUN_SAMPLERS,
+               training_seed=TRAINING_SEEDS),
     output:
         "results/mixing/summary.nc",
     params:

@@ -12,7 +12,9 @@ with job_log(snakemake.log[0]):
                          params.readout["ground_state_tolerance"], params.readout["readout"], params.shape,
                          params.dwell_fraction, params.readout["readout_delay"],
                          reference=read_dataset(snakemake.input.reference),
-                         conditional_stride=params.conditional_stride)
+                         conditional_stride=params.conditional_stride,
+                         statistics=(read_dataset(snakemake.input.statistics) if "statistics" in snakemake.input.keys()
+                                     else None))
     for schedule in group["schedule"].values:
         row = group.sel(schedule=schedule)
         print(f"{schedule}: switch rate {float(row.switch_rate_hz.mean()):.3f} Hz, "

@@ -1,7 +1,9 @@
-"""One free or tempered sampling run of a trained RBM, LIF or Gibbs (rules ``tempering_run``, ``stp_scan_run``).
+"""One free or tempered sampling run of a trained RBM, LIF or Gibbs (rules ``tempering_run``, ``network_run``,
+``stp_scan_run``).
 
-A LIF run has neuron parameters; its synapses have the short-term plasticity of ``settings["stp"]`` (sampler
-``lif_stp``) or are renewing (``lif``).
+A LIF run has neuron parameters and samples the ``network`` in ``input.rbm`` (the RBM's plain translation, or a
+calibrated or in-the-loop network file with its corrections); its synapses have the short-term plasticity of
+``settings["stp"]`` (sampler ``lif_stp``) or are renewing (``lif``).
 """
 
 from lif_tempering.io import read_dataset, write_dataset
@@ -25,7 +27,7 @@ with job_log(snakemake.log[0]):
         stp = stp_from_config(params.settings["stp"]) if "stp" in params.settings else None
         run = lif_run(rbm, tmap, NeuronParameters(**params.neuron), schedule, params.settings, params.dt_ms,
                       cache_dir=snakemake.config["simulation"]["build_cache_dir"], stp=stp,
-                      threads=snakemake.threads, **identity)
+                      threads=snakemake.threads, network=params.network, **identity)
     else:
         run = gibbs_run(rbm, schedule, params.settings, params.sweep_ms, **identity)
     print(f"{run.attrs['sampler']} {run.attrs['schedule']}: {run.sizes['time']} samples, "

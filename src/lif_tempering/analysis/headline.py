@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from lif_tempering.analysis.mixing import DEFAULT_NETWORK
 from lif_tempering.analysis.study import quality_bar_met
 
 #: Columns of the headline table: ``column`` is the sampler (with its network where that is not the plain
@@ -295,13 +296,15 @@ def _seeds_text(seeds) -> str:
 
 
 def confirmation_rows(scan: xr.Dataset, summary: xr.Dataset, switch_ratio_aim: tuple | None = None) -> list[dict]:
-    """Whether the study's runs (``summary``, the scan's sampler) meet the bar the scan chose with, by the same
-    statistic: each quality ratio against the scan's ``selection_min_quality_ratio`` by its
+    """Whether the study's runs (``summary``, the scan's sampler and network: the translated one, which the scan
+    runs) meet the bar the scan chose with, by the same statistic: each quality ratio against the scan's ``selection_min_quality_ratio`` by its
     ``selection_quality_statistic`` (:func:`lif_tempering.analysis.study.quality_bar_met`), the switch ratio against
     ``switch_ratio_aim`` (least ratio, least interval low end; no row without it), all of it together; and the
     training seeds of the scan's and the study's trained RBMs and those in both (none where the choice is fair)."""
     bar, statistic = scan.attrs["selection_min_quality_ratio"], scan.attrs["selection_quality_statistic"]
     study = summary.sel(sampler=scan.attrs.get("sampler", "lif"))
+    if "network" in study.dims:
+        study = study.sel(network=scan.attrs.get("network", DEFAULT_NETWORK))
     rows, missed = [], []
     for name, met in quality_bar_met(study, bar, statistic).items():
         quantity = f"{QUALITY_RATIO_TEXT[name]} ({QUALITY_STATISTIC_TEXT[statistic]}) >= {bar:g}"
@@ -345,9 +348,9 @@ def rbm_rows(rbms: list[xr.Dataset], references: list[xr.Dataset]) -> list[dict]
                     [rbm.attrs["classifier_test_accuracy"] for rbm in rbms], "1"),
         _spread_row(RBMS, "reference class distribution: D_KL to the data's class prior (mean [min, max])",
                     [ref.attrs["reference_prior_kl"] for ref in references], "nat"),
-        _row(RBMS, "largest split-R-hat of the reference class distributions", "",
+        _row(RBMS, "largest rank-normalised split-R-hat of the reference class distributions", "",
              max(float(ref.attrs["max_r_hat"]) for ref in references), unit="1"),
-        _row(RBMS, "reference class distributions converged (split-R-hat <= reference.r_hat_max)", "",
+        _row(RBMS, "reference class distributions converged (R-hat <= reference.r_hat_max)", "",
              f"{sum(int(ref.attrs['converged']) for ref in references)} of {len(references)}"),
     ]
 

@@ -85,7 +85,7 @@ def _check_tempered_runs(runs: list[xr.Dataset], t_max: float, shape: str, dwell
 def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t_max: float, tolerance: float,
                  readout: str, shape: str = "sinusoid", dwell_fraction: float = 0.0,
                  readout_delay: float = 0.0, reference: xr.Dataset | None = None,
-                 conditional_stride: int | None = None) -> xr.Dataset:
+                 conditional_stride: int | None = None, statistics: xr.Dataset | None = None) -> xr.Dataset:
     """Mixing metrics of ``runs`` (free and tempered runs of one network, sampler and trained RBM) in one condition.
 
     Every run is read in the windows where the tempered schedule of ``shape``
@@ -100,7 +100,10 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
     and the data statistics of the ground-state quality measures (its class distribution,
     ``D_KL`` to the prior and R-hat are added per training seed), or its
     :func:`lif_tempering.learning.reference.data_statistics_dataset` (data statistics only:
-    ``class_kl_reference`` is ``nan``). ``conditional_stride``: read every that many samples for the conditional calibration
+    ``class_kl_reference`` is ``nan``). ``statistics``: the test images' statistics under the
+    sampling network's machine (:func:`lif_tempering.learning.reference.data_statistics_dataset`) where it is
+    not the trained RBM (a network trained in the loop), replacing the reference's.
+    ``conditional_stride``: read every that many samples for the conditional calibration
     (:func:`lif_tempering.analysis.mixing.run_conditionals`); ``None`` leaves it out.
     Returns :func:`lif_tempering.analysis.mixing.combine_runs` of the runs (dims network,
     sampler, schedule, training_seed, seed) with the per-RBM chain diagnostics and class
@@ -111,7 +114,7 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
     W, b_v, b_h = rbm_parameters(rbm)
     classifier, prior = rbm_classifier(rbm), rbm["train_class_frequency"].values
     half_width = readout_half_width(t_max, tolerance, shape, dwell_fraction)
-    target = model_reference(reference) if reference is not None else None
+    target = model_reference(reference, statistics) if reference is not None else None
     metrics = []
     for run in runs:
         metric = run_mixing(read_at(run, frequency_hz), (W, b_v, b_h), classifier, prior, half_width, readout,
@@ -152,7 +155,7 @@ def reference_variables(reference: xr.Dataset, training_seeds) -> dict:
                                                   "standard error of reference_class_probability"),
         "reference_prior_kl": (seeds, [reference.attrs["reference_prior_kl"]], "nat", kl_name),
         "reference_max_r_hat": (seeds, [reference.attrs["max_r_hat"]], "1",
-                                "largest split-R-hat of the reference's class indicators"),
+                                "largest rank-normalised split-R-hat of the reference's class indicators"),
         "data_class_prior": (seeds + ("class",), reference["data_class_prior"].values[None], "1",
                              "fraction of the training images in each class"),
     }

@@ -429,14 +429,17 @@ def class_convergence(labels, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     return np.where(np.isnan(r_hat), 1.0, r_hat), bulk_ess(indicators)
 
 
-def model_reference(reference: xr.Dataset) -> ModelReference:
+def model_reference(reference: xr.Dataset, statistics: xr.Dataset | None = None) -> ModelReference:
     """The :class:`ModelReference` of a :func:`reference_dataset` (its class distribution smoothed,
     :func:`~lif_tempering.sampling.divergence.smoothed_histogram`, Jeffreys, positive) or of a
-    :func:`data_statistics_dataset` (no class distribution), with the test images' statistics."""
+    :func:`data_statistics_dataset` (no class distribution), with the test images' statistics: those of
+    ``statistics`` (a :func:`data_statistics_dataset` under another machine, e.g. a network trained in the
+    loop) where given, else the reference's own."""
     attrs = reference.attrs
     probability = (smoothed_histogram(reference["class_probability"].values * attrs["n_samples"], JEFFREYS)
                    if "class_probability" in reference else None)
-    return ModelReference(probability, float(attrs["data_free_energy"]), float(attrs["data_mean_visible"]))
+    data = (statistics if statistics is not None else reference).attrs
+    return ModelReference(probability, float(data["data_free_energy"]), float(data["data_mean_visible"]))
 
 
 def data_statistics(W, b_v, b_h, test_images) -> dict:
