@@ -206,6 +206,13 @@ def test_labels_outside_0_to_9_are_refused_with_the_file_and_the_label(tmp_path)
     labels.write_bytes(idx_bytes(np.array([9, 2, 10], dtype=np.uint8)))
     with pytest.raises(ValueError, match=rf"^{labels}: 1 labels outside 0..9, first label 10 of image 2$"):
         load_idx_binary(tmp_path, "mnist", verify=False)
+    labels.write_bytes(idx_bytes(np.array([9, -1, 2], dtype=np.int16)))  # a signed IDX type
+    with pytest.raises(ValueError, match=rf"^{labels}: 1 labels outside 0..9, first label -1 of image 1$"):
+        load_idx_binary(tmp_path, "mnist", verify=False)
+    # fractional labels inside 0..9 would be truncated to another class
+    labels.write_bytes(idx_bytes(np.array([9, 2.5, 1], dtype=np.float32)))
+    with pytest.raises(ValueError, match=rf"^{labels}: labels are float32, expected integers 0..9$"):
+        load_idx_binary(tmp_path, "mnist", verify=False)
 
 
 def test_download_verifies_before_writing_and_never_overwrites(tmp_path, monkeypatch):

@@ -52,6 +52,20 @@ def test_histograms_drawn_from_the_target_score_within_the_floor(n_samples):
         assert floor.mean == pytest.approx((p.size - 1) / (2 * n_samples), rel=0.1)
 
 
+def test_a_chain_of_repeated_draws_scores_the_floor_of_its_effective_sample_size():
+    """A chain that holds each of 20 independent draws for 20 samples (400 samples, exactly 20 effective) scores
+    the floor of n_samples 400, n_effective 20: the mean to its Monte Carlo error (a few %), and about 95 % below
+    the 95th percentile (the divergences of 20 draws take few values: 0.02 allowed). The floor is about 0.18 nat
+    here; with the counts of 20 draws, unscaled, about 0.07, in the opposite direction about 0.11."""
+    p = np.array([0.68, 0.21, 0.05, 0.03, 0.02, 0.01])
+    rng = np.random.default_rng(8)
+    chains = np.repeat(rng.choice(p.size, size=(2000, 20), p=p), 20, axis=1)
+    scores = kl_target_to_histogram(p, np.stack([np.bincount(chain, minlength=p.size) for chain in chains]))
+    floor = kl_floor(p, 400, 20, n_draws=4000, seed=1)
+    assert scores.mean() == pytest.approx(floor.mean, rel=0.08)
+    assert np.mean(scores <= floor.q95) == pytest.approx(0.95, abs=0.02)
+
+
 def test_floor_grows_as_the_effective_sample_size_shrinks():
     """80 windows of which 8 are effectively independent (a slow chain) score far more than 80 independent ones;
     a biased histogram (the target's modes swapped) lies far above either floor."""

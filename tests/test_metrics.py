@@ -347,3 +347,24 @@ def test_gee_rate_ratio_covers_the_true_ratio_when_an_rbm_rarely_switches_free()
             assert np.isfinite(ci.estimate) and np.isfinite(ci.high)
     assert covered / 200 >= 0.90
     assert silent > 40
+
+
+def test_gee_rate_ratio_interval_carries_the_variation_of_the_ratio_between_rbms():
+    """5 trained RBMs x 5 runs of 40 s whose tempered/free ratio itself varies between RBMs: 3 x lognormal(0, 0.7),
+    free rates 0.5 Hz x lognormal(0, 0.5), independent, so the pooled ratio estimates E[ratio] = 3 exp(0.7^2 / 2).
+    The cluster-robust 95 % intervals cover it in about 92 % of 400 data sets (5 clusters and a skewed ratio: a
+    little below nominal); 0.87 is 3.4 binomial sigma below that. Intervals that treat every run as its own cluster
+    see only the Poisson noise and cover about 77 %."""
+    rng = np.random.default_rng(30)
+    n_rbms, n_runs, duration_s, sigma = 5, 5, 40.0, 0.7
+    expected_ratio = 3.0 * np.exp(sigma**2 / 2)
+    covered = 0
+    for _ in range(400):
+        free_rate_hz = 0.5 * rng.lognormal(0.0, 0.5, n_rbms)[:, None] * np.ones((n_rbms, n_runs))
+        ratio = 3.0 * rng.lognormal(0.0, sigma, n_rbms)[:, None]
+        free = rng.poisson(duration_s * free_rate_hz)
+        tempered = rng.poisson(duration_s * ratio * free_rate_hz)
+        counts, treated, clusters = _design(tempered, free)
+        ci = poisson_rate_ratio(counts, np.full(counts.size, duration_s), treated, clusters)
+        covered += ci.low <= expected_ratio <= ci.high
+    assert covered / 400 >= 0.87, covered / 400

@@ -8,6 +8,8 @@ from scipy.stats import chi2
 from lif_tempering.learning.classifier import classification_accuracy, train_classifier
 from lif_tempering.learning.datasets import load_digits_binary
 from lif_tempering.learning.rbm import (
+    TrainingDivergedError,
+    _check_finite_parameters,
     _gibbs_step,
     _monitoring_curves,
     _tempered_gibbs_step,
@@ -267,6 +269,13 @@ def test_diverging_training_stops_naming_the_epoch_and_the_value():
     assert "rbm.learning_rate_start" in message
     finite = train_rbm(data, 4, epochs=3, batch_size=10, learning_rate=0.1, seed=0)
     assert all(np.all(np.isfinite(finite[key])) for key in ("W", "b_v", "b_h"))
+    # the weights overflow first in training; a non-finite bias alone is refused as well
+    W, b_v, b_h = np.zeros((3, 4)), np.zeros(3), np.array([0.0, 0.0, np.nan, -np.inf])
+    with pytest.raises(TrainingDivergedError, match=r"epoch 2: 2 non-finite values in b_h, first b_h\[2\] = nan "
+                                                    r"\(hidden unit 2\)"):
+        _check_finite_parameters(1, W, b_v, b_h)
+    with pytest.raises(TrainingDivergedError, match=r"in b_v, first b_v\[1\] = inf \(visible unit 1\)"):
+        _check_finite_parameters(1, W, np.array([0.0, np.inf, 0.0]), np.zeros(4))
 
 
 def test_training_is_reproducible_and_logs_each_epoch():

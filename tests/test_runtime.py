@@ -15,11 +15,16 @@ def test_limit_threads_caps_the_blas_numpy_already_loaded(monkeypatch):
     np.testing.assert_array_equal(np.ones((2, 2)) @ np.ones(2), [2.0, 2.0])
     for name in THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    limiter = limit_threads(1)
-    try:
-        assert isinstance(limiter, threadpoolctl.threadpool_limits)
+    # the pools start at 3 threads whatever OMP_NUM_THREADS the test session had: a cap that does not reach
+    # the loaded BLAS leaves them there
+    with threadpoolctl.threadpool_limits(3):
         pools = threadpoolctl.threadpool_info()
-        assert pools and all(pool["num_threads"] == 1 for pool in pools)
-        assert all(os.environ[name] == "1" for name in THREAD_VARIABLES)
-    finally:
-        limiter.restore_original_limits()
+        assert pools and all(pool["num_threads"] == 3 for pool in pools)
+        limiter = limit_threads(1)
+        try:
+            assert isinstance(limiter, threadpoolctl.threadpool_limits)
+            threads = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
+            assert threads == [1] * len(threads), threads
+            assert all(os.environ[name] == "1" for name in THREAD_VARIABLES)
+        finally:
+            limiter.restore_original_limits()

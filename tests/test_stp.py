@@ -91,14 +91,19 @@ def expected_releases() -> np.ndarray:
     return np.array([tso_releases(SPIKES_MS, *setting) for setting in SETTINGS])
 
 
-def test_release_sequence_runtime(runtime_device):
+def runtime_releases() -> np.ndarray:
+    """(setting, spike) releases of the package's synapses, simulated on the runtime device."""
     start_scope()
     defaultclock.dt = DT_MS * ms
     objects, handles = probe_objects()
     for variable, value in probe_values(handles).items():
         variable[:] = value
     Network(*objects).run(PROBE_MS * ms, namespace={})
-    np.testing.assert_allclose(measured_releases(handles["monitor"]), expected_releases(), rtol=1e-9, atol=1e-15)
+    return measured_releases(handles["monitor"])
+
+
+def test_release_sequence_runtime(runtime_device):
+    np.testing.assert_allclose(runtime_releases(), expected_releases(), rtol=1e-9, atol=1e-15)
 
 
 @pytest.mark.slow
@@ -305,10 +310,12 @@ def nest():
     return nest
 
 
-def test_nest_tsodyks2_synapse_gives_the_same_releases(nest):
-    """NEST's tsodyks2_synapse, started rested (u = U, x = 1), sends the same releases."""
+def test_nest_tsodyks2_synapse_gives_the_same_releases(nest, runtime_device):
+    """NEST's tsodyks2_synapse, started rested (u = U, x = 1), sends the same releases as the numpy
+    recursion and as the package's synapses (releases depend on the intervals only)."""
     times_ms = [t + 1.0 for t in SPIKES_MS]  # a spike generator cannot emit at t = 0
-    for U, tau_rec, tau_fac in SETTINGS:
+    package_releases = runtime_releases()
+    for setting, (U, tau_rec, tau_fac) in enumerate(SETTINGS):
         nest.ResetKernel()
         nest.resolution = DT_MS
         generator = nest.Create("spike_generator", params={"spike_times": times_ms})
@@ -319,5 +326,7 @@ def test_nest_tsodyks2_synapse_gives_the_same_releases(nest):
         nest.Connect(generator, relay)
         nest.Connect(relay, target, syn_spec={"synapse_model": "stp_probe", "weight": 1.0, "delay": DT_MS})
         nest.Simulate(PROBE_MS + 10.0)
-        np.testing.assert_allclose(recorder.get("events")["weights"], tso_releases(times_ms, U, tau_rec, tau_fac),
-                                   rtol=1e-12)
+        nest_releases = recorder.get("events")["weights"]
+        np.testing.assert_allclose(nest_releases, tso_releases(times_ms, U, tau_rec, tau_fac), rtol=1e-12)
+        np.testing.assert_allclose(package_releases[setting], nest_releases, rtol=1e-9, atol=1e-15,
+                                   err_msg=f"package vs NEST, setting {setting}")
