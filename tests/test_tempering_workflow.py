@@ -31,7 +31,7 @@ def study(finished_test_study, tmp_path_factory):
 
 def test_summary_layout_and_units(study):
     ds = read_dataset(study / "results/mixing/summary.nc")
-    assert list(ds["network"].values) == ["translated"]
+    assert sorted(ds["network"].values) == ["calibrated", "in_the_loop", "translated"]
     assert list(ds["sampler"].values) == ["lif", "gibbs"]
     assert list(ds["schedule"].values) == ["free", "tempered"]
     assert list(ds["seed"].values) == [0, 1] and list(ds["training_seed"].values) == [0]
@@ -202,6 +202,30 @@ def test_runs_are_shared_and_self_describing(study):
     for name in ("digit_strip", "class_timelines", "mixing_metrics", "parameter_scan", "phase_diagnostics",
                  "conditional_calibration"):
         assert (study / f"results/figures/tempering/{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("network", ["calibrated", "in_the_loop"])
+def test_corrected_networks_run_with_their_corrections_and_the_translated_runs_seeds(study, network):
+    """Only the lif sampler runs a corrected network, from its network file, with the seeds of the translated runs;
+    the summary holds its runs beside the translated network's and no Gibbs runs for it."""
+    runs = study / f"results/sampling/digits/networks/{network}"
+    assert sorted(p.name for p in runs.iterdir()) == ["lif"]
+    assert sorted(p.name for p in (runs / "lif").iterdir()) == ["free", "tempered_f10_T1.5"]
+    file = read_dataset(study / f"results/rbm/digits/seed0/network_{network}.nc")
+    for schedule in ("free", "tempered_f10_T1.5"):
+        corrected = read_dataset(runs / f"lif/{schedule}/training_seed0/seed1.nc")
+        plain = read_dataset(study / f"results/sampling/digits/lif/{schedule}/training_seed0/seed1.nc")
+        assert corrected.attrs["network"] == network and plain.attrs["network"] == "translated"
+        assert corrected.attrs["rng_seed"] == plain.attrs["rng_seed"]
+        for name, variable in (("bias_scale", "translation_bias_scale"), ("bias_shift", "translation_bias_shift"),
+                               ("coupling_scale", "translation_coupling_scale")):
+            np.testing.assert_allclose(corrected.attrs[variable], file[name].values)
+        assert not np.array_equal(corrected["z"].values, plain["z"].values)
+        assert_described(corrected)
+    ds = read_dataset(study / "results/mixing/summary.nc").sel(network=network)
+    assert np.all(np.isfinite(ds["switch_rate_hz"].sel(sampler="lif").values))
+    assert np.all(np.isnan(ds["switch_rate_hz"].sel(sampler="gibbs").values))
+    assert np.isfinite(float(ds["conditional_coupling_gain_mean"].sel(sampler="lif", schedule="free", layer="hidden")))
 
 
 def test_phase_diagnostics(study):

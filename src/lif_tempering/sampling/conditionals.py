@@ -66,21 +66,26 @@ class ConditionalGains(NamedTuple):
 
 
 def _sums(inputs: LayerInputs, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian of the log-likelihood at ``theta = (a, g, c)``, summed in chunks of samples."""
+    """Gradient and Hessian of the log-likelihood at ``theta = (a, g, c)``, summed in chunks of samples.
+
+    The bias column is constant over samples, so its terms are sums over samples per unit, weighted by the bias.
+    """
     gradient, hessian = np.zeros(3), np.zeros((3, 3))
     n_units = inputs.states.shape[1]
     step = max(1, _CHUNK_ENTRIES // max(n_units, 1))
-    bias = inputs.bias.astype(np.float64)[None, :]
+    bias = inputs.bias.astype(np.float64)
     for start in range(0, inputs.states.shape[0], step):
-        y = inputs.states[start:start + step].astype(np.float64)
-        coupling = inputs.coupling[start:start + step].astype(np.float64)
-        columns = (np.broadcast_to(bias, y.shape), coupling, np.ones_like(y))
-        p = expit(theta[0] * columns[0] + theta[1] * coupling + theta[2])
-        residual, weight = y - p, p * (1.0 - p)
-        for i in range(3):
-            gradient[i] += np.sum(columns[i] * residual)
-            for j in range(i, 3):
-                hessian[i, j] += np.sum(columns[i] * columns[j] * weight)
+        coupling = np.asarray(inputs.coupling[start:start + step], dtype=np.float64)
+        p = expit(np.add(theta[0] * bias[None, :], theta[1] * coupling) + theta[2])
+        residual = np.subtract(inputs.states[start:start + step], p, dtype=np.float64)
+        weight = np.multiply(p, 1.0 - p, out=p)
+        weighted_coupling = coupling * weight
+        residual_per_unit, weight_per_unit = residual.sum(axis=0), weight.sum(axis=0)
+        weighted_coupling_per_unit = weighted_coupling.sum(axis=0)
+        gradient += (bias @ residual_per_unit, np.vdot(coupling, residual), residual_per_unit.sum())
+        hessian += [[np.square(bias) @ weight_per_unit, bias @ weighted_coupling_per_unit, bias @ weight_per_unit],
+                    [0.0, np.vdot(weighted_coupling, coupling), weighted_coupling_per_unit.sum()],
+                    [0.0, 0.0, weight_per_unit.sum()]]
     hessian = np.triu(hessian) + np.triu(hessian, 1).T
     return gradient, hessian
 

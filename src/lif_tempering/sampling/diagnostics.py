@@ -23,12 +23,17 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-with warnings.catch_warnings():  # ArviZ announces its coming refactor at import
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz
-
 #: R-hat below which chains count as converged (Vehtari et al. 2021).
 R_HAT_CONVERGED = 1.01
+
+
+def _arviz():
+    """ArviZ, imported on first use: it brings matplotlib (half a second), which the sampling jobs that import
+    this module's stage never need."""
+    with warnings.catch_warnings():  # ArviZ announces its coming refactor at import
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz
+    return arviz
 
 
 def _draws(draws: ArrayLike) -> np.ndarray:
@@ -63,13 +68,13 @@ def rank_r_hat(draws: ArrayLike) -> np.ndarray:
 
     Chains constant within but differing between give ``inf`` (or a huge value).
     """
-    return _per_variable(draws, arviz.rhat, method="rank")
+    return _per_variable(draws, _arviz().rhat, method="rank")
 
 
 def bulk_ess(draws: ArrayLike) -> np.ndarray:
     """Bulk effective sample size of each variable of ``draws`` (chain, draw, ...), over all chains; ``nan``
     where constant. Never negative; may exceed the number of draws for anticorrelated chains."""
-    return _per_variable(draws, arviz.ess, method="bulk")
+    return _per_variable(draws, _arviz().ess, method="bulk")
 
 
 class ChainDiagnostics(NamedTuple):
