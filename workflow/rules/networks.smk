@@ -77,7 +77,8 @@ rule train_in_the_loop:
 
 # The corrected networks' free and tempered runs and their mixing analysis: the translated network's rules with the
 # network file in place of the trained RBM (same seeds: every network sees the same background noise). The ground-state
-# quality of a network trained in the loop is measured against the test images' statistics under its own machine.
+# quality of a network trained in the loop is measured against the test images' statistics under its own machine
+# (the calibrated network's machine is the trained RBM: the reference's statistics).
 use rule tempering_run as network_run with:
     input:
         rbm=NETWORK_FILE,
@@ -110,12 +111,20 @@ def network_group_runs(wildcards):
             for seed in TEMPERING_SEEDS for schedule in ("free", MAIN_TEMPERED)]
 
 
+def network_group_inputs(wildcards):
+    """The network file, the RBM's reference and the runs; the test images' statistics under the network's machine
+    where it is not the trained RBM's (in the loop)."""
+    inputs = {"rbm": NETWORK_FILE.format(**wildcards), "reference": REFERENCE.format(**wildcards),
+              "runs": network_group_runs(wildcards)}
+    if wildcards.network == "in_the_loop":
+        inputs["statistics"] = "results/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.nc".format(
+            **wildcards)
+    return inputs
+
+
 use rule mixing_group as network_mixing_group with:
     input:
-        rbm=NETWORK_FILE,
-        reference=REFERENCE,
-        statistics="results/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.nc",
-        runs=network_group_runs,
+        unpack(network_group_inputs),
     output:
         NETWORK_GROUP,
     log:
