@@ -298,9 +298,10 @@ def _seeds_text(seeds) -> str:
 def confirmation_rows(scan: xr.Dataset, summary: xr.Dataset, switch_ratio_aim: tuple | None = None) -> list[dict]:
     """Whether the study's runs (``summary``, the scan's sampler and network: the translated one, which the scan
     runs) meet the bar the scan chose with, by the same statistic: each quality ratio against the scan's
-    ``selection_min_quality_ratio`` by its ``selection_quality_statistic`` (:func:`lif_tempering.analysis.study.quality_bar_met`), the switch ratio against
-    ``switch_ratio_aim`` (least ratio, least interval low end; no row without it), all of it together; and the
-    training seeds of the scan's and the study's trained RBMs and those in both (none where the choice is fair)."""
+    ``selection_min_quality_ratio`` by its ``selection_quality_statistic``
+    (:func:`lif_tempering.analysis.study.quality_bar_met`), the switch ratio against ``switch_ratio_aim`` (least
+    ratio, least interval low end; no row without it), all of it together; and the training seeds of the scan's
+    and the study's trained RBMs and those in both (none where the choice is fair)."""
     bar, statistic = scan.attrs["selection_min_quality_ratio"], scan.attrs["selection_quality_statistic"]
     study = summary.sel(sampler=scan.attrs.get("sampler", "lif"))
     if "network" in study.dims:
