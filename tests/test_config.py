@@ -134,10 +134,10 @@ def test_temperature_map_must_cover_the_tempering_t_max():
 def test_tempering_cross_field_rules():
     config = default_config()
     config["tempering"]["ground_state_tolerance"] = 1.0  # not below t_max - 1 for the lowest t_max, 2 (scan)
-    config["tempering"]["duration_ms"] = 3005  # not a multiple of tau_ref (Gibbs sweeps); < 2 periods at 0.5 Hz
+    config["tempering"]["duration_ms"] = 1905  # not a multiple of tau_ref (Gibbs sweeps); 0.905 s: < 2 periods at 2 Hz
     config["tempering"]["scheme"] = "balanced"
     config["temperature_map"]["schemes"] = ["compensated"]
-    _expect_error(config, "tempering.ground_state_tolerance", "tempering.duration_ms: 3005 leaves fewer than two",
+    _expect_error(config, "tempering.ground_state_tolerance", "tempering.duration_ms: 1905 leaves fewer than two",
                   "multiple of the neuron's tau_ref_ms", "tempering.scheme: 'balanced'")
 
 
