@@ -40,7 +40,7 @@ def test_the_default_study_runs_every_grid_point_on_the_scans_rbms_and_seeds(tmp
     assert {"U0.01_taurec280", "U1_taurec10"} <= set(points)
     # the (training seed, seed) pairs of the parameter scan: those of its tempered runs at a point off the study's
     scan_pairs = {(w["training_seed"], w["seed"]) for rule, w in jobs
-                  if rule == "tempering_run" and w["sampler"] == "lif" and w["schedule"] == "tempered_f0.5_T2"}
+                  if rule == "tempering_run" and w["sampler"] == "lif" and w["schedule"] == "tempered_f5_T2"}
     assert len(scan_pairs) == config["parameter_scan"]["n_training_seeds"] * config["parameter_scan"]["n_seeds"]
     runs = stp_runs(jobs)
     assert runs == {(point, k, s) for point, (k, s) in itertools.product(points, scan_pairs)}
