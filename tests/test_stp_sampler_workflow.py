@@ -75,7 +75,8 @@ def test_summary_holds_the_two_by_two_design(study):
 
 def test_validation_holds_lif_stp(study):
     ds = read_dataset(study / "results/validation/small_bm.nc")
-    assert list(ds["sampler"].values) == ["gibbs", "lif", "lif_uncorrected", "lif_exponential", "lif_stp"]
+    assert list(ds["sampler"].values) == ["gibbs", "lif", "lif_uncorrected", "lif_exponential", "lif_calibrated",
+                                          "lif_in_the_loop", "lif_stp"]
     assert_described(ds)
     dkl = ds["dkl"].sel(sampler="lif_stp")
     assert np.all(np.isfinite(dkl)) and np.all(dkl >= 0)

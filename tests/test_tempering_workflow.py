@@ -56,7 +56,9 @@ def test_summary_layout_and_units(study):
     assert ds["n_switches"].dims == RUN_DIMS and ds["n_switches"].attrs["units"] == "1"
     assert ds["ess_bulk_label_censored"].dims == RUN_DIMS[:-1]
     assert ds["ess_bulk_label_censored_fraction"].dims == ("network", "sampler", "schedule")
-    assert np.all(ds["ess_bulk_label"] > 0)  # censored chains enter at one draw per seed, never dropped
+    chains = ds["duration_s"].notnull().any("seed").transpose(*RUN_DIMS[:-1]).values  # the corrected networks: lif only
+    ess = ds["ess_bulk_label"].transpose(*RUN_DIMS[:-1]).values
+    assert np.all(ess[chains] > 0) and np.all(np.isnan(ess[~chains]))  # censored chains enter at one draw per seed
     assert ds["window_label"].dims == (*RUN_DIMS, "window") and ds.sizes["window"] >= 19
     assert ds["class_kl_floor"].dims == (*RUN_DIMS, "kl_time_s")
     for name in CONDITIONAL_METRICS:
@@ -274,8 +276,8 @@ def test_changing_the_readout_reruns_the_analysis_but_no_run(study, key, value):
     config = load_test_config()
     config["tempering"][key] = value
     assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == [
-        "conditional_calibration_figure", "mixing_group", "mixing_summary", "parameter_scan", "parameter_scan_figure",
-        "scan_group", "tempering_figures", "tempering_study"]
+        "conditional_calibration_figure", "mixing_group", "mixing_summary", "network_mixing_group", "parameter_scan",
+        "parameter_scan_figure", "scan_group", "tempering_figures", "tempering_study"]
 
 
 def test_a_dwell_shape_in_the_scan_adds_tempered_runs_only(study):
@@ -292,8 +294,8 @@ def test_changing_the_reference_reruns_it_and_the_studys_analysis_but_no_run_and
     config = load_test_config()
     config["reference"]["n_sweeps"] = 500
     assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == [
-        "conditional_calibration_figure", "mixing_group", "mixing_summary", "reference_distribution",
-        "tempering_figures", "tempering_study"]
+        "conditional_calibration_figure", "mixing_group", "mixing_summary", "network_mixing_group",
+        "reference_distribution", "tempering_figures", "tempering_study"]
 
 
 def test_a_lif_run_reads_only_its_schemes_temperature_map(tmp_path):
