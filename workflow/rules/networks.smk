@@ -3,8 +3,8 @@
 NETWORK_CALIBRATION = canonical(config["network_calibration"])
 IN_THE_LOOP = canonical(config["in_the_loop"])
 #: The network files of a trained RBM.
-CALIBRATED_NETWORK = "results/rbm/{dataset}/seed{training_seed}/network_calibrated.nc"
-IN_THE_LOOP_NETWORK = "results/rbm/{dataset}/seed{training_seed}/network_in_the_loop.nc"
+CALIBRATED_NETWORK = NETWORK_FILE.replace("{network}", "calibrated")
+IN_THE_LOOP_NETWORK = NETWORK_FILE.replace("{network}", "in_the_loop")
 #: The network files of a validation machine ({bm}: its index), read by validation_lif for lif_calibrated and
 #: lif_in_the_loop.
 SMALL_BM_NETWORKS = {"lif_calibrated": "results/validation/networks/calibrated/bm{bm}.nc",
