@@ -141,6 +141,17 @@ def test_tempering_cross_field_rules():
                   "multiple of the neuron's tau_ref_ms", "tempering.scheme: 'balanced'")
 
 
+def test_the_default_network_must_be_one_the_study_runs():
+    config = default_config()
+    config["tempering"]["networks"] = ["translated", "in_the_loop"]
+    config["tempering"]["default_network"] = "calibrated"
+    _expect_error(config, "tempering.default_network: 'calibrated' must be one of tempering.networks = "
+                          "['translated', 'in_the_loop']")
+    config["tempering"]["default_network"] = "stp"
+    _expect_error(config, "tempering.default_network: 'stp' is not allowed; allowed: translated, calibrated, "
+                          "in_the_loop")
+
+
 def test_the_scans_trained_rbms_must_not_be_the_studys():
     """The schedule is chosen on the scan's trained RBMs; the study's (training seeds 0 .. 4) report it."""
     config = default_config()

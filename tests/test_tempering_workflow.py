@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
-from workflow_helpers import assert_described, copy_study, load_test_config, run_workflow, scheduled_jobs
+from workflow_helpers import (
+    assert_described,
+    copy_study,
+    load_test_config,
+    run_workflow,
+    scheduled_jobs,
+    write_config,
+)
 
 from lif_tempering.io import read_dataset
 
@@ -20,7 +27,8 @@ CHAIN_METRICS = {"r_hat_label": "1", "ess_bulk_label": "1", "ess_bulk_label_per_
                  "pooled_class_kl_reference_floor": "nat", "pooled_class_kl_prior_excess": "nat"}
 CONDITIONAL_METRICS = ("conditional_bias_gain", "conditional_coupling_gain", "conditional_offset",
                        "conditional_calibration_error", "conditional_calibration_error_floor")
-SCAN_JOBS = ["parameter_scan", "parameter_scan_figure", "scan_group", "tempering_run", "tempering_study"]
+#: The scan runs the study's default network (tempering.default_network; calibrated in the test configuration).
+SCAN_JOBS = ["network_run", "parameter_scan", "parameter_scan_figure", "scan_group", "tempering_study"]
 
 
 def present(ds, name):
@@ -165,9 +173,11 @@ def test_parameter_scan(study):
                  "ground_activity_ratio", "switch_ratio_by_training_seed"):
         assert name in ds, name
     assert_described(ds)
-    # the scan runs on its own trained RBM (training seed 1) with seeds 0, 1, 2; the study's RBM 0 reports the choice
+    # the scan runs the default network on its own trained RBM (training seed 1) with seeds 0, 1, 2; the study's
+    # RBM 0 reports the choice
     summary = read_dataset(study / "results/mixing/summary.nc")
     group = read_dataset(study / "results/mixing/digits/scan/f10_T1.5/training_seed1.nc")
+    assert ds.attrs["network"] == "calibrated" and list(group["network"].values) == ["calibrated"]
     assert list(group["seed"].values) == [0, 1, 2] and list(summary["seed"].values) == [0, 1]
     assert list(group["training_seed"].values) == [1] and list(summary["training_seed"].values) == [0]
     np.testing.assert_allclose(float(ds["switch_rate_hz"].sel(frequency_hz=10.0, t_max=1.5)),
@@ -187,16 +197,20 @@ def test_parameter_scan(study):
 
 
 def test_runs_are_shared_and_self_describing(study):
-    lif = study / "results/sampling/digits/lif"
-    # one free run per seed serves every condition; the main condition is a grid point of the scan
-    assert sorted(p.name for p in lif.iterdir()) == ["free", "tempered_f10_T1.3", "tempered_f10_T1.5",
-                                                      "tempered_f5_T1.3", "tempered_f5_T1.5"]
+    lif, calibrated = study / "results/sampling/digits/lif", study / "results/sampling/digits/networks/calibrated/lif"
+    # one free run per seed serves every condition; the main condition is a grid point of the scan, which runs the
+    # default (calibrated) network; the translated network runs the main condition and the STP scan's free runs
+    assert sorted(p.name for p in calibrated.iterdir()) == ["free", "tempered_f10_T1.3", "tempered_f10_T1.5",
+                                                             "tempered_f5_T1.3", "tempered_f5_T1.5"]
+    assert sorted(p.name for p in lif.iterdir()) == ["free", "tempered_f10_T1.5"]
     # the scan's grid points are run on the scan's trained RBM only, the free runs on both (seeds of each)
-    assert sorted(p.name for p in (lif / "tempered_f5_T1.3").iterdir()) == ["training_seed1"]
-    assert sorted(p.name for p in (lif / "tempered_f5_T1.3/training_seed1").iterdir()) == [
+    assert sorted(p.name for p in (calibrated / "tempered_f5_T1.3").iterdir()) == ["training_seed1"]
+    assert sorted(p.name for p in (calibrated / "tempered_f5_T1.3/training_seed1").iterdir()) == [
         f"seed{k}.nc" for k in range(3)]
-    assert sorted(p.name for p in (lif / "free/training_seed0").iterdir()) == [f"seed{k}.nc" for k in range(2)]
-    assert sorted(p.name for p in (lif / "free/training_seed1").iterdir()) == [f"seed{k}.nc" for k in range(3)]
+    for runs in (lif, calibrated):
+        assert sorted(p.name for p in (runs / "free/training_seed0").iterdir()) == [f"seed{k}.nc" for k in range(2)]
+        assert sorted(p.name for p in (runs / "free/training_seed1").iterdir()) == [f"seed{k}.nc" for k in range(3)]
+    assert sorted(p.name for p in (lif / "tempered_f10_T1.5").iterdir()) == ["training_seed0"]
     with xr.open_dataset(lif / "tempered_f10_T1.5/training_seed0/seed1.nc", engine="h5netcdf") as run:
         assert run["z"].dims == ("time", "unit") and run["z"].dtype == np.int8
         assert run["z"].encoding.get("zlib") or run["z"].encoding.get("compression") == "zlib"
@@ -286,7 +300,23 @@ def test_a_dwell_shape_in_the_scan_adds_tempered_runs_only(study):
     config["parameter_scan"]["shapes"] = ["sinusoid", "dwell"]
     jobs = run_workflow(study, config, ["tempering_study"], dryrun=True)
     assert sorted(set(jobs)) == SCAN_JOBS
-    assert jobs.count("tempering_run") == 4 * 3 and jobs.count("scan_group") == 4  # 2 x 2 points x 3 seeds
+    assert jobs.count("network_run") == 4 * 3 and jobs.count("scan_group") == 4  # 2 x 2 points x 3 seeds
+
+
+@pytest.mark.parametrize("network, new_jobs", [
+    ("translated", ["tempering_run"]),
+    ("in_the_loop", ["network_data_statistics", "network_run", "train_in_the_loop"]),
+])
+def test_the_default_network_is_the_one_the_scan_runs(study, network, new_jobs):
+    """Another default network reruns the scan on that network's runs of the scan's RBM (training in the loop where it
+    is the in-the-loop network), the scan's analysis and the headline; nothing of the study's own runs."""
+    config = load_test_config()
+    config["tempering"]["default_network"] = network
+    jobs = scheduled_jobs(study, write_config(study, config), ["tempering_study"], dryrun=True)
+    assert sorted({rule for rule, _ in jobs}) == sorted(["parameter_scan", "parameter_scan_figure", "scan_group",
+                                                         "tempering_study", *new_jobs])
+    assert {dict(wildcards)["training_seed"] for rule, wildcards in jobs if rule in new_jobs} == {"1"}
+    assert all(dict(wildcards).get("network", network) == network for _, wildcards in jobs)
 
 
 def test_changing_the_reference_reruns_it_and_the_studys_analysis_but_no_run_and_not_the_scan(study):

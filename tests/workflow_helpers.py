@@ -41,11 +41,16 @@ def copy_study(finished: Path, destination: Path) -> Path:
     return destination
 
 
-def run_workflow(workdir: Path, config: dict, targets, dryrun: bool = False):
-    """Run (or dry-run) ``targets`` with ``config`` over the defaults; return the scheduled rules."""
+def write_config(workdir: Path, config: dict) -> Path:
+    """``config`` as a YAML file in ``workdir``, named by its content."""
     configfile = workdir / f"config_{hashlib.sha256(yaml.safe_dump(config).encode()).hexdigest()[:8]}.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    return sorted(rule for rule, _ in scheduled_jobs(workdir, configfile, targets, dryrun))
+    return configfile
+
+
+def run_workflow(workdir: Path, config: dict, targets, dryrun: bool = False):
+    """Run (or dry-run) ``targets`` with ``config`` over the defaults; return the scheduled rules."""
+    return sorted(rule for rule, _ in scheduled_jobs(workdir, write_config(workdir, config), targets, dryrun))
 
 
 def assert_described(ds):

@@ -171,6 +171,9 @@ def _tempering_problems(config: dict, tau_ref_ms: float) -> list[str]:
         if abs(sweeps - round(sweeps)) > 1e-9 * sweeps:
             problems.append(f"tempering.duration_ms: {tempering['duration_ms']} must be a multiple of the neuron's "
                             f"tau_ref_ms = {tau_ref_ms} (one Gibbs sweep)")
+    if tempering["default_network"] not in tempering["networks"]:
+        problems.append(f"tempering.default_network: {tempering['default_network']!r} must be one of "
+                        f"tempering.networks = {tempering['networks']}")
     problems += _scan_training_seed_problems(scan, config["rbm"]["n_training_seeds"])
     problems += _scan_bootstrap_problems(scan, tempering["bootstrap"]["min_distinct_resamples"])
     loop = config["in_the_loop"]["rbm"]["tempered"]

@@ -98,7 +98,7 @@ use rule data_statistics as network_data_statistics with:
         rbm=NETWORK_FILE,
         data=dataset_files,
     output:
-        "results/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.nc",
+        NETWORK_DATA_STATISTICS,
     log:
         "results/logs/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.log",
     benchmark:
@@ -117,8 +117,7 @@ def network_group_inputs(wildcards):
     inputs = {"rbm": NETWORK_FILE.format(**wildcards), "reference": REFERENCE.format(**wildcards),
               "runs": network_group_runs(wildcards)}
     if wildcards.network == "in_the_loop":
-        inputs["statistics"] = "results/rbm/{dataset}/seed{training_seed}/network_{network}_data_statistics.nc".format(
-            **wildcards)
+        inputs["statistics"] = NETWORK_DATA_STATISTICS.format(**wildcards)
     return inputs
 
 

@@ -62,9 +62,13 @@ RUN = "results/sampling/{dataset}/{sampler}/{schedule}/training_seed{training_se
 #: calibrated, in_the_loop: the network files of rules calibrate_network and train_in_the_loop). Only the renewing
 #: lif sampler runs the corrected networks; gibbs and lif_stp runs are of the translated RBM.
 NETWORKS = TEMPERING["networks"]
+#: The network of the tempering claim: the parameter scan runs it and the headline confirms the scan's choice on it.
+DEFAULT_NETWORK = TEMPERING["default_network"]
 CORRECTED_NETWORKS = [network for network in NETWORKS if network != "translated"]
 NETWORK_RUN_SAMPLERS = [sampler for sampler in TEMPERING["samplers"] if sampler == "lif"]
 NETWORK_FILE = "results/rbm/{dataset}/seed{training_seed}/network_{network}.nc"
+#: The test images' statistics under a network file's machine (read where it is not the trained RBM: in the loop).
+NETWORK_DATA_STATISTICS = NETWORK_FILE.replace(".nc", "_data_statistics.nc")
 NETWORK_RUN = "results/sampling/{dataset}/networks/{network}/{sampler}/{schedule}/training_seed{training_seed}/seed{seed}.nc"
 NETWORK_GROUP = "results/mixing/{dataset}/networks/{network}/{sampler}/training_seed{training_seed}.nc"
 MAIN_TEMPERED = schedule_label("tempered", TEMPERING["frequency_hz"], TEMPERING["t_max"], SHAPE, dwell_fraction(SHAPE))
@@ -234,13 +238,25 @@ def scan_schedule_label(condition):
     return schedule_label("tempered", f, t, shape, dwell_fraction(shape))
 
 
+def scan_group_inputs(wildcards):
+    """The scan's runs of DEFAULT_NETWORK at one condition, its network (the trained RBM or the network file) and the
+    test images' statistics under the network's machine: the scan's RBMs are measured against the test images only
+    (no class distribution, no parallel tempering)."""
+    fields = {"dataset": wildcards.dataset, "training_seed": wildcards.training_seed, "network": DEFAULT_NETWORK}
+    schedules = ("free", scan_schedule_label(wildcards.condition))
+    if DEFAULT_NETWORK == "translated":
+        return {"rbm": "results/rbm/{dataset}/seed{training_seed}/rbm.nc".format(**fields),
+                "reference": DATA_STATISTICS.format(**fields),
+                "runs": group_runs(wildcards.dataset, "lif", wildcards.training_seed, schedules[1], SCAN_SEEDS)}
+    statistics = DATA_STATISTICS if DEFAULT_NETWORK == "calibrated" else NETWORK_DATA_STATISTICS
+    return {"rbm": NETWORK_FILE.format(**fields), "reference": statistics.format(**fields),
+            "runs": [NETWORK_RUN.format(**fields, sampler="lif", schedule=schedule, seed=seed)
+                     for seed in SCAN_SEEDS for schedule in schedules]}
+
+
 rule scan_group:
     input:
-        rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
-        # the scan's RBMs are measured against the test images only (no class distribution, no parallel tempering)
-        reference=DATA_STATISTICS,
-        runs=lambda wc: group_runs(wc.dataset, "lif", wc.training_seed,
-                                   scan_schedule_label(wc.condition), SCAN_SEEDS),
+        unpack(scan_group_inputs),
     output:
         "results/mixing/{dataset}/scan/{condition}/training_seed{training_seed}.nc",
     params:
@@ -279,6 +295,7 @@ rule parameter_scan:
         configured_schedule=canonical({"shape": SHAPE, "frequency_hz": TEMPERING["frequency_hz"],
                                        "t_max": TEMPERING["t_max"]}),
         study_training_seeds=TRAINING_SEEDS,
+        network=DEFAULT_NETWORK,
     benchmark:
         "results/benchmarks/mixing/parameter_scan.tsv",
     log:

@@ -16,7 +16,8 @@ with job_log(snakemake.log[0]):
     bootstrap = params.bootstrap
     summaries = [mixing_summary(groups, bootstrap["seed"], bootstrap["n_resamples"], bootstrap["confidence"])
                  for groups in by_condition.values()]
-    scan = choose_schedule(parameter_scan(summaries, params.frequencies_hz, params.t_max_values, params.shapes),
+    scan = choose_schedule(parameter_scan(summaries, params.frequencies_hz, params.t_max_values, params.shapes,
+                                          network=params.network),
                            params.selection["min_quality_ratio"], params.configured_schedule,
                            params.selection["quality_statistic"])
     scan = with_study_training_seeds(scan, params.study_training_seeds)

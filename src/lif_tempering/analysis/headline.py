@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from lif_tempering.analysis.mixing import DEFAULT_NETWORK
+from lif_tempering.analysis.mixing import TRANSLATED_NETWORK
 from lif_tempering.analysis.study import quality_bar_met
 
 #: Columns of the headline table: ``column`` is the sampler (with its network where that is not the plain
@@ -296,8 +296,8 @@ def _seeds_text(seeds) -> str:
 
 
 def confirmation_rows(scan: xr.Dataset, summary: xr.Dataset, switch_ratio_aim: tuple | None = None) -> list[dict]:
-    """Whether the study's runs (``summary``, the scan's sampler and network: the translated one, which the scan
-    runs) meet the bar the scan chose with, by the same statistic: each quality ratio against the scan's
+    """Whether the study's runs (``summary``, the sampler and network the scan ran: its ``sampler`` and ``network``
+    attributes) meet the bar the scan chose with, by the same statistic: each quality ratio against the scan's
     ``selection_min_quality_ratio`` by its ``selection_quality_statistic``
     (:func:`lif_tempering.analysis.study.quality_bar_met`), the switch ratio against ``switch_ratio_aim`` (least
     ratio, least interval low end; no row without it), all of it together; and the training seeds of the scan's
@@ -305,7 +305,7 @@ def confirmation_rows(scan: xr.Dataset, summary: xr.Dataset, switch_ratio_aim: t
     bar, statistic = scan.attrs["selection_min_quality_ratio"], scan.attrs["selection_quality_statistic"]
     study = summary.sel(sampler=scan.attrs.get("sampler", "lif"))
     if "network" in study.dims:
-        study = study.sel(network=scan.attrs.get("network", DEFAULT_NETWORK))
+        study = study.sel(network=scan.attrs.get("network", TRANSLATED_NETWORK))
     rows, missed = [], []
     for name, met in quality_bar_met(study, bar, statistic).items():
         quantity = f"{QUALITY_RATIO_TEXT[name]} ({QUALITY_STATISTIC_TEXT[statistic]}) >= {bar:g}"

@@ -67,7 +67,7 @@ from lif_tempering.tempering.schedules import MS_PER_S, ground_state_window_ids,
 RUN_DIMS = ("network", "sampler", "schedule", "training_seed", "seed")
 #: The network of a run without a ``network`` attribute: the plain translation of the trained RBM (block Gibbs
 #: samples the trained RBM itself and is filed here too).
-DEFAULT_NETWORK = "translated"
+TRANSLATED_NETWORK = "translated"
 
 #: Per-run scalar metrics: units and long names.
 METRICS = {
@@ -221,7 +221,7 @@ def _run_coords(attrs: dict, n_classes: int, kl_times_s: np.ndarray, n_windows: 
         "kl_time_s": ("kl_time_s", kl_times_s, {"units": "s", "long_name": "sampling time after burn-in"}),
         "class": ("class", np.arange(n_classes), {"units": "1", "long_name": "classifier class"}),
         "window": ("window", np.arange(n_windows), {"units": "1", "long_name": "ground-state window, in time order"}),
-        "network": ((), str(attrs.get("network", DEFAULT_NETWORK)),
+        "network": ((), str(attrs.get("network", TRANSLATED_NETWORK)),
                     {"units": "1", "long_name": "the LIF network that sampled (gibbs: the trained RBM, translated)"}),
         "sampler": ((), str(attrs["sampler"]), {"long_name": "sampler"}),
         "schedule": ((), str(attrs["schedule"]), {"long_name": "temperature schedule"}),

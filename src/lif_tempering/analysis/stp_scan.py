@@ -26,7 +26,7 @@ from collections import defaultdict
 import numpy as np
 import xarray as xr
 
-from lif_tempering.analysis.mixing import DEFAULT_NETWORK, RATIOS_VS_FREE_LIF
+from lif_tempering.analysis.mixing import RATIOS_VS_FREE_LIF, TRANSLATED_NETWORK
 from lif_tempering.analysis.study import mixing_summary
 
 #: Per-run metrics of the scan: the ``lif_stp`` runs' mean with interval at every grid point.
@@ -105,7 +105,7 @@ def stp_scan(free_lif_groups: list[xr.Dataset], stp_groups: list[xr.Dataset], U_
     summary = None
     for (i, j), groups in by_point.items():
         summary = mixing_summary([*free_lif_groups, *groups], seed, n_resamples, confidence)
-        point = summary.sel(network=DEFAULT_NETWORK, sampler="lif_stp", schedule="free")
+        point = summary.sel(network=TRANSLATED_NETWORK, sampler="lif_stp", schedule="free")
         for output, source in sources:
             variable = point[source]
             tables[output][i, j] = float(variable)
@@ -114,7 +114,7 @@ def stp_scan(free_lif_groups: list[xr.Dataset], stp_groups: list[xr.Dataset], U_
         tables["stp_weight_factor"][i, j] = _shared(groups, "stp_weight_factor")
     dims = ("U", "tau_rec_ms")
     data = {name: (dims, table, attrs[name]) for name, table in tables.items()}
-    free = mixing_summary(free_lif_groups, seed, n_resamples, confidence).sel(network=DEFAULT_NETWORK, sampler="lif",
+    free = mixing_summary(free_lif_groups, seed, n_resamples, confidence).sel(network=TRANSLATED_NETWORK, sampler="lif",
                                                                               schedule="free")
     for metric in STP_SCAN_METRICS:
         for suffix, source in _SUFFIXES:

@@ -23,7 +23,7 @@ import xarray as xr
 
 from lif_tempering.analysis.chains import chain_variables, kl_floor_variables
 from lif_tempering.analysis.metrics import majority_labels_per_window
-from lif_tempering.analysis.mixing import DEFAULT_NETWORK, RUN_DIMS, combine_runs, run_conditionals, run_mixing, summarize
+from lif_tempering.analysis.mixing import RUN_DIMS, TRANSLATED_NETWORK, combine_runs, run_conditionals, run_mixing, summarize
 from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.reference import model_reference
 from lif_tempering.learning.study import rbm_classifier, rbm_parameters
@@ -203,7 +203,7 @@ def stack_groups(groups: list[xr.Dataset]) -> xr.Dataset:
     """
     combined = xr.combine_by_coords(groups, combine_attrs="drop_conflicts", data_vars="all", coords="different",
                                     compat="no_conflicts", join="outer")
-    networks = list(dict.fromkeys([DEFAULT_NETWORK] * (DEFAULT_NETWORK in combined["network"].values)
+    networks = list(dict.fromkeys([TRANSLATED_NETWORK] * (TRANSLATED_NETWORK in combined["network"].values)
                                   + [str(n) for group in groups for n in group["network"].values]))
     samplers = list(dict.fromkeys(str(s) for group in groups for s in group["sampler"].values))
     schedules = [name for name in ("free", "tempered") if name in combined["schedule"].values]
@@ -232,7 +232,7 @@ def mixing_summary(groups: list[xr.Dataset], seed: int, n_resamples: int, confid
 
 
 def parameter_scan(summaries: list[xr.Dataset], frequencies_hz, t_max_values, shapes=("sinusoid",),
-                   sampler: str = "lif", network: str = DEFAULT_NETWORK) -> xr.Dataset:
+                   sampler: str = "lif", network: str = TRANSLATED_NETWORK) -> xr.Dataset:
     """Grid ``shape`` x ``frequency_hz`` x ``t_max`` of :func:`mixing_summary` results, one per grid point (any order).
 
     Per grid point, ``sampler``'s mean over runs with its two-stage (cluster)
