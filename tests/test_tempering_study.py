@@ -15,9 +15,9 @@ from lif_tempering.analysis.study import (
     with_study_training_seeds,
 )
 from lif_tempering.learning.reference import model_reference
-from lif_tempering.sampling.network_calibration import GroupCorrections, corrections_dataset
+from lif_tempering.sampling.network_calibration import GroupCorrections, corrections_dataset, network_corrections
 from lif_tempering.tempering.runs import make_schedule, run_dataset
-from lif_tempering.tempering.study import condition_label, gibbs_run, network_corrections, schedule_label
+from lif_tempering.tempering.study import condition_label, gibbs_run, schedule_label
 
 N_VISIBLE, N_HIDDEN = 4, 2
 DURATION_MS, BURN_IN_MS, DT_MS = 10_000.0, 0.0, 5.0

@@ -38,7 +38,7 @@ from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.sampling.boltzmann import rbm_as_bm
 from lif_tempering.sampling.conditionals import LayerInputs, conditional_gains, layer_inputs
-from lif_tempering.sampling.translation import TranslationCorrections, layer_corrections
+from lif_tempering.sampling.translation import PLAIN, TranslationCorrections, layer_corrections
 
 #: The groups of an RBM's units (visible units first) and of a small machine's.
 RBM_GROUPS = ("visible", "hidden")
@@ -352,6 +352,14 @@ def calibrate_small_bm(W, b, p: NeuronParameters, calibration: ActivationPoint, 
         rate_inh_hz=float(calibration.rate_inh_hz),
         **{f"final_{name}": float(final[i]) for i, name in enumerate(GAIN_NAMES[:3])},
         wall_time_s=float(time.perf_counter() - start))
+
+
+def network_corrections(network: xr.Dataset) -> TranslationCorrections:
+    """The per-unit translation corrections of an RBM's network file (``bias_scale``, ``bias_shift``,
+    ``coupling_scale`` per layer, :func:`network_dataset`); a trained RBM's file has none (plain)."""
+    if "bias_scale" not in network:
+        return PLAIN
+    return group_corrections(network).per_unit((network.sizes["visible"], network.sizes["hidden"]))
 
 
 def machine_network(network: xr.Dataset):

@@ -28,8 +28,7 @@ import xarray as xr
 from lif_tempering.learning.study import rbm_parameters
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.stp import STPParameters
-from lif_tempering.sampling.network_calibration import group_corrections
-from lif_tempering.sampling.translation import PLAIN, TranslationCorrections
+from lif_tempering.sampling.network_calibration import network_corrections
 from lif_tempering.tempering.runs import LIFTemperingSampler, TemperatureMap, TemperatureSchedule, sample_gibbs
 from lif_tempering.tempering.schedules import dwell_half_width, ground_state_half_width
 
@@ -85,14 +84,6 @@ def _run_attrs(rbm: xr.Dataset, training_seed: int, seed: int, rng_seed: int) ->
             "rng_seed": int(rng_seed)}
 
 
-def network_corrections(network: xr.Dataset) -> TranslationCorrections:
-    """The per-unit translation corrections of a network file (``bias_scale``, ``bias_shift``, ``coupling_scale``
-    per layer, :func:`lif_tempering.sampling.network_calibration.network_dataset`); an RBM file has none (plain)."""
-    if "bias_scale" not in network:
-        return PLAIN
-    return group_corrections(network).per_unit((network.sizes["visible"], network.sizes["hidden"]))
-
-
 def lif_run(rbm: xr.Dataset, tmap: TemperatureMap, p: NeuronParameters, schedule: TemperatureSchedule,
             settings: dict, dt_ms: float, training_seed: int, seed: int, rng_seed: int,
             cache_dir: str | os.PathLike, stp: STPParameters | None = None, threads: int = 1,
@@ -101,7 +92,8 @@ def lif_run(rbm: xr.Dataset, tmap: TemperatureMap, p: NeuronParameters, schedule
 
     ``rbm``: the trained RBM's file (the plain translation) or a network file of it
     (``network``: ``calibrated`` or ``in_the_loop``; its machine, translated with its
-    corrections, :func:`network_corrections`), recorded as the attribute ``network``.
+    corrections, :func:`~lif_tempering.sampling.network_calibration.network_corrections`), recorded as the
+    attribute ``network``.
     ``settings``: duration_ms, burn_in_ms, sample_dt_ms, coupling_scale (the
     ``tempering`` config); ``tmap`` the noise scheme's temperature map; ``p`` the
     neuron parameters; ``stp``: the synapses' short-term plasticity (``None``: renewing,
