@@ -226,6 +226,21 @@ def test_the_studys_runs_are_held_to_the_statistic_the_scan_chose_with(summary, 
         front_page_table(by_ci_low)["quantity"])
 
 
+def test_the_studys_runs_of_the_network_the_scan_ran_confirm_its_choice(summary, calibration):
+    """A scan of the calibrated network is confirmed on the calibrated network's runs, not the translated one's."""
+    two = xr.concat([summary, summary.copy(deep=True)], dim=pd.Index(["translated", "calibrated"], name="network"))
+    two["switch_ratio"] = two["switch_ratio"].where(two["network"] == "translated", 1.6)
+    scan = scan_with_choice(2.0)
+    by_network = {}
+    for network in ("translated", "calibrated"):
+        scan.attrs["network"] = network
+        by_network[network] = headline_table(two, *calibration, {**RUN_SETTINGS, **AIM}, scan=scan)
+    assert _value(by_network["translated"], SWITCH_ROW)["value"] == "met: 2.5 [1.8, 3.2]"
+    assert _value(by_network["calibrated"], SWITCH_ROW)["value"] == "missed: 1.6 [1.8, 3.2]"
+    row = "network the scan ran and the study's runs confirm (tempering.default_network)"
+    assert [_value(by_network[network], row)["value"] for network in by_network] == ["translated", "calibrated"]
+
+
 def test_the_switch_ratio_aim_needs_the_ratio_and_its_interval(summary, calibration):
     """The study's LIF switch ratio 2.5 [1.8, 3.2]: missed when the interval must start at 1.9 or the ratio reach 3."""
     for aim in ({"parameter_scan.confirmation.min_switch_ratio_ci_low": 1.9},

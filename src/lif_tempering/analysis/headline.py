@@ -106,7 +106,7 @@ FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "boo
               "ground-state visible activity ratio", "ground-state activity fidelity ratio",
               "coverage time of all classes", "class D_KL of all seeds' window labels",
               "conditional coupling gain", "chosen schedule",
-              "the configured schedule", "study's runs:", "trained RBMs in both", "test log-likelihood",
+              "the configured schedule", "network the scan ran", "study's runs:", "trained RBMs in both", "test log-likelihood",
               "reference class distribution",
               "activation width alpha", "inflection point u0",
               "free-membrane std", "map points meeting", "largest |T_bias")
@@ -303,10 +303,12 @@ def confirmation_rows(scan: xr.Dataset, summary: xr.Dataset, switch_ratio_aim: t
     ratio, least interval low end; no row without it), all of it together; and the training seeds of the scan's
     and the study's trained RBMs and those in both (none where the choice is fair)."""
     bar, statistic = scan.attrs["selection_min_quality_ratio"], scan.attrs["selection_quality_statistic"]
-    study = summary.sel(sampler=scan.attrs.get("sampler", "lif"))
+    study, network = summary.sel(sampler=scan.attrs.get("sampler", "lif")), scan.attrs.get("network", TRANSLATED_NETWORK)
     if "network" in study.dims:
-        study = study.sel(network=scan.attrs.get("network", TRANSLATED_NETWORK))
-    rows, missed = [], []
+        study = study.sel(network=network)
+    rows = [_row(SCHEDULE_CHOICE, "network the scan ran and the study's runs confirm (tempering.default_network)", "",
+                 network)]
+    missed = []
     for name, met in quality_bar_met(study, bar, statistic).items():
         quantity = f"{QUALITY_RATIO_TEXT[name]} ({QUALITY_STATISTIC_TEXT[statistic]}) >= {bar:g}"
         rows.append(_row(SCHEDULE_CHOICE, f"study's runs: {quantity}", "",
