@@ -105,9 +105,8 @@ FRONT_PAGE = ("switch rate, free", "switch rate, tempered", "switch ratio", "boo
               "bulk ESS", "R-hat of the window labels", "ground-state confidence ratio",
               "ground-state visible activity ratio", "ground-state activity fidelity ratio",
               "coverage time of all classes", "class D_KL of all seeds' window labels",
-              "conditional coupling gain", "chosen schedule",
-              "the configured schedule", "network the scan ran", "study's runs:", "trained RBMs in both", "test log-likelihood",
-              "reference class distribution",
+              "conditional coupling gain", "chosen schedule", "the configured schedule", "network the scan ran",
+              "study's runs:", "trained RBMs in both", "test log-likelihood", "reference class distribution",
               "activation width alpha", "inflection point u0",
               "free-membrane std", "map points meeting", "largest |T_bias")
 #: Settings named on the report's first page.
