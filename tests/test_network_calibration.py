@@ -13,6 +13,7 @@ from lif_tempering.sampling.network_calibration import (
     calibrate_small_bm,
     calibration_step,
     group_inputs,
+    identified_gains,
     measured_gains,
 )
 
@@ -67,6 +68,27 @@ def test_calibration_brings_a_colder_sampler_with_an_offset_to_unit_gains():
     assert history.final.coupling_scale[0] == pytest.approx(1 / beta, abs=0.03)
     assert history.final.bias_shift[0] == pytest.approx(-offset / beta, abs=0.05)
     assert history.gains.shape == (7, 1, 6) and history.mean_activity.shape == (7, 1)
+
+
+def test_a_group_with_nearly_equal_biases_is_corrected_through_the_shift_alone():
+    """Biases within 0.02 of -0.5 (a barely trained layer): bias gain and offset are not separable (standard error
+    of a far above 0.1). Gibbs at beta = 1.25 with offset 0.4 realises the field beta (s b + t) + 0.4; the
+    calibration keeps s = 1, brings the field to b at the mean bias through the shift alone ((beta - 1) b + beta t
+    + offset = 0 at b = -0.5: t = -0.22) and k to 1 / beta, instead of failing on a bias gain of the wrong sign
+    (mutation: no fallback -> ValueError or an s far from 1)."""
+    W, _ = random_bm(5, seed=3)
+    b = -0.5 + 0.02 * np.linspace(-1, 1, 5)
+    beta, offset = 1.25, 0.4
+    history = calibrate(gibbs_stand_in(W, b, beta, offset), lambda z: group_inputs(z, W, b, (5,)), (5,),
+                        n_rounds=6, damping=0.7, log=lambda line: None)
+    assert history.gains[0, 0, 3] > 0.1  # the bias gain's standard error: not identified
+    assert history.final.bias_scale[0] == 1.0
+    assert history.final.coupling_scale[0] == pytest.approx(1 / beta, abs=0.03)
+    expected_shift = -((beta - 1) * b.mean() + offset) / beta  # (beta - 1) b + beta t + offset = 0 at the mean bias
+    assert history.final.bias_shift[0] == pytest.approx(expected_shift, abs=0.05)
+    folded = identified_gains(np.array([[3.0, 1.1, -1.2, 1.5, 0.01, 1.0], [1.2, 1.1, 0.3, 0.01, 0.01, 0.01]]),
+                              [-0.5, -0.5])
+    np.testing.assert_allclose(folded, [[1.0, 1.1, -1.2 + 2.0 * -0.5], [1.2, 1.1, 0.3]])
 
 
 def test_group_inputs_split_the_field_of_a_full_machine():
