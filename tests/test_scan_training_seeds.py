@@ -53,8 +53,11 @@ def test_the_scans_runs_are_its_own_seeds_of_its_own_rbms(tmp_path):
     config = load_test_config()
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    jobs = [dict(w) for rule, w in scheduled_jobs(tmp_path, configfile, dryrun=True) if rule == "tempering_run"]
-    scan_only = {(w["training_seed"], w["seed"]) for w in jobs if w["schedule"] == "tempered_f5_T1.3"}
+    jobs = [dict(w) for rule, w in scheduled_jobs(tmp_path, configfile, dryrun=True)
+            if rule in ("tempering_run", "network_run")]
+    # the scan runs the default network (tempering.default_network: calibrated)
+    scan_only = {(w["training_seed"], w["seed"]) for w in jobs if w["schedule"] == "tempered_f5_T1.3"
+                 and w.get("network") == config["tempering"]["default_network"]}
     assert scan_only == {("1", str(seed)) for seed in range(config["parameter_scan"]["n_seeds"])}
     study_runs = {(w["training_seed"], w["seed"]) for w in jobs if w["sampler"] == "gibbs"}
     assert study_runs == {("0", str(seed)) for seed in range(config["tempering"]["n_seeds"])}

@@ -38,9 +38,11 @@ def test_the_default_study_runs_every_grid_point_on_the_scans_rbms_and_seeds(tmp
     points = [stp_point_label(U, tau) for U in config["stp_scan"]["U_values"]
               for tau in config["stp_scan"]["tau_rec_ms_values"]]
     assert {"U0.01_taurec280", "U1_taurec10"} <= set(points)
-    # the (training seed, seed) pairs of the parameter scan: those of its tempered runs at a point off the study's
+    # the (training seed, seed) pairs of the parameter scan: those of its tempered runs (of the default network) at a
+    # point off the study's
     scan_pairs = {(w["training_seed"], w["seed"]) for rule, w in jobs
-                  if rule == "tempering_run" and w["sampler"] == "lif" and w["schedule"] == "tempered_f5_T2"}
+                  if rule == "network_run" and w["network"] == config["tempering"]["default_network"]
+                  and w["schedule"] == "tempered_f5_T2"}
     assert len(scan_pairs) == config["parameter_scan"]["n_training_seeds"] * config["parameter_scan"]["n_seeds"]
     runs = stp_runs(jobs)
     assert runs == {(point, k, s) for point, (k, s) in itertools.product(points, scan_pairs)}
