@@ -230,13 +230,17 @@ def test_runs_are_shared_and_self_describing(study):
         assert (study / f"results/figures/tempering/{name}.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("network", ["calibrated", "in_the_loop"])
-def test_corrected_networks_run_with_their_corrections_and_the_translated_runs_seeds(study, network):
+@pytest.mark.parametrize("network, schedules", [
+    # the default network: the scan's schedules too
+    ("calibrated", ["free", "tempered_f10_T1.3", "tempered_f10_T1.5", "tempered_f5_T1.3", "tempered_f5_T1.5"]),
+    ("in_the_loop", ["free", "tempered_f10_T1.5"]),
+])
+def test_corrected_networks_run_with_their_corrections_and_the_translated_runs_seeds(study, network, schedules):
     """Only the lif sampler runs a corrected network, from its network file, with the seeds of the translated runs;
     the summary holds its runs beside the translated network's and no Gibbs runs for it."""
     runs = study / f"results/sampling/digits/networks/{network}"
     assert sorted(p.name for p in runs.iterdir()) == ["lif"]
-    assert sorted(p.name for p in (runs / "lif").iterdir()) == ["free", "tempered_f10_T1.5"]
+    assert sorted(p.name for p in (runs / "lif").iterdir()) == schedules
     file = read_dataset(study / f"results/rbm/digits/seed0/network_{network}.nc")
     for schedule in ("free", "tempered_f10_T1.5"):
         corrected = read_dataset(runs / f"lif/{schedule}/training_seed0/seed1.nc")
