@@ -30,8 +30,8 @@ import sys
 import time
 
 import numpy as np
-from scipy.special import expit
 
+from lif_tempering.learning.rbm import sample_rbm_gibbs
 from lif_tempering.sampling.conditionals import conditional_gains, layer_inputs
 
 MODULES = {"sampling jobs": "lif_tempering.tempering.study", "mixing jobs": "lif_tempering.analysis.study"}
@@ -51,17 +51,12 @@ def import_seconds(module: str | None, repeats: int) -> tuple[float, str]:
 
 
 def gibbs_states(n_visible: int, n_hidden: int, n_samples: int, seed: int):
-    """``(z, W, b_v, b_h)``: ``n_samples`` block-Gibbs states (visible first) of a random RBM."""
+    """``(z, W, b_v, b_h)``: ``n_samples`` block-Gibbs states (visible first) of one chain of a random RBM."""
     rng = np.random.default_rng(seed)
     W = rng.normal(0.0, 0.3, (n_visible, n_hidden))
     b_v, b_h = rng.normal(0.0, 1.0, n_visible), rng.normal(0.0, 1.0, n_hidden)
-    v = (rng.random(n_visible) < 0.5).astype(np.float64)
-    z = np.empty((n_samples, n_visible + n_hidden), dtype=np.float32)
-    for k in range(n_samples):
-        h = (rng.random(n_hidden) < expit(b_h + v @ W)).astype(np.float64)
-        v = (rng.random(n_visible) < expit(b_v + W @ h)).astype(np.float64)
-        z[k] = np.concatenate([v, h])
-    return z, W, b_v, b_h
+    v, h = sample_rbm_gibbs(W, b_v, b_h, n_samples, 1, rng)
+    return np.concatenate([v[:, 0], h[:, 0]], axis=1).astype(np.float32), W, b_v, b_h
 
 
 def main() -> None:

@@ -124,14 +124,20 @@ def calibration_step(corrections: GroupCorrections, gains: np.ndarray, damping: 
                             k * np.exp(np.clip(-damping * np.log(g), -limit, limit)))
 
 
+def unidentified_bias_gains(gains: np.ndarray) -> np.ndarray:
+    """Per group of measured ``gains`` (G, 6, :data:`GAIN_NAMES`): whether the bias gain's standard error exceeds
+    :data:`MAX_BIAS_GAIN_STDERR` (a failed fit, ``nan``, is not flagged)."""
+    return np.asarray(gains, dtype=np.float64)[:, 3] > MAX_BIAS_GAIN_STDERR
+
+
 def identified_gains(gains: np.ndarray, mean_bias) -> np.ndarray:
     """``(a, g, c)`` per group (G, 3) for :func:`calibration_step` from measured ``gains`` (G, 6,
-    :data:`GAIN_NAMES`): where the bias gain is not identified (standard error above
-    :data:`MAX_BIAS_GAIN_STDERR`), ``a = 1`` and the offset takes the bias part at the group's ``mean_bias``,
-    ``c + (a - 1) mean_bias``: the field the fit determines, corrected through the shift alone."""
+    :data:`GAIN_NAMES`): where the bias gain is not identified (:func:`unidentified_bias_gains`), ``a = 1`` and the
+    offset takes the bias part at the group's ``mean_bias``, ``c + (a - 1) mean_bias``: the field the fit
+    determines, corrected through the shift alone."""
     gains = np.asarray(gains, dtype=np.float64)
     a, g, c = gains[:, 0].copy(), gains[:, 1], gains[:, 2].copy()
-    unidentified = gains[:, 3] > MAX_BIAS_GAIN_STDERR
+    unidentified = unidentified_bias_gains(gains)
     c[unidentified] += (a[unidentified] - 1.0) * np.asarray(mean_bias, dtype=np.float64)[unidentified]
     a[unidentified] = 1.0
     return np.column_stack([a, g, c])
@@ -177,7 +183,7 @@ def calibrate(sample: Callable[[GroupCorrections, int], np.ndarray],
             f"k {corrections.coupling_scale[k]:.4f} -> a {gains[k, 0]:.3f} g {gains[k, 1]:.3f} c {gains[k, 2]:+.3f} "
             f"activity {activity[k]:.4f}" for k in range(len(n_per_group))))
         if index < n_rounds:
-            unidentified = np.flatnonzero(gains[:, 3] > MAX_BIAS_GAIN_STDERR)
+            unidentified = np.flatnonzero(unidentified_bias_gains(gains))
             if unidentified.size:
                 log(f"round {index}: bias gain not identified in groups {unidentified.tolist()}: "
                     "corrected through the shift alone")
