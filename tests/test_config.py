@@ -237,6 +237,15 @@ def test_data_dir_names_the_data_set_and_rejects_other_placeholders():
     _expect_error(config, "dataset", "allowed: digits, mnist, fashion_mnist")
 
 
+def test_the_calibration_cannot_average_more_steps_than_it_takes():
+    config = default_config()
+    config["network_calibration"]["rbm"].update(n_rounds=2, averaged_rounds=3)
+    _expect_error(config, "network_calibration.rbm.averaged_rounds", "at most", "= 2")
+    config = default_config()
+    config["network_calibration"]["small_bm"]["averaged_rounds"] = 0
+    _expect_error(config, "network_calibration.small_bm.averaged_rounds")
+
+
 def test_reference_ladder_and_adaptation_rules():
     config = default_config()
     config["reference"].update(n_betas=1, beta_min=0.5)

@@ -7,6 +7,8 @@ every simulation is done in the module fixtures.
 
 import numpy as np
 import pytest
+import scipy.linalg
+import scipy.sparse
 from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, ms, start_scope, uS
 from scipy.special import expit
 
@@ -111,19 +113,35 @@ def test_connectivity_patterns():
     assert sorted(zip(pre.tolist(), post.tolist())) == [(0, 1), (1, 0), (1, 2), (2, 1)]
 
 
-def test_synapse_values_pick_weight_and_receptor():
+@pytest.mark.parametrize("matrix", [np.asarray, scipy.sparse.csr_array], ids=["dense", "sparse"])
+def test_synapse_values_pick_weight_and_receptor(matrix):
     pre, post = full_connectivity(3)
     w_exc = np.zeros((3, 3))
     w_inh = np.zeros((3, 3))
     w_exc[0, 1], w_inh[2, 0] = 0.004, 0.002
-    weight, receptor_exc = synapse_values(pre, post, 3, w_exc, w_inh)
+    weight, receptor_exc = synapse_values(pre, post, 3, matrix(w_exc), matrix(w_inh))
     by_pair = {(i, j): (w, r) for i, j, w, r in zip(pre, post, weight, receptor_exc)}
     assert by_pair[(0, 1)] == (0.004, 1.0) and by_pair[(2, 0)] == (0.002, 0.0) and by_pair[(1, 0)] == (0.0, 1.0)
     with pytest.raises(ValueError, match="both"):
-        synapse_values(pre, post, 3, w_exc, w_exc)
+        synapse_values(pre, post, 3, matrix(w_exc), matrix(w_exc))
+    with pytest.raises(ValueError, match="non-negative"):
+        synapse_values(pre, post, 3, matrix(-w_exc), matrix(w_inh))
     pre, post = bipartite_connectivity(2, 1)
     with pytest.raises(ValueError, match="does not connect"):
-        synapse_values(pre, post, 3, w_exc, np.zeros((3, 3)))  # (0, 1) lies within the visible layer
+        synapse_values(pre, post, 3, matrix(w_exc), matrix(np.zeros((3, 3))))  # (0, 1) lies within the visible layer
+
+
+def test_sparse_block_weights_give_the_synapses_of_the_dense_matrix():
+    rng = np.random.default_rng(5)
+    blocks = [np.where(rng.random((4, 4)) < 0.5, rng.random((4, 4)), 0.0) for _ in range(3)]
+    for block in blocks:
+        np.fill_diagonal(block, 0.0)
+    pre, post = block_diagonal_connectivity(*full_connectivity(4), block_size=4, n_blocks=3)
+    dense = synapse_values(pre, post, 12, scipy.linalg.block_diag(*blocks), np.zeros((12, 12)))
+    sparse = synapse_values(pre, post, 12, scipy.sparse.block_diag(blocks, format="csr"),
+                            scipy.sparse.csr_array((12, 12)))
+    np.testing.assert_array_equal(dense[0], sparse[0])
+    np.testing.assert_array_equal(dense[1], sparse[1])
 
 
 

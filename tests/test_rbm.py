@@ -18,6 +18,7 @@ from lif_tempering.learning.rbm import (
     base_rate_visible_bias,
     exact_log_partition,
     sample_rbm_gibbs,
+    softplus,
     swap_neighbouring_betas,
     train_rbm,
     visible_free_energy,
@@ -35,6 +36,18 @@ def brute_force_log_z(W, b_v, b_h):
     """log Z by enumerating all joint states of the equivalent full Boltzmann machine."""
     W_full, b_full = rbm_as_bm(W, b_v, b_h)
     return logsumexp(-energy(all_states(len(b_full)), W_full, b_full))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_is_log_one_plus_exp_to_rounding_in_its_float_type(dtype):
+    x = np.concatenate([np.linspace(-120.0, 120.0, 4801), [-1e4, 1e4, 0.0]]).astype(dtype)
+    exact = np.logaddexp(0.0, x.astype(np.longdouble))
+    with np.errstate(over="raise", invalid="raise"):  # exp(-|x|) may underflow to zero, never overflow
+        value = softplus(x)
+    assert value.dtype == dtype
+    np.testing.assert_allclose(value, exact.astype(np.float64), rtol=4 * np.finfo(dtype).eps,
+                               atol=np.finfo(dtype).tiny)  # below the smallest normal number: zero
+    assert softplus(dtype(1e4)) == dtype(1e4)
 
 
 def noisy_prototypes(n_images, seed):

@@ -97,6 +97,10 @@ def _cross_field_problems(config: dict) -> list[str]:
             problems.append(
                 f"{name}.burn_in_ms: {stage['burn_in_ms']} must be below {name}.duration_ms = {stage['duration_ms']}"
             )
+    for kind, stage in config["network_calibration"].items():
+        if stage["averaged_rounds"] > max(stage["n_rounds"], 1):
+            problems.append(f"network_calibration.{kind}.averaged_rounds: {stage['averaged_rounds']} must be at most "
+                            f"max(network_calibration.{kind}.n_rounds, 1) = {max(stage['n_rounds'], 1)}")
     for key in ("fit_window_p", "fit_p_range"):
         low, high = config["calibration"][key]
         if not low < high:

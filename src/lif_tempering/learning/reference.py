@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from lif_tempering.learning.classifier import READOUTS
-from lif_tempering.learning.rbm import base_rate_visible_bias, logistic, visible_free_energy
+from lif_tempering.learning.rbm import base_rate_visible_bias, logistic, softplus, visible_free_energy
 from lif_tempering.sampling.diagnostics import bulk_ess, rank_r_hat
 from lif_tempering.sampling.divergence import JEFFREYS, kl_divergence, smoothed_histogram
 
@@ -129,7 +129,7 @@ class TemperingPath:
         ``visible``, in float32 (its rounding, ~1e-5 nats, is far below the spread of ``F`` over samples)."""
         hidden_input = visible @ self.W
         hidden_input += self.b_h
-        return -(visible @ self.b_v) - np.logaddexp(0.0, hidden_input).sum(axis=1)
+        return -(visible @ self.b_v) - softplus(hidden_input).sum(axis=1)
 
     def labels(self, visible, visible_input) -> np.ndarray:
         """Class labels of states with ``visible`` (R, n_v) and ``visible_input = h W^T + b_v`` (R, n_v)."""

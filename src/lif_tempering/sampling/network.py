@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from scipy.linalg import block_diag
+from scipy import sparse
 
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.io import canonical_json, write_dataset
@@ -206,24 +206,36 @@ def spikes_to_states(spike_steps, spike_units, n_units: int, ref_steps: int, sam
     return states
 
 
+def _weights_on_pairs(w_uS, index, n_neurons: int) -> tuple[np.ndarray, int, bool]:
+    """Weights of a [pre, post] matrix (dense, or scipy sparse) at the flat pair indices ``pre * n + post``,
+    with the matrix's number of non-zero weights and whether any is negative."""
+    if sparse.issparse(w_uS):
+        coo = sparse.coo_array(w_uS, dtype=np.float64)
+        coo.sum_duplicates()  # sorts the entries by (row, column): their flat indices ascend
+        coo.eliminate_zeros()
+        keys = coo.row.astype(np.int64) * n_neurons + coo.col
+        at = np.minimum(np.searchsorted(keys, index), max(keys.size - 1, 0))
+        found = keys[at] == index if keys.size else np.zeros(index.shape, dtype=bool)
+        return np.where(found, coo.data[at] if keys.size else 0.0, 0.0), int(coo.nnz), bool(np.any(coo.data < 0))
+    w = np.broadcast_to(np.asarray(w_uS, dtype=np.float64), (n_neurons, n_neurons))
+    return w.ravel()[index], int(np.count_nonzero(w)), bool(np.any(w < 0))
+
+
 def synapse_values(pre, post, n_neurons: int, w_exc_uS, w_inh_uS) -> tuple[np.ndarray, np.ndarray]:
-    """Per-synapse (weight in uS, receptor_exc flag) from [pre, post] weight matrices.
+    """Per-synapse (weight in uS, receptor_exc flag) from [pre, post] weight matrices (dense or scipy sparse).
 
     Synapse k connects ``pre[k]`` to ``post[k]`` (distinct pairs). Raises if a non-zero weight falls
     on an unconnected pair or a pair has both an excitatory and an inhibitory
     weight; a zero weight gets the excitatory flag.
     """
-    shape = (n_neurons, n_neurons)
-    w_exc = np.broadcast_to(np.asarray(w_exc_uS, dtype=np.float64), shape)
-    w_inh = np.broadcast_to(np.asarray(w_inh_uS, dtype=np.float64), shape)
-    if np.any(w_exc < 0) or np.any(w_inh < 0):
-        raise ValueError("weights must be non-negative (the receptor gives the sign)")
     index = np.asarray(pre, dtype=np.int64) * n_neurons + np.asarray(post, dtype=np.int64)
-    exc = w_exc.ravel()[index]
-    inh = w_inh.ravel()[index]
+    exc, n_exc, negative_exc = _weights_on_pairs(w_exc_uS, index, n_neurons)
+    inh, n_inh, negative_inh = _weights_on_pairs(w_inh_uS, index, n_neurons)
+    if negative_exc or negative_inh:
+        raise ValueError("weights must be non-negative (the receptor gives the sign)")
     # The pairs are distinct, so every non-zero weight lies on a connected pair exactly when
     # the connected pairs hold as many non-zero weights as the matrices.
-    if np.count_nonzero(exc) + np.count_nonzero(inh) != np.count_nonzero(w_exc) + np.count_nonzero(w_inh):
+    if np.count_nonzero(exc) + np.count_nonzero(inh) != n_exc + n_inh:
         raise ValueError("a non-zero weight falls on a pair that the network does not connect")
     if np.any((exc > 0) & (inh > 0)):
         raise ValueError("a pair has both an excitatory and an inhibitory weight")
@@ -512,8 +524,9 @@ class BoltzmannSampler:
                                         corrections=correction))
         E_l = np.concatenate([v.E_l_mV for v in translated])
         stp_factor = stp_weight_factor(self.network.stp, p) if self.network.synapse == "renewing" else 1.0
-        w_exc = block_diag(*[v.w_exc_uS for v in translated]) * stp_factor
-        w_inh = block_diag(*[v.w_inh_uS for v in translated]) * stp_factor
+        # one block per copy, sparse: the dense matrix of 20 copies of a 64 + 200 network is 220 MB
+        w_exc = sparse.block_diag([v.w_exc_uS for v in translated], format="csr") * stp_factor
+        w_inh = sparse.block_diag([v.w_inh_uS for v in translated], format="csr") * stp_factor
         v_start = None
         if initial_states is not None:
             on = np.asarray(initial_states).reshape(-1)

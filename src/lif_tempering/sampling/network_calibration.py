@@ -158,20 +158,31 @@ class CalibrationHistory(NamedTuple):
         return GroupCorrections(self.bias_scale[-1], self.bias_shift[-1], self.coupling_scale[-1])
 
 
+def averaged_corrections(iterates: list[GroupCorrections]) -> GroupCorrections:
+    """The mean of ``iterates`` (scales in the logarithm, shifts as they are): Polyak-Ruppert averaging of the
+    calibration's last steps, whose noise (each from one round's finite samples) the mean reduces."""
+    return GroupCorrections(np.exp(np.mean([np.log(c.bias_scale) for c in iterates], axis=0)),
+                            np.mean([c.bias_shift for c in iterates], axis=0),
+                            np.exp(np.mean([np.log(c.coupling_scale) for c in iterates], axis=0)))
+
+
 def calibrate(sample: Callable[[GroupCorrections, int], np.ndarray],
               inputs_of: Callable[[np.ndarray], list[LayerInputs]], n_per_group, n_rounds: int, damping: float,
-              start: GroupCorrections | None = None, log=print) -> CalibrationHistory:
+              start: GroupCorrections | None = None, averaged_rounds: int = 1, log=print) -> CalibrationHistory:
     """Iterate :func:`calibration_step` on the gains of ``sample``'s states, ``n_rounds`` steps and one final run.
 
     ``sample(corrections, round)`` returns states (sample, unit) of the network under
     ``corrections`` (:class:`GroupCorrections`, groups of ``n_per_group`` consecutive units);
     ``inputs_of(states)`` their :class:`~lif_tempering.sampling.conditionals.LayerInputs` per group
     for the machine the network is meant to sample (:func:`group_inputs`, or
-    :func:`~lif_tempering.sampling.conditionals.layer_inputs` of an RBM). The last of the
-    ``n_rounds + 1`` runs measures the final corrections. ``log`` gets one line per round.
+    :func:`~lif_tempering.sampling.conditionals.layer_inputs` of an RBM). The final corrections are the
+    :func:`averaged_corrections` of the last ``averaged_rounds`` steps' results (1: the last step's), and the
+    last of the ``n_rounds + 1`` runs measures them. ``log`` gets one line per round.
     """
+    if not 1 <= averaged_rounds <= max(n_rounds, 1):
+        raise ValueError(f"averaged_rounds must lie in 1 .. n_rounds ({n_rounds}), got {averaged_rounds}")
     corrections = start if start is not None else GroupCorrections.plain(len(n_per_group))
-    rounds = []
+    rounds, iterates = [], []
     for index in range(n_rounds + 1):
         z = np.asarray(sample(corrections, index))
         inputs = inputs_of(z)
@@ -189,6 +200,9 @@ def calibrate(sample: Callable[[GroupCorrections, int], np.ndarray],
                     "corrected through the shift alone")
             corrections = calibration_step(corrections, identified_gains(gains, [float(group.bias.mean())
                                                                                   for group in inputs]), damping)
+            iterates.append(corrections)
+            if index == n_rounds - 1:
+                corrections = averaged_corrections(iterates[-averaged_rounds:])
     return CalibrationHistory(*(np.array([r[0][i] for r in rounds]) for i in range(3)),
                               np.array([r[1] for r in rounds]), np.array([r[2] for r in rounds]))
 
@@ -314,7 +328,8 @@ def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: Act
 
     start = time.perf_counter()
     try:
-        history = calibrate(sample, inputs_of, n_per_group, settings["n_rounds"], settings["damping"], log=log)
+        history = calibrate(sample, inputs_of, n_per_group, settings["n_rounds"], settings["damping"],
+                            averaged_rounds=settings["averaged_rounds"], log=log)
     finally:
         sampler.close()
     ds = xr.merge([network_dataset(rbm, W, b_v, b_h, history.final, "LIF network of a trained RBM, calibrated so "
@@ -368,7 +383,7 @@ def calibrate_small_bm(W, b, p: NeuronParameters, calibration: ActivationPoint, 
     start = time.perf_counter()
     try:
         history = calibrate(sample, lambda z: group_inputs(z, W, b, n_per_group), n_per_group, settings["n_rounds"],
-                            settings["damping"], log=log)
+                            settings["damping"], averaged_rounds=settings["averaged_rounds"], log=log)
     finally:
         sampler.close()
     ds = xr.merge([machine_dataset(W, b, history.final, "LIF network of a small Boltzmann machine, calibrated so that "
