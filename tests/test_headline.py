@@ -265,14 +265,18 @@ def test_the_headline_names_the_trained_rbms_of_the_scan_and_of_the_study(summar
 def test_headline_summarises_the_trained_rbms(summary, calibration):
     rbms = [xr.Dataset(attrs={"test_log_likelihood": ll, "ais_log_z_stderr": se, "classifier_test_accuracy": acc})
             for ll, se, acc in ((-90.0, 0.2, 0.9), (-86.0, 0.4, 0.94))]
-    references = [xr.Dataset(attrs={"reference_prior_kl": kl, "max_r_hat": r, "converged": int(r <= 1.02)})
-                  for kl, r in ((0.05, 1.01), (0.25, 1.03))]
+    references = [xr.Dataset(attrs={"reference_prior_kl": kl, "max_r_hat": r, "converged": int(r <= 1.02),
+                                    "reference_confidence": confidence})
+                  for kl, r, confidence in ((0.05, 1.01, 0.84), (0.25, 1.03, 0.9))]
     table = headline_table(summary, *calibration, RUN_SETTINGS, rbms=rbms, references=references)
     row = _value(table, "test log-likelihood per image (AIS; mean of 2 RBMs [min, max])")
     assert (row["value"], row["ci_low"], row["ci_high"], row["unit"]) == (-88.0, -90.0, -86.0, "nat")
     assert _value(table, "largest AIS standard error of log Z")["value"] == 0.4
     row = _value(table, "reference class distribution: D_KL to the data's class prior (mean [min, max])")
     assert (row["value"], row["ci_low"], row["ci_high"]) == (pytest.approx(0.15), 0.05, 0.25)
+    row = _value(table, "reference samples' classifier confidence, the ground-state confidence of an exact sampler "
+                        "(mean [min, max])")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == (pytest.approx(0.87), 0.84, 0.9)
     assert _value(table, "largest rank-normalised split-R-hat of the reference class distributions")["value"] == 1.03
     assert _value(table, "reference class distributions converged (R-hat <= reference.r_hat_max)")["value"] == (
         "1 of 2")

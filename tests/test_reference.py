@@ -113,6 +113,25 @@ def test_every_rung_samples_its_biased_tempered_distribution(readout):
         np.testing.assert_allclose(composition[rung], exact, atol=0.03, err_msg=f"rung {rung}")
 
 
+def test_the_cold_rungs_confidence_is_the_exact_expected_confidence_of_the_rbm():
+    """A soft classifier (scores 0.15 x the pattern overlaps: confidences 0.5-0.82, 0.816 in the modes): the mean
+    max-probability of the mean-field readout over the rung-0 samples of 40 ladders x 3000 steps equals its
+    expectation under the RBM, sum over the 2^6 hidden states of p(h) x confidence(p(v | h)), within 0.002 (the
+    confidence's standard deviation under the RBM is 0.006, so the mean of 120,000 correlated samples is good to
+    1e-4; mutation: the first class's probability instead of the largest -> about 0.5, the modes being equally
+    likely)."""
+    W, b_v, b_h = bimodal_rbm()
+    soft = SoftmaxClassifier(0.15 * LABEL_MAP, np.zeros(2))
+    hidden = all_states(N_HIDDEN).astype(np.float64)
+    log_p_h = hidden @ b_h + np.logaddexp(0.0, hidden @ W.T + b_v).sum(axis=1)
+    exact = softmax(log_p_h) @ soft.predict_proba(expit(hidden @ W.T + b_v)).max(axis=1)
+    result = parallel_tempering(TemperingPath.of(W, b_v, b_h, soft, "mean_field", BASE_B_V), mode_starts(40),
+                                linear_ladder(0.0, 6), 3300, 300, seed=3)
+    assert 0.8 < exact < 0.82
+    assert result.confidence.shape == result.labels.shape
+    assert float(result.confidence.mean()) == pytest.approx(exact, abs=0.002)
+
+
 def test_reference_dataset_recovers_the_exact_mean_field_class_distribution():
     W, b_v, b_h = bimodal_rbm()
     exact = exact_rung_class_distribution(W, b_v, b_h)
@@ -134,6 +153,7 @@ def test_reference_dataset_recovers_the_exact_mean_field_class_distribution():
     p_v = softmax(-visible_free_energy(all_states(N_VISIBLE).astype(np.float64), W, b_v, b_h))
     exact_mean_visible = p_v @ all_states(N_VISIBLE).mean(axis=1)
     assert ref.attrs["reference_mean_visible"] == pytest.approx(exact_mean_visible, abs=0.02)
+    assert 0.5 < ref.attrs["reference_confidence"] <= 1.0
     assert ref["beta"].values[0] == 1.0 and ref["beta"].values[-1] == 0.0 and ref.sizes["beta_pair"] == 7
     for name in ref.variables:
         assert {"units", "long_name"} <= set(ref[name].attrs), name

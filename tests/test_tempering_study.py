@@ -255,6 +255,7 @@ def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
     assert float(group.class_kl_reference[-1]) == float(group.class_kl_reference_final)
     np.testing.assert_array_equal(group.reference_class_probability.values, reference.class_probability.values)
     assert float(group.reference_prior_kl) == reference.attrs["reference_prior_kl"]
+    assert float(group.reference_confidence) == reference.attrs["reference_confidence"]
     runs = [run, constructed_run("tempered", alternating_every_ms(500.0))]
     groups = [mixing_group([r.assign_attrs(sampler=sampler) for r in runs], rbm, 2.0, 2.0, 0.1, "visible",
                            reference=reference) for sampler in ("lif", "gibbs")]
@@ -266,7 +267,7 @@ def test_mixing_group_measures_runs_against_the_rbm_reference_and_the_data():
     assert "class_kl_reference_ratio" not in summary  # bias and speed apart: the excess over the floor instead
     assert summary["class_kl_reference_mean"].dims == ("network", "sampler", "schedule", "kl_time_s")
     for name in ("training_seed", "reference_class_probability", "reference_prior_kl", "reference_max_r_hat",
-                 "data_class_prior", "class_kl_reference", "ground_free_energy_gap"):
+                 "reference_confidence", "data_class_prior", "class_kl_reference", "ground_free_energy_gap"):
         assert {"units", "long_name"} <= set(summary[name].attrs), name
 
 

@@ -338,8 +338,8 @@ def _spread_row(section: str, quantity: str, values, unit: str) -> dict:
 
 def rbm_rows(rbms: list[xr.Dataset], references: list[xr.Dataset]) -> list[dict]:
     """The trained RBMs (``rbm.nc``) and their reference class distributions (``reference.nc``): test
-    log-likelihood (AIS), classifier accuracy, the reference's D_KL to the data's class prior and its
-    convergence; means over RBMs with [min, max]."""
+    log-likelihood (AIS), classifier accuracy, the reference's D_KL to the data's class prior, its samples'
+    classifier confidence and its convergence; means over RBMs with [min, max]."""
     n = len(rbms)
     return [
         _spread_row(RBMS, f"test log-likelihood per image (AIS; mean of {n} RBMs [min, max])",
@@ -350,6 +350,9 @@ def rbm_rows(rbms: list[xr.Dataset], references: list[xr.Dataset]) -> list[dict]
                     [rbm.attrs["classifier_test_accuracy"] for rbm in rbms], "1"),
         _spread_row(RBMS, "reference class distribution: D_KL to the data's class prior (mean [min, max])",
                     [ref.attrs["reference_prior_kl"] for ref in references], "nat"),
+        _spread_row(RBMS, "reference samples' classifier confidence, the ground-state confidence of an exact sampler "
+                          "(mean [min, max])",
+                    [ref.attrs.get("reference_confidence", np.nan) for ref in references], "1"),
         _row(RBMS, "largest rank-normalised split-R-hat of the reference class distributions", "",
              max(float(ref.attrs["max_r_hat"]) for ref in references), unit="1"),
         _row(RBMS, "reference class distributions converged (R-hat <= reference.r_hat_max)", "",

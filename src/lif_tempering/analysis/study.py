@@ -140,11 +140,12 @@ def mixing_group(runs: list[xr.Dataset], rbm: xr.Dataset, frequency_hz: float, t
 
 #: Variables of :func:`reference_variables`.
 REFERENCE_VARIABLES = ("reference_class_probability", "reference_class_probability_std_error", "reference_prior_kl",
-                       "reference_max_r_hat", "data_class_prior")
+                       "reference_max_r_hat", "reference_confidence", "data_class_prior")
 
 
 def reference_variables(reference: xr.Dataset, training_seeds) -> dict:
-    """The reference's class distribution, ``D_KL`` to the prior and R-hat on ``training_seed`` (one RBM's seeds)."""
+    """The reference's class distribution, ``D_KL`` to the prior, R-hat and mean classifier confidence on
+    ``training_seed`` (one RBM's seeds)."""
     seeds = ("training_seed",)
     kl_name = f"{reference.attrs['reference_prior_kl_definition']} (nats)"
     per_rbm = {
@@ -156,6 +157,10 @@ def reference_variables(reference: xr.Dataset, training_seeds) -> dict:
         "reference_prior_kl": (seeds, [reference.attrs["reference_prior_kl"]], "nat", kl_name),
         "reference_max_r_hat": (seeds, [reference.attrs["max_r_hat"]], "1",
                                 "largest rank-normalised split-R-hat of the reference's class indicators"),
+        "reference_confidence": (seeds, [reference.attrs.get("reference_confidence", np.nan)], "1",
+                                 "mean classifier max-probability of the reference's beta = 1 samples: the "
+                                 "ground_confidence of an exact sampler of the RBM (nan: a reference file from before "
+                                 "it was recorded)"),
         "data_class_prior": (seeds + ("class",), reference["data_class_prior"].values[None], "1",
                              "fraction of the training images in each class"),
     }

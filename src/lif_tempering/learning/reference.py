@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
+from scipy.special import softmax
 
 from lif_tempering.learning.classifier import READOUTS
 from lif_tempering.learning.rbm import base_rate_visible_bias, logistic, softplus, visible_free_energy
@@ -131,12 +132,22 @@ class TemperingPath:
         hidden_input += self.b_h
         return -(visible @ self.b_v) - softplus(hidden_input).sum(axis=1)
 
-    def labels(self, visible, visible_input) -> np.ndarray:
-        """Class labels of states with ``visible`` (R, n_v) and ``visible_input = h W^T + b_v`` (R, n_v)."""
+    def scores(self, visible, visible_input) -> np.ndarray:
+        """The classifier's linear scores (R, K) of states with ``visible`` (R, n_v) and
+        ``visible_input = h W^T + b_v`` (R, n_v), in float32."""
         image = visible if self.readout == "visible" else logistic(visible_input.copy())
         scores = image @ self.coef
         scores += self.intercept
-        return np.argmax(scores, axis=1)
+        return scores
+
+    def labels(self, visible, visible_input) -> np.ndarray:
+        """Class labels (the largest :meth:`scores`) of the states."""
+        return np.argmax(self.scores(visible, visible_input), axis=1)
+
+    def confidence(self, visible, visible_input) -> np.ndarray:
+        """The classifier's max-probability (softmax of :meth:`scores`, float64) of the states: the mixing
+        analysis's ``ground_confidence`` per sample (:func:`~lif_tempering.learning.classifier.classify`)."""
+        return softmax(self.scores(visible, visible_input).astype(np.float64), axis=1).max(axis=1)
 
 
 @dataclass
@@ -172,7 +183,7 @@ class Ladders:
 class LadderRun(NamedTuple):
     """What :func:`run_ladders` counted: swaps ``accepted``, ``attempted`` per pair (B - 1,); the
     ``composition`` (B, K) class counts per rung; the rung-0 ``labels`` (n_steps, n_chains),
-    ``mean_visible`` and ``free_energy`` F(v) (n_steps, n_chains) of the rung-0 states."""
+    ``mean_visible``, ``free_energy`` F(v) and classifier ``confidence`` (n_steps, n_chains) of the rung-0 states."""
 
     accepted: np.ndarray
     attempted: np.ndarray
@@ -180,6 +191,7 @@ class LadderRun(NamedTuple):
     labels: np.ndarray
     mean_visible: np.ndarray
     free_energy: np.ndarray
+    confidence: np.ndarray
 
 
 def _accepted(proposal_labels, current_labels, bias_rows, rng: np.random.Generator) -> np.ndarray:
@@ -291,7 +303,7 @@ def run_ladders(path: TemperingPath, ladders: Ladders, betas, bias, n_steps: int
     accepted, attempted = np.zeros(n_rungs - 1), np.zeros(n_rungs - 1)
     composition = np.zeros(n_rungs * n_classes)
     labels = np.empty((n_steps, n_chains), dtype=np.int64)
-    mean_visible, free_energy = np.empty((n_steps, n_chains)), np.empty((n_steps, n_chains))
+    mean_visible, free_energy, confidence = (np.empty((n_steps, n_chains)) for _ in range(3))
     for step in range(n_steps):
         gibbs_sweep(path, ladders, beta_rows, bias_rows, rng)
         swaps = swap_rungs(path, ladders, betas, bias, (first_step + step) % 2, rng)
@@ -302,7 +314,9 @@ def run_ladders(path: TemperingPath, ladders: Ladders, betas, bias, n_steps: int
         cold = ladders.visible[:n_chains]
         labels[step], mean_visible[step] = ladders.labels[:n_chains], cold.mean(axis=1)
         free_energy[step] = path.free_energy(cold)
-    return LadderRun(accepted, attempted, composition.reshape(n_rungs, n_classes), labels, mean_visible, free_energy)
+        confidence[step] = path.confidence(cold, ladders.visible_input[:n_chains])
+    return LadderRun(accepted, attempted, composition.reshape(n_rungs, n_classes), labels, mean_visible, free_energy,
+                     confidence)
 
 
 def equal_rejection_ladder(betas, rejection) -> np.ndarray:
@@ -355,7 +369,7 @@ def linear_ladder(beta_min: float, n_betas: int) -> np.ndarray:
 
 
 class TemperingResult(NamedTuple):
-    """A :func:`parallel_tempering` run: the rung-0 ``labels``, ``mean_visible`` and ``free_energy``
+    """A :func:`parallel_tempering` run: the rung-0 ``labels``, ``mean_visible``, ``free_energy`` and ``confidence``
     (n_kept, n_chains) of the kept steps; the frozen ladder ``betas`` (B,) and ``class_bias`` (B, K);
     over the kept steps the ``swap_acceptance`` per pair (B - 1,), the ``round_trips`` per ladder
     (n_chains,) and the class ``composition`` (B, K) counts per rung."""
@@ -363,6 +377,7 @@ class TemperingResult(NamedTuple):
     labels: np.ndarray
     mean_visible: np.ndarray
     free_energy: np.ndarray
+    confidence: np.ndarray
     betas: np.ndarray
     class_bias: np.ndarray
     swap_acceptance: np.ndarray
@@ -401,7 +416,7 @@ def parallel_tempering(path: TemperingPath, v0, betas, n_steps: int, burn_in: in
     kept = run_ladders(path, ladders, betas, bias, n_steps - burn_in, step, rng)
     with np.errstate(invalid="ignore"):
         acceptance = kept.accepted / kept.attempted
-    return TemperingResult(kept.labels, kept.mean_visible, kept.free_energy, betas, bias, acceptance,
+    return TemperingResult(kept.labels, kept.mean_visible, kept.free_energy, kept.confidence, betas, bias, acceptance,
                            ladders.round_trips.copy(), kept.composition)
 
 
@@ -560,6 +575,10 @@ def reference_dataset(W, b_v, b_h, classifier, prior, test_images, test_labels, 
             "start_states": "test images, ladder c from class c mod n_classes",
             "reference_mean_visible": float(result.mean_visible.mean()),
             "reference_free_energy": float(result.free_energy.mean()),
+            "reference_confidence": float(result.confidence.mean()),
+            "reference_confidence_definition": "mean classifier max-probability of the beta = 1 samples (readout as "
+                                               "the mixing analysis's ground_confidence): what an exact sampler of "
+                                               "the RBM scores",
             **data_statistics(W, b_v, b_h, test_images),
         },
     )
