@@ -35,7 +35,8 @@ MONITOR_IMAGES = 10_000
 
 def softplus(x: np.ndarray) -> np.ndarray:
     """``log(1 + exp(x))`` elementwise in ``x``'s float type, as ``max(x, 0) + log1p(exp(-|x|))`` (no overflow;
-    a tenth of the time of ``np.logaddexp(0, x)``, which the per-epoch curves and AIS spend most of theirs in)."""
+    an eighth of the time of ``np.logaddexp(0, x)``, benchmarks/softplus_and_weights.py, which the per-epoch
+    curves and AIS spend most of theirs in)."""
     x = np.asarray(x)
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 

@@ -213,10 +213,11 @@ def _weights_on_pairs(w_uS, index, n_neurons: int) -> tuple[np.ndarray, int, boo
         coo = sparse.coo_array(w_uS, dtype=np.float64)
         coo.sum_duplicates()  # sorts the entries by (row, column): their flat indices ascend
         coo.eliminate_zeros()
+        if coo.nnz == 0:
+            return np.zeros(index.shape), 0, False
         keys = coo.row.astype(np.int64) * n_neurons + coo.col
-        at = np.minimum(np.searchsorted(keys, index), max(keys.size - 1, 0))
-        found = keys[at] == index if keys.size else np.zeros(index.shape, dtype=bool)
-        return np.where(found, coo.data[at] if keys.size else 0.0, 0.0), int(coo.nnz), bool(np.any(coo.data < 0))
+        at = np.minimum(np.searchsorted(keys, index), keys.size - 1)
+        return np.where(keys[at] == index, coo.data[at], 0.0), int(coo.nnz), bool(np.any(coo.data < 0))
     w = np.broadcast_to(np.asarray(w_uS, dtype=np.float64), (n_neurons, n_neurons))
     return w.ravel()[index], int(np.count_nonzero(w)), bool(np.any(w < 0))
 
