@@ -101,6 +101,7 @@ def test_network_files_read_like_rbm_files(study):
     np.testing.assert_array_equal(calibrated["W"], rbm["W"])  # the calibrated network realises the RBM itself
     assert calibrated.sizes["round"] == 2 and trained.sizes["update"] == 2
     assert not np.array_equal(trained["W"], rbm["W"])
+    assert trained.attrs["target"] == "model" and "the RBM's own moments" in trained.attrs["title"]
     assert "update 1:" in (study / "results/logs/rbm/digits/seed0/network_in_the_loop.log").read_text()
     assert (study / "results/figures/rbm/digits/seed0/network_training.png").stat().st_size > 10_000
     machine = read_dataset(study / "results/validation/networks/in_the_loop/bm1.nc")
@@ -115,6 +116,21 @@ def test_changing_the_loop_reruns_only_the_loop_jobs(study):
     config["in_the_loop"]["rbm"]["n_updates"] = 3
     assert run_workflow(study, config, ["networks_study"], dryrun=True) == [
         "network_figures", "networks_study", "train_in_the_loop"]
+
+
+def test_the_loop_toward_the_data_reads_no_reference_and_learns_other_parameters(study, tmp_path):
+    """target data: the loop runs without the RBM's reference and ends elsewhere than the loop toward the RBM's own
+    moments (same seeds, same negative-phase noise: only the positive phase differs)."""
+    data_study = copy_study(study, tmp_path / "study")
+    (data_study / "results/rbm/digits/seed0/reference.nc").unlink()
+    config = load_test_config()
+    config["in_the_loop"]["rbm"]["target"] = "data"
+    assert run_workflow(data_study, config, ["networks_study"]) == ["network_figures", "networks_study",
+                                                                   "train_in_the_loop"]
+    toward_data = read_dataset(data_study / "results/rbm/digits/seed0/network_in_the_loop.nc")
+    toward_model = read_dataset(study / "results/rbm/digits/seed0/network_in_the_loop.nc")
+    assert toward_data.attrs["target"] == "data" and "the data" in toward_data.attrs["title"]
+    assert not np.allclose(toward_data["W"], toward_model["W"])
 
 
 def test_nothing_to_do_after_a_finished_run(study):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.special import expit
 
 from lif_tempering.calibration.temperature import ActivationPoint
@@ -21,6 +22,7 @@ from lif_tempering.neuron.parameters import PARAMETER_SETS
 from lif_tempering.neuron.theory import hcs_activation_estimate
 from lif_tempering.sampling.boltzmann import exact_distribution, random_bm, states_from_indices
 from lif_tempering.sampling.translation import TranslationCorrections
+from lif_tempering.tempering.in_the_loop import reference_moments, train_rbm_in_the_loop
 
 P = PARAMETER_SETS["sbs_tutorial"]
 
@@ -105,6 +107,25 @@ def test_moments_type_holds_arrays_in_parameter_order():
     moments = rbm_sample_moments(np.array([[1, 1, 0], [0, 1, 1]]), 1)
     assert isinstance(moments, Moments) and moments.arrays[0].shape == (1, 2)
     np.testing.assert_allclose(moments.arrays[2], [1.0, 0.5])
+
+
+def test_the_rbms_own_moments_are_read_from_its_reference_and_old_files_refused():
+    """Target ``model``: the positive phase is the reference's recorded moments, in parameter order (W, b_v, b_h);
+    a reference written before they were recorded, or none at all, is refused before any simulation."""
+    vh, v, h = np.arange(6.0).reshape(3, 2) / 10, np.array([0.1, 0.2, 0.3]), np.array([0.4, 0.5])
+    reference = xr.Dataset({"model_moment_visible_hidden": (("visible", "hidden"), vh),
+                            "model_moment_visible": ("visible", v), "model_moment_hidden": ("hidden", h)})
+    moments = reference_moments(reference)
+    assert isinstance(moments, Moments)
+    for got, want in zip(moments.arrays, (vh, v, h)):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="model_moment_hidden.*rerun"):
+        reference_moments(reference.drop_vars("model_moment_hidden"))
+    settings = {"target": "model"}
+    with pytest.raises(ValueError, match="needs the RBM's reference"):
+        train_rbm_in_the_loop(None, None, None, P, settings, {}, 0.1, 0, "unused")
+    with pytest.raises(ValueError, match="allowed: data, model"):
+        train_rbm_in_the_loop(None, None, None, P, {"target": "images"}, {}, 0.1, 0, "unused")
 
 
 @pytest.mark.slow

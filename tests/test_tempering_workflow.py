@@ -309,11 +309,12 @@ def test_a_dwell_shape_in_the_scan_adds_tempered_runs_only(study):
 
 @pytest.mark.parametrize("network, new_jobs", [
     ("translated", ["tempering_run"]),
-    ("in_the_loop", ["network_data_statistics", "network_run", "train_in_the_loop"]),
+    ("in_the_loop", ["network_data_statistics", "network_run", "reference_distribution", "train_in_the_loop"]),
 ])
 def test_the_default_network_is_the_one_the_scan_runs(study, network, new_jobs):
     """Another default network reruns the scan on that network's runs of the scan's RBM (training in the loop where it
-    is the in-the-loop network), the scan's analysis and the headline; nothing of the study's own runs."""
+    is the in-the-loop network, toward the RBM's own moments: its reference too), the scan's analysis and the
+    headline; nothing of the study's own runs."""
     config = load_test_config()
     config["tempering"]["default_network"] = network
     jobs = scheduled_jobs(study, write_config(study, config), ["tempering_study"], dryrun=True)
@@ -323,13 +324,23 @@ def test_the_default_network_is_the_one_the_scan_runs(study, network, new_jobs):
     assert all(dict(wildcards).get("network", network) == network for _, wildcards in jobs)
 
 
-def test_changing_the_reference_reruns_it_and_the_studys_analysis_but_no_run_and_not_the_scan(study):
-    """The scan's RBMs are measured against the test images only: the parallel-tempering reference is the study's."""
+def test_changing_the_reference_reruns_it_the_studys_analysis_and_the_network_trained_toward_it(study):
+    """The scan's RBMs are measured against the test images only: the parallel-tempering reference is the study's.
+    Besides the analysis, only the network trained in the loop toward the RBM's own moments (the reference's) is
+    trained and run again; no run of another network, nothing of the scan's (test.yaml's scan runs the calibrated
+    network)."""
     config = load_test_config()
     config["reference"]["n_sweeps"] = 500
-    assert sorted(set(run_workflow(study, config, ["tempering_study"], dryrun=True))) == [
-        "conditional_calibration_figure", "mixing_group", "mixing_summary", "network_mixing_group",
-        "reference_distribution", "tempering_figures", "tempering_study"]
+    jobs = scheduled_jobs(study, write_config(study, config), ["tempering_study"], dryrun=True)
+    assert sorted({rule for rule, _ in jobs}) == [
+        "conditional_calibration_figure", "mixing_group", "mixing_summary", "network_data_statistics",
+        "network_mixing_group", "network_run", "reference_distribution", "tempering_figures", "tempering_study",
+        "train_in_the_loop"]
+    runs = [dict(wildcards) for rule, wildcards in jobs if rule == "network_run"]
+    assert runs and {run["network"] for run in runs} == {"in_the_loop"}
+    study_seeds = {str(seed) for seed in range(config["rbm"]["n_training_seeds"])}
+    assert {dict(wildcards)["training_seed"] for rule, wildcards in jobs if "training_seed" in dict(wildcards)} \
+        <= study_seeds
 
 
 def test_a_lif_run_reads_only_its_schemes_temperature_map(tmp_path):

@@ -51,6 +51,7 @@ rule train_in_the_loop:
         network=CALIBRATED_NETWORK,
         temperature_map=TEMPERATURE_MAP.format(scheme=TEMPERING["scheme"]),
         data=dataset_files,
+        reference=lambda wc: REFERENCE.format(**wc) if IN_THE_LOOP["rbm"]["target"] == "model" else [],
     output:
         IN_THE_LOOP_NETWORK,
     params:

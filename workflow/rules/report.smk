@@ -7,6 +7,8 @@ HEADLINE_SETTINGS = {
     "rbm.n_hidden": config["rbm"]["n_hidden"],
     "rbm.epochs": config["rbm"]["epochs"],
     "tempering.samplers": TEMPERING["samplers"],
+    "tempering.networks": TEMPERING["networks"],
+    "in_the_loop.rbm.target": config["in_the_loop"]["rbm"]["target"],
     "tempering.scheme": TEMPERING["scheme"],
     "tempering.t_max": TEMPERING["t_max"],
     "tempering.frequency_hz": TEMPERING["frequency_hz"],

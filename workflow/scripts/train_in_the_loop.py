@@ -15,5 +15,6 @@ with job_log(snakemake.log[0]):
     ds = train_rbm_in_the_loop(read_dataset(snakemake.input.network), images.train_images, tmap,
                                NeuronParameters(**params.neuron), params.settings, params.bounds, params.dt_ms,
                                params.seed, snakemake.config["simulation"]["build_cache_dir"],
-                               max_weight_factor_gain=params.max_weight_factor_gain, threads=snakemake.threads)
+                               max_weight_factor_gain=params.max_weight_factor_gain, threads=snakemake.threads,
+                               reference=read_dataset(snakemake.input.reference) if snakemake.input.reference else None)
     write_dataset(ds, snakemake.output[0], params=dict(params.items()), config=snakemake.config)

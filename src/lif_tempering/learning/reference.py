@@ -54,6 +54,8 @@ HOT_ENDS = ("base_rate", "uniform")
 MAX_BIAS_STEP = 2.0
 #: Smallest rejection rate the ladder adaptation counts (a pair that never rejects still spans some beta).
 MIN_REJECTION = 1e-3
+#: Every how many steps the rung-0 states enter the RBM's moments (states a few sweeps apart are alike).
+MOMENT_STRIDE = 10
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,9 @@ class Ladders:
 class LadderRun(NamedTuple):
     """What :func:`run_ladders` counted: swaps ``accepted``, ``attempted`` per pair (B - 1,); the
     ``composition`` (B, K) class counts per rung; the rung-0 ``labels`` (n_steps, n_chains),
-    ``mean_visible``, ``free_energy`` F(v) and classifier ``confidence`` (n_steps, n_chains) of the rung-0 states."""
+    ``mean_visible``, ``free_energy`` F(v) and classifier ``confidence`` (n_steps, n_chains) of the rung-0 states;
+    ``moments``: the RBM's ``(<v p(h | v)^T>, <v>, <p(h | v)>)`` over the rung-0 states of every
+    :data:`MOMENT_STRIDE`-th step (Rao-Blackwellised: exact hidden conditionals)."""
 
     accepted: np.ndarray
     attempted: np.ndarray
@@ -192,6 +196,7 @@ class LadderRun(NamedTuple):
     mean_visible: np.ndarray
     free_energy: np.ndarray
     confidence: np.ndarray
+    moments: tuple
 
 
 def _accepted(proposal_labels, current_labels, bias_rows, rng: np.random.Generator) -> np.ndarray:
@@ -304,6 +309,8 @@ def run_ladders(path: TemperingPath, ladders: Ladders, betas, bias, n_steps: int
     composition = np.zeros(n_rungs * n_classes)
     labels = np.empty((n_steps, n_chains), dtype=np.int64)
     mean_visible, free_energy, confidence = (np.empty((n_steps, n_chains)) for _ in range(3))
+    sums = [np.zeros(path.W.shape), np.zeros(path.W.shape[0]), np.zeros(path.W.shape[1])]
+    n_moment_samples = 0
     for step in range(n_steps):
         gibbs_sweep(path, ladders, beta_rows, bias_rows, rng)
         swaps = swap_rungs(path, ladders, betas, bias, (first_step + step) % 2, rng)
@@ -315,8 +322,21 @@ def run_ladders(path: TemperingPath, ladders: Ladders, betas, bias, n_steps: int
         labels[step], mean_visible[step] = ladders.labels[:n_chains], cold.mean(axis=1)
         free_energy[step] = path.free_energy(cold)
         confidence[step] = path.confidence(cold, ladders.visible_input[:n_chains])
+        if (first_step + step) % MOMENT_STRIDE == 0:
+            _add_moments(sums, path, cold)
+            n_moment_samples += n_chains
+    moments = tuple(total / max(n_moment_samples, 1) for total in sums)
     return LadderRun(accepted, attempted, composition.reshape(n_rungs, n_classes), labels, mean_visible, free_energy,
-                     confidence)
+                     confidence, moments)
+
+
+def _add_moments(sums: list, path: TemperingPath, visible) -> None:
+    """Add ``sum v p(h | v)^T``, ``sum v`` and ``sum p(h | v)`` of the states ``visible`` to ``sums`` in place."""
+    hidden = logistic(np.add(visible @ path.W, path.b_h)).astype(np.float64)
+    visible = visible.astype(np.float64)
+    sums[0] += visible.T @ hidden
+    sums[1] += visible.sum(axis=0)
+    sums[2] += hidden.sum(axis=0)
 
 
 def equal_rejection_ladder(betas, rejection) -> np.ndarray:
@@ -372,7 +392,8 @@ class TemperingResult(NamedTuple):
     """A :func:`parallel_tempering` run: the rung-0 ``labels``, ``mean_visible``, ``free_energy`` and ``confidence``
     (n_kept, n_chains) of the kept steps; the frozen ladder ``betas`` (B,) and ``class_bias`` (B, K);
     over the kept steps the ``swap_acceptance`` per pair (B - 1,), the ``round_trips`` per ladder
-    (n_chains,) and the class ``composition`` (B, K) counts per rung."""
+    (n_chains,), the class ``composition`` (B, K) counts per rung and the RBM's ``moments``
+    (:class:`LadderRun`)."""
 
     labels: np.ndarray
     mean_visible: np.ndarray
@@ -383,6 +404,7 @@ class TemperingResult(NamedTuple):
     swap_acceptance: np.ndarray
     round_trips: np.ndarray
     composition: np.ndarray
+    moments: tuple
 
 
 def parallel_tempering(path: TemperingPath, v0, betas, n_steps: int, burn_in: int, seed, n_rounds: int = 0,
@@ -417,7 +439,7 @@ def parallel_tempering(path: TemperingPath, v0, betas, n_steps: int, burn_in: in
     with np.errstate(invalid="ignore"):
         acceptance = kept.accepted / kept.attempted
     return TemperingResult(kept.labels, kept.mean_visible, kept.free_energy, kept.confidence, betas, bias, acceptance,
-                           ladders.round_trips.copy(), kept.composition)
+                           ladders.round_trips.copy(), kept.composition, kept.moments)
 
 
 def class_distribution(labels, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -490,6 +512,12 @@ def _var(dims, values, units, long_name):
     return dims, np.asarray(values), {"units": units, "long_name": long_name}
 
 
+#: The RBM's moments in a reference file: name, dimensions, what is averaged.
+MOMENT_VARIABLES = (("model_moment_visible_hidden", ("visible", "hidden"), "<v p(h | v)^T>"),
+                    ("model_moment_visible", ("visible",), "<v>"),
+                    ("model_moment_hidden", ("hidden",), "<p(h | v)>"))
+
+
 def _reference_variables(result: TemperingResult, probability, std_error, prior, r_hat, ess) -> dict:
     per_ladder = (result.labels[..., None] == np.arange(prior.size)).mean(axis=0)
     composition = result.composition / result.composition.sum(axis=1, keepdims=True)
@@ -514,6 +542,9 @@ def _reference_variables(result: TemperingResult, probability, std_error, prior,
                                                                               "distribution (0 at beta = 1)"),
         "rung_class_composition": _var(("beta_index", "class"), composition, "1", "fraction of each rung's states "
                                                                                   "with each label (kept steps)"),
+        **{name: _var(dims, moment, "1", f"{long_name} over the beta = 1 samples of every {MOMENT_STRIDE}-th kept "
+                                          "step: the RBM's own moment (hidden units by their exact conditional)")
+           for (name, dims, long_name), moment in zip(MOMENT_VARIABLES, result.moments)},
     }
 
 
@@ -552,7 +583,9 @@ def reference_dataset(W, b_v, b_h, classifier, prior, test_images, test_labels, 
                 "ladder": ("ladder", np.arange(v0.shape[0]), {**axis, "long_name": "independent ladder"}),
                 "beta_index": ("beta_index", np.arange(result.betas.size), {**axis, "long_name": "rung of the ladder"}),
                 "beta_pair": ("beta_pair", np.arange(result.betas.size - 1),
-                              {**axis, "long_name": "neighbouring rungs i and i+1"})},
+                              {**axis, "long_name": "neighbouring rungs i and i+1"}),
+                "visible": ("visible", np.arange(W.shape[0]), {**axis, "long_name": "visible unit"}),
+                "hidden": ("hidden", np.arange(W.shape[1]), {**axis, "long_name": "hidden unit"})},
         attrs={
             "title": "Reference class distribution of a trained RBM: parallel tempering",
             "reference_prior_kl": kl_divergence(probability, prior),

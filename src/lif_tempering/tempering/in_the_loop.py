@@ -8,9 +8,11 @@ following a temperature schedule through the temperature map, :mod:`lif_temperin
 and only the samples with ``T <= 1 + tolerance`` enter the update. With ``persistent`` the
 copies are persistent chains: each run starts where the copy's previous run ended (its last
 state at ``T <= 1 + tolerance``, :meth:`~lif_tempering.sampling.network.BoltzmannSampler.sample`'s
-``initial_states``), the first from training images. The positive phase is
-the exact ``p(h | v; theta)`` of ``n_images`` training images per update (all of them
-where there are fewer), drawn anew each update.
+``initial_states``), the first from training images. The positive phase (the loop's ``target``)
+is either the data, the exact ``p(h | v; theta)`` of ``n_images`` training images per update
+(all of them where there are fewer), drawn anew each update, or the trained RBM itself: its
+own moments from its converged parallel-tempering reference (:func:`reference_moments`), fixed,
+so that the network learns to sample the RBM it was translated from.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from scipy.special import expit
 
 from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.in_the_loop import (
+    Moments,
     learning_rates,
     rbm_data_moments,
     rbm_sample_moments,
     train_in_the_loop,
     updates_dataset,
 )
+from lif_tempering.learning.reference import MOMENT_VARIABLES
 from lif_tempering.learning.study import rbm_classifier, rbm_parameters
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.neuron.theory import representable_bias_range
@@ -52,10 +56,14 @@ IMAGE_STREAM = 1 << 31
 #: Every how many samples the conditional gains of an update are fitted (samples a few ms apart are alike).
 GAIN_THINNING = 4
 
+#: What an RBM's network can be trained in the loop toward (``in_the_loop.rbm.target``).
+LOOP_TARGETS = ("data", "model")
+
 #: Per-update measures of an RBM's loop: units and long names.
 UPDATE_MEASURES_RBM = {
-    "class_kl": ("nat", "D_KL(data class prior || class histogram of the update's samples at T = 1), "
-                        "mean-field readout, Jeffreys-smoothed"),
+    "class_kl": ("nat", "D_KL(target's class distribution || class histogram of the update's samples at T = 1), "
+                        "mean-field readout, Jeffreys-smoothed; the target's: the data class prior (target data) or "
+                        "the RBM's reference (target model)"),
     "visible_activity": ("1", "mean visible state of the update's samples at T = 1"),
     "hidden_activity": ("1", "mean hidden state of the update's samples at T = 1"),
     "confidence": ("1", "mean classifier confidence of the update's samples at T = 1 (mean-field readout)"),
@@ -90,6 +98,16 @@ def rbm_bounds(corrections, n_visible: int, n_hidden: int, p: NeuronParameters, 
             (bias_low[n_visible:], bias_high[n_visible:]))
 
 
+def reference_moments(reference: xr.Dataset) -> Moments:
+    """The trained RBM's own ``(<v h^T>, <v>, <h>)`` from its ``reference.nc``
+    (:func:`lif_tempering.learning.reference.reference_dataset`)."""
+    missing = [name for name, _, _ in MOMENT_VARIABLES if name not in reference]
+    if missing:
+        raise ValueError(f"the reference file has no {', '.join(missing)} (written before the RBM's moments were "
+                         "recorded): delete it and rerun the workflow")
+    return Moments(tuple(np.asarray(reference[name].values, dtype=np.float64) for name, _, _ in MOMENT_VARIABLES))
+
+
 def _rbm_monitor(classifier, prior: np.ndarray, n_visible: int):
     """Per-update measures of the samples (:data:`UPDATE_MEASURES_RBM`) against the parameters they were drawn with."""
     def monitor(states, params):
@@ -109,10 +127,12 @@ def _rbm_monitor(classifier, prior: np.ndarray, n_visible: int):
 def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: TemperatureMap, p: NeuronParameters,
                           settings: dict, training_bounds: dict, dt_ms: float, seed: int,
                           cache_dir: str | os.PathLike, max_weight_factor_gain: float = 2.0, threads: int = 1,
-                          log=print) -> xr.Dataset:
-    """Fine-tune the calibrated network of a trained RBM (``network_calibrated.nc``) on the training ``images``.
+                          reference: xr.Dataset | None = None, log=print) -> xr.Dataset:
+    """Fine-tune the calibrated network of a trained RBM (``network_calibrated.nc``) toward ``settings["target"]``.
 
-    ``settings`` (the ``in_the_loop`` config): n_updates, learning_rate_start,
+    ``target`` ``data``: the training ``images``; ``model``: the RBM's ``reference.nc``
+    (``reference``, its moments and class distribution; the images only start the chains).
+    ``settings`` (the ``in_the_loop`` config): target, n_updates, learning_rate_start,
     learning_rate_end, momentum, n_images, n_copies, duration_ms, burn_in_ms, sample_dt_ms,
     tempered_every and tempered (the tempered schedule: shape, frequency_hz, t_max,
     dwell_fraction, tolerance), persistent (each copy starts each run in the last state with
@@ -122,6 +142,10 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
     calibration's corrections and the RBM file's classifier, the per-update measures
     (:data:`UPDATE_MEASURES_RBM`), the settings as attributes.
     """
+    if settings["target"] not in LOOP_TARGETS:
+        raise ValueError(f"unknown in_the_loop target {settings['target']!r}; allowed: {', '.join(LOOP_TARGETS)}")
+    if settings["target"] == "model" and reference is None:
+        raise ValueError("in_the_loop target model needs the RBM's reference file")
     W, b_v, b_h = rbm_parameters(calibrated)
     n_visible, n_hidden = W.shape
     corrections = group_corrections(calibrated)
@@ -160,12 +184,16 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
         return samples.reshape(-1, n_visible + n_hidden)
 
     def positive_of(params):
+        if settings["target"] == "model":
+            return model_moments
         n_images = min(settings["n_images"], len(images))
         chosen = images if n_images == len(images) else images[image_rng.choice(len(images), n_images, replace=False)]
         return rbm_data_moments(chosen, params[0], params[2])
 
-    monitor = _rbm_monitor(rbm_classifier(calibrated), np.asarray(calibrated["train_class_frequency"].values),
-                           n_visible)
+    model_moments = reference_moments(reference) if settings["target"] == "model" else None
+    target_classes = (reference["class_probability"].values if settings["target"] == "model"
+                      else calibrated["train_class_frequency"].values)
+    monitor = _rbm_monitor(rbm_classifier(calibrated), np.asarray(target_classes), n_visible)
     bounds = rbm_bounds(per_unit, n_visible, n_hidden, p, tmap, training_bounds, max_weight_factor_gain)
     rates_per_update = learning_rates(settings["learning_rate_start"], settings["learning_rate_end"],
                                       settings["n_updates"])
@@ -178,7 +206,8 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
     for update, which in zip(record.updates, history):
         update["tempered"] = which
     ds = xr.merge([network_dataset(calibrated, *record.params, corrections,
-                                   "LIF network of a trained RBM, calibrated and trained in the loop on the data"),
+                                   "LIF network of a trained RBM, calibrated and trained in the loop toward "
+                                   + ("the data" if settings["target"] == "data" else "the RBM's own moments")),
                    updates_dataset(record.updates, UPDATE_MEASURES_RBM)], combine_attrs="override")
     return ds.assign_attrs(**_flat_settings(settings), seed=int(seed), dt_ms=float(dt_ms),
                            max_weight_factor_gain=float(max_weight_factor_gain), noise_scheme=tmap.scheme,
