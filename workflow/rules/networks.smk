@@ -46,6 +46,7 @@ rule calibrate_network:
         "../scripts/calibrate_network.py"
 
 
+# The positive phase: the RBM's own moments from its reference (target model) or the training images (target data).
 rule train_in_the_loop:
     input:
         network=CALIBRATED_NETWORK,
