@@ -142,10 +142,7 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
     calibration's corrections and the RBM file's classifier, the per-update measures
     (:data:`UPDATE_MEASURES_RBM`), the settings as attributes.
     """
-    if settings["target"] not in LOOP_TARGETS:
-        raise ValueError(f"unknown in_the_loop target {settings['target']!r}; allowed: {', '.join(LOOP_TARGETS)}")
-    if settings["target"] == "model" and reference is None:
-        raise ValueError("in_the_loop target model needs the RBM's reference file")
+    _check_target(settings["target"], reference)
     W, b_v, b_h = rbm_parameters(calibrated)
     n_visible, n_hidden = W.shape
     corrections = group_corrections(calibrated)
@@ -183,17 +180,8 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
             chains["states"] = samples[-1]
         return samples.reshape(-1, n_visible + n_hidden)
 
-    def positive_of(params):
-        if settings["target"] == "model":
-            return model_moments
-        n_images = min(settings["n_images"], len(images))
-        chosen = images if n_images == len(images) else images[image_rng.choice(len(images), n_images, replace=False)]
-        return rbm_data_moments(chosen, params[0], params[2])
-
-    model_moments = reference_moments(reference) if settings["target"] == "model" else None
-    target_classes = (reference["class_probability"].values if settings["target"] == "model"
-                      else calibrated["train_class_frequency"].values)
-    monitor = _rbm_monitor(rbm_classifier(calibrated), np.asarray(target_classes), n_visible)
+    positive_of, target_classes = _positive_phase(settings, images, image_rng, calibrated, reference)
+    monitor = _rbm_monitor(rbm_classifier(calibrated), target_classes, n_visible)
     bounds = rbm_bounds(per_unit, n_visible, n_hidden, p, tmap, training_bounds, max_weight_factor_gain)
     rates_per_update = learning_rates(settings["learning_rate_start"], settings["learning_rate_end"],
                                       settings["n_updates"])
@@ -213,6 +201,30 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
                            max_weight_factor_gain=float(max_weight_factor_gain), noise_scheme=tmap.scheme,
                            u0_mV=float(tmap.reference.u0_mV), alpha_mV=float(tmap.reference.alpha_mV),
                            data_visible_activity=float(images.mean()), wall_time_s=float(time.perf_counter() - start))
+
+
+def _check_target(target: str, reference: xr.Dataset | None) -> None:
+    """Refuse an unknown loop target, or the target ``model`` without the RBM's reference."""
+    if target not in LOOP_TARGETS:
+        raise ValueError(f"unknown in_the_loop target {target!r}; allowed: {', '.join(LOOP_TARGETS)}")
+    if target == "model" and reference is None:
+        raise ValueError("in_the_loop target model needs the RBM's reference file")
+
+
+def _positive_phase(settings: dict, images: np.ndarray, image_rng: np.random.Generator, calibrated: xr.Dataset,
+                    reference: xr.Dataset | None) -> tuple:
+    """``(positive_of, target_classes)`` of the loop's target: ``positive_of(params)`` the target's moments (the
+    reference's, fixed, or ``n_images`` training images' under ``params``), ``target_classes`` the class
+    distribution the per-update ``class_kl`` is measured against (the reference's or the data's class prior)."""
+    if settings["target"] == "model":
+        moments = reference_moments(reference)
+        return (lambda params: moments), np.asarray(reference["class_probability"].values)
+
+    def positive_of(params):
+        n_images = min(settings["n_images"], len(images))
+        chosen = images if n_images == len(images) else images[image_rng.choice(len(images), n_images, replace=False)]
+        return rbm_data_moments(chosen, params[0], params[2])
+    return positive_of, np.asarray(calibrated["train_class_frequency"].values)
 
 
 def _data_states(images: np.ndarray, W, b_h, n_chains: int, rng: np.random.Generator) -> np.ndarray:
