@@ -12,7 +12,8 @@ from workflow_helpers import ROOT, copy_study, load_test_config, scheduled_jobs
 
 from lif_tempering.io import read_dataset
 
-#: Rules of the study's trained RBMs only (training seeds 0 .. rbm.n_training_seeds - 1).
+#: Rules of the study's trained RBMs only (training seeds 0 .. rbm.n_training_seeds - 1); the reference also of the
+#: scan's where the scan's default network is trained in the loop toward its RBM.
 STUDY_RULES = ("mixing_group", "phase_group", "reference_distribution", "sample_rbm_lif", "rbm_figures")
 #: Rules of the scan's trained RBMs only (parameter_scan.first_training_seed onwards).
 SCAN_RULES = ("scan_group", "stp_scan_group", "stp_scan_run", "data_statistics")
@@ -41,8 +42,12 @@ def test_the_scans_jobs_use_only_its_trained_rbms_and_the_studys_only_the_studys
     study, scan = study_and_scan_seeds(config)
     assert study and scan and not study & scan
     seeds = training_seeds_by_rule(tmp_path, config)
-    for rule in STUDY_RULES:
-        assert seeds[rule] == study, rule
+    expected = dict.fromkeys(STUDY_RULES, study)
+    if config["tempering"]["default_network"] == "in_the_loop" and config["in_the_loop"]["rbm"]["target"] == "model":
+        expected["reference_distribution"] = study | scan  # the scan's networks train toward their RBMs' moments
+    assert (name == "default") == (expected["reference_distribution"] != study)  # both cases are checked
+    for rule, training_seeds in expected.items():
+        assert seeds[rule] == training_seeds, rule
     for rule in SCAN_RULES:
         assert seeds[rule] == scan, rule
     assert seeds["train_rbm"] == study | scan and seeds["tempering_run"] == study | scan
