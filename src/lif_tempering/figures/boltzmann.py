@@ -162,7 +162,8 @@ def network_training(calibrated: xr.Dataset, in_the_loop: xr.Dataset) -> plt.Fig
     Top: the bias and coupling gains of both layers per calibration round (the last round
     measures the final corrections), and during the loop, against the parameters each update's
     samples were drawn with. Bottom: the class divergence of each update's samples from the
-    data's class prior, and their visible activity against the training images'.
+    loop's target class distribution (the RBM's reference, or the data's class prior where the
+    loop trained toward the data), and their visible activity against the training images'.
     """
     fig, axes = plt.subplots(2, 2, figsize=(18, 11), constrained_layout=True)
     palette = dict(zip(("visible", "hidden"), sns.color_palette("deep", 2)))
@@ -180,7 +181,8 @@ def network_training(calibrated: xr.Dataset, in_the_loop: xr.Dataset) -> plt.Fig
         ax.set_ylabel("gain (1: the unit follows its conditional)")
     axes[0, 0].legend(fontsize="x-small")
     tempered = in_the_loop["tempered"].values.astype(bool)
-    for ax, name, label in ((axes[1, 0], "class_kl", "$D_{KL}$(class prior || sample classes) (nat)"),
+    target = "RBM's reference" if in_the_loop.attrs.get("target") == "model" else "data class prior"
+    for ax, name, label in ((axes[1, 0], "class_kl", f"$D_{{KL}}$({target} || sample classes) (nat)"),
                             (axes[1, 1], "visible_activity", "mean visible activity")):
         values = in_the_loop[name].values
         ax.plot(in_the_loop["update"], values, color="0.3", lw=1.5)
