@@ -134,6 +134,28 @@ def test_headline_table_holds_the_summary_numbers(summary, calibration):
     assert _value(table, "tempering.duration_ms")["unit"] == "ms"
 
 
+def test_class_divergences_to_the_reference_and_to_the_data_prior_stand_beside_their_floors(summary, calibration):
+    """Both targets of the class D_KL get a row per schedule, with the floor and the excess, from their own
+    variables (a swapped stem would show the reference's numbers as the prior's)."""
+    for stem, base in (("pooled_class_kl_reference", 0.3), ("pooled_class_kl_prior", 0.9)):
+        for suffix, shift in (("", 0.0), ("_floor", -0.2), ("_excess", -0.1)):
+            for end, step in (("mean", 0.0), ("ci_low", -0.01), ("ci_high", 0.01)):
+                values = base + shift + step + np.array([[0.0, 0.05], [0.01, 0.06]])
+                summary[f"{stem}{suffix}_{end}"] = _per_schedule(values, "nat", f"{stem}{suffix}: {end}")
+    table = headline_table(summary, *calibration, RUN_SETTINGS)
+    prior = "class D_KL of all seeds' window labels to the data's class prior"
+    row = _value(table, f"{prior}, tempered", "lif")
+    assert (row["value"], row["unit"]) == (pytest.approx(0.95), "nat")
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(0.94), pytest.approx(0.96))
+    assert _value(table, f"{prior}: floor of a sampler drawing it exactly at the same ESS, free",
+                  "gibbs")["value"] == pytest.approx(0.71)
+    assert _value(table, f"{prior}: excess over the floor, free", "lif")["value"] == pytest.approx(0.8)
+    assert _value(table, "class D_KL of all seeds' window labels to the RBM's reference, free",
+                  "lif")["value"] == pytest.approx(0.3)
+    front = front_page_table(table)
+    assert (front["quantity"] == f"{prior}, free").sum() == len(SAMPLERS)
+
+
 def test_unbounded_intervals_read_as_a_bound_with_their_reason(summary, calibration):
     """A bootstrap ratio whose upper bound is inf (some resamples hold free runs without a switch) reads
     'v [> low]' with the fraction of such resamples; a model ratio whose free runs never switch reads '∞' with the

@@ -54,7 +54,9 @@ MIXING_ROWS = (
     ("coverage time of all classes, free", "coverage_time_s", _FREE),
     ("coverage time of all classes, tempered", "coverage_time_s", _TEMPERED),
 )
-_REFERENCE_KL = "class D_KL of all seeds' window labels to the RBM's reference"
+#: Class D_KL rows per target: the summary's variable stem and the row's wording of the target.
+_CLASS_KL_TARGETS = (("pooled_class_kl_reference", "class D_KL of all seeds' window labels to the RBM's reference"),
+                     ("pooled_class_kl_prior", "class D_KL of all seeds' window labels to the data's class prior"))
 _GAIN = "conditional {gain} gain, {layer} layer, {schedule}"
 #: Rows shown only when the summary holds the variable.
 OPTIONAL_MIXING_ROWS = (
@@ -70,7 +72,8 @@ OPTIONAL_MIXING_ROWS = (
     ("ground-state confidence / the free renewing LIF network's, free", "ground_confidence_ratio_vs_free_lif", _FREE),
     ("ground-state confidence / the free renewing LIF network's, tempered", "ground_confidence_ratio_vs_free_lif",
      _TEMPERED),
-    *((f"{_REFERENCE_KL}{what}, {schedule}", f"pooled_class_kl_reference{suffix}", {"schedule": schedule})
+    *((f"{target}{what}, {schedule}", f"{stem}{suffix}", {"schedule": schedule})
+      for stem, target in _CLASS_KL_TARGETS
       for suffix, what in (("", ""), ("_floor", ": floor of a sampler drawing it exactly at the same ESS"),
                            ("_excess", ": excess over the floor"))
       for schedule in ("free", "tempered")),
