@@ -2,20 +2,27 @@
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.neuron.parameters import PARAMETER_SETS
 from lif_tempering.neuron.theory import hcs_activation_estimate
 from lif_tempering.sampling.boltzmann import gibbs_sample, random_bm
 from lif_tempering.sampling.network_calibration import (
+    RBM_GROUPS,
     GroupCorrections,
     averaged_corrections,
     calibrate,
     calibrate_small_bm,
     calibration_step,
+    corrections_dataset,
     group_inputs,
     identified_gains,
     measured_gains,
+    network_corrections,
+    unit_offsets,
+    unit_shift_dataset,
+    unit_shift_rounds,
 )
 
 P = PARAMETER_SETS["sbs_tutorial"]
@@ -146,8 +153,8 @@ def test_lif_calibration_corrects_the_theory_estimate_of_the_activation(brian_ca
     u0_mV, alpha_mV = hcs_activation_estimate(P)
     calibration = ActivationPoint(P.rate_exc_hz, P.rate_inh_hz, u0_mV, alpha_mV)
     W, b = random_bm(5, seed=4)
-    settings = dict(n_rounds=2, damping=0.8, averaged_rounds=1, n_copies=20, duration_ms=3200.0, burn_in_ms=200.0,
-                    sample_dt_ms=2.0)
+    settings = dict(n_rounds=2, damping=0.8, averaged_rounds=1, unit_rounds=1, n_copies=20, duration_ms=3200.0,
+                    burn_in_ms=200.0, sample_dt_ms=2.0)
     ds = calibrate_small_bm(W, b, P, calibration, settings, 0.1, 5, brian_cache, log=lambda line: None)
     first, last = ds.isel(round=0, layer=0), ds.isel(round=-1, layer=0)
     assert float(first.offset) > 0.5 and float(first.coupling_gain) > 1.15
@@ -155,6 +162,7 @@ def test_lif_calibration_corrects_the_theory_estimate_of_the_activation(brian_ca
     assert abs(float(last.coupling_gain) - 1) < 0.5 * abs(float(first.coupling_gain) - 1)
     assert float(ds.coupling_scale[0]) < 0.95 and float(ds.bias_shift[0]) < -0.3
     assert ds.attrs["n_rounds"] == 2 and ds["W"].attrs["units"] == "1"
+    assert ds.unit_bias_shift.shape == (5,) and ds.unit_round_offset.shape == (2, 1)
 
 
 def test_a_step_stays_in_its_trust_region_and_skips_groups_without_gains():
@@ -165,3 +173,46 @@ def test_a_step_stays_in_its_trust_region_and_skips_groups_without_gains():
     step = calibration_step(start, gains, damping=1.0)
     assert step.bias_scale[0] == pytest.approx(0.5) and step.bias_shift[0] == pytest.approx(-2.0)
     np.testing.assert_array_equal([step.bias_scale[1], step.bias_shift[1], step.coupling_scale[1]], [1.0, 0.0, 1.0])
+
+
+def test_unit_offsets_vanish_for_exact_gibbs_samples_and_find_a_shifted_units_offset():
+    """Gibbs samples of (W, b + delta) read against (W, b): each unit's offset is delta (exactly its conditional's
+    shift), 0 where delta is 0; a unit that is never on gets 0 (76,000 correlated samples of 5 units: standard
+    errors ~0.02, tolerance 0.07)."""
+    W, b = random_bm(5, seed=3)
+    delta = np.array([0.5, 0.0, -0.4, 0.0, 0.0])
+    z = gibbs_sample(W, b + delta, 4000, 20, seed=7)[200:].reshape(-1, 5)
+    np.testing.assert_allclose(unit_offsets(group_inputs(z, W, b, (5,))), delta, atol=0.07)
+    b_off = b.copy()
+    b_off[1] = -40.0
+    z = gibbs_sample(W, b_off, 400, 20, seed=8)[50:].reshape(-1, 5)
+    assert unit_offsets(group_inputs(z, W, b_off, (5,)))[1] == 0.0
+
+
+def test_one_undamped_unit_round_removes_per_unit_bias_errors_through_the_bias_scale():
+    """A stand-in network whose units respond to their realised shift d with 1 / s (s the layer's bias scale, as
+    after the layer calibration) and carry bias errors e: one undamped round sets d = -s e, after which the offsets
+    vanish within sampling error (mutation: a step without s leaves e (1 - 1 / s) = -0.125 on the first unit)."""
+    W, b = random_bm(5, seed=3)
+    errors = np.array([0.5, 0.0, -0.4, 0.3, 0.0])
+    scale = np.full(5, 0.8)
+
+    def sample(shifts, index):
+        return gibbs_sample(W, b + errors + shifts / scale, 4000, 20, seed=20 + index)[200:].reshape(-1, 5)
+
+    shifts, offsets = unit_shift_rounds(sample, lambda z: group_inputs(z, W, b, (5,)), (5,), scale, n_rounds=1,
+                                        damping=1.0, log=lambda line: None)
+    np.testing.assert_allclose(shifts, -scale * errors, atol=0.06)
+    assert offsets.shape == (2, 1)
+    assert offsets[0, 0] > 0.2 and offsets[1, 0] < 0.04
+
+
+def test_a_network_files_unit_shifts_add_to_its_layer_corrections():
+    layers = GroupCorrections(np.array([0.8, 0.7]), np.array([0.1, -0.5]), np.array([0.9, 0.85]))
+    shifts = np.array([0.2, 0.0, 0.0, -0.1, 0.0])
+    network = xr.merge([corrections_dataset(layers, RBM_GROUPS),
+                        unit_shift_dataset(shifts, None, {"visible": np.zeros(2), "hidden": np.zeros(3)}, RBM_GROUPS)])
+    corrections = network_corrections(network)
+    np.testing.assert_allclose(corrections.realised_biases(np.ones(5)), [1.1, 0.9, 0.2, 0.1, 0.2])
+    np.testing.assert_array_equal(corrections.coupling_scale, [0.9, 0.9, 0.85, 0.85, 0.85])
+    assert network.unit_bias_shift_visible.attrs["units"] == "1"

@@ -247,9 +247,14 @@ def test_corrected_networks_run_with_their_corrections_and_the_translated_runs_s
         plain = read_dataset(study / f"results/sampling/digits/lif/{schedule}/training_seed0/seed1.nc")
         assert corrected.attrs["network"] == network and plain.attrs["network"] == "translated"
         assert corrected.attrs["rng_seed"] == plain.attrs["rng_seed"]
-        for name, variable in (("bias_scale", "translation_bias_scale"), ("bias_shift", "translation_bias_shift"),
-                               ("coupling_scale", "translation_coupling_scale")):
+        for name, variable in (("bias_scale", "translation_bias_scale"), ("coupling_scale", "translation_coupling_scale")):
             np.testing.assert_allclose(corrected.attrs[variable], file[name].values)
+        unit_shifts = [file[f"unit_bias_shift_{layer}"].values if f"unit_bias_shift_{layer}" in file else np.zeros(1)
+                       for layer in ("visible", "hidden")]
+        np.testing.assert_allclose(corrected.attrs["translation_bias_shift"],
+                                   file["bias_shift"].values + [shift.mean() for shift in unit_shifts])
+        np.testing.assert_allclose(corrected.attrs["translation_bias_shift_sd"], [shift.std() for shift in unit_shifts],
+                                   atol=1e-12)
         assert not np.array_equal(corrected["z"].values, plain["z"].values)
         assert_described(corrected)
     ds = read_dataset(study / "results/mixing/summary.nc").sel(network=network)

@@ -346,6 +346,11 @@ def test_corrections_set_the_realised_biases_and_scale_the_weights_onto_each_uni
     np.testing.assert_allclose(W_back, W, atol=1e-12)
     np.testing.assert_allclose(b_back, b, atol=1e-12)
     assert per_layer(corrections, (1, 3)) == {"bias_scale": [0.8, 0.7], "bias_shift": [0.1, -0.4],
-                                              "coupling_scale": [0.9, 0.75]}
+                                              "bias_shift_sd": [0.0, 0.0], "coupling_scale": [0.9, 0.75]}
+    shifted = TranslationCorrections(corrections.bias_scale, corrections.bias_shift + np.array([0, 0.3, -0.3, 0]),
+                                     corrections.coupling_scale)
+    layers = per_layer(shifted, (1, 3))
+    np.testing.assert_allclose(layers["bias_shift"], [0.1, -0.4])
+    np.testing.assert_allclose(layers["bias_shift_sd"], [0.0, np.sqrt(0.06)])
     with pytest.raises(ValueError, match="varies within a layer"):
         per_layer(corrections, (2, 2))

@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
+from scipy.special import expit
 
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.neuron.parameters import NeuronParameters
@@ -52,6 +53,10 @@ GAIN_NAMES = ("bias_gain", "coupling_gain", "offset", "bias_gain_stderr", "coupl
 #: the offset are nearly collinear (trained digits and MNIST RBMs: at most 0.007; the barely trained RBMs of the test
 #: configuration, hidden biases within 0.07 of each other: above 1). The calibration aims at gains within a few per cent.
 MAX_BIAS_GAIN_STDERR = 0.1
+#: Units whose mean state lies within this of 0 or 1 get no per-unit offset (too few changes of state to fit one).
+MIN_UNIT_ACTIVITY = 0.01
+#: A unit's bias shift changes by at most this much per round (units of k_B T).
+UNIT_STEP_LIMIT = 1.0
 
 
 class GroupCorrections(NamedTuple):
@@ -207,6 +212,45 @@ def calibrate(sample: Callable[[GroupCorrections, int], np.ndarray],
                               np.array([r[1] for r in rounds]), np.array([r[2] for r in rounds]))
 
 
+def unit_offsets(inputs: list[LayerInputs]) -> np.ndarray:
+    """Per unit (all groups, in order) the offset ``c`` (units of k_B T) for which the mean of
+    ``sigmoid(u + c)`` over the samples equals the unit's mean state, ``u`` its field (bias plus coupling
+    input) at each sample: 0 for a correct sampler up to sampling noise. Units whose mean state lies within
+    :data:`MIN_UNIT_ACTIVITY` of 0 or 1 get 0 (not identified)."""
+    field = np.concatenate([group.bias[None, :] + group.coupling for group in inputs], axis=1).astype(np.float64)
+    mean_state = np.concatenate([group.states.mean(axis=0) for group in inputs]).astype(np.float64)
+    identified = (mean_state > MIN_UNIT_ACTIVITY) & (mean_state < 1.0 - MIN_UNIT_ACTIVITY)
+    c = np.zeros(field.shape[1])
+    for _ in range(100):  # Newton's method on the mean response, increasing in c
+        q = expit(field + c)
+        step = (q.mean(axis=0) - mean_state) / np.maximum((q * (1.0 - q)).mean(axis=0), 1e-12)
+        c = np.clip(c - np.where(identified, step, 0.0), -20.0, 20.0)
+        if np.max(np.abs(step[identified]), initial=0.0) < 1e-9:
+            break
+    return np.where(identified, c, 0.0)
+
+
+def unit_shift_rounds(sample: Callable[[np.ndarray, int], np.ndarray],
+                      inputs_of: Callable[[np.ndarray], list[LayerInputs]], n_per_group, bias_scale, n_rounds: int,
+                      damping: float, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit bias shifts ``d`` (units of k_B T, added to the realised biases) that remove each unit's
+    :func:`unit_offsets`: ``n_rounds`` damped steps ``d <- d - damping s c`` (``s`` the unit's ``bias_scale``, whose
+    inverse is the unit's response to its realised bias once the layer gains are 1; each step at most
+    :data:`UNIT_STEP_LIMIT`), ``sample(d, round)`` the states (sample, unit) under shifts ``d``. Returns the
+    shifts and the mean absolute offset per group of each of the ``n_rounds + 1`` runs (R + 1, G)."""
+    shifts = np.zeros(int(np.sum(n_per_group)))
+    bounds = np.cumsum(n_per_group)[:-1]
+    mean_abs = []
+    for index in range(n_rounds + 1):
+        offsets = unit_offsets(inputs_of(np.asarray(sample(shifts, index))))
+        mean_abs.append([float(np.abs(part[part != 0.0]).mean()) if np.any(part != 0.0) else 0.0
+                         for part in np.split(offsets, bounds)])
+        log(f"unit round {index}: mean |offset| per group " + ", ".join(f"{m:.3f}" for m in mean_abs[-1]))
+        if index < n_rounds:
+            shifts = shifts - np.clip(damping * np.asarray(bias_scale) * offsets, -UNIT_STEP_LIMIT, UNIT_STEP_LIMIT)
+    return shifts, np.array(mean_abs)
+
+
 # --------------------------------------------------------------------------- jobs
 
 #: Variables and attributes of an RBM file that a network file keeps (readers of rbm.nc work on both).
@@ -275,15 +319,50 @@ def network_dataset(rbm: xr.Dataset, W, b_v, b_h, corrections: GroupCorrections,
     return ds
 
 
+def unit_calibration(sample, inputs_of, corrections: GroupCorrections, n_per_group, settings: dict, log=print):
+    """:func:`unit_shift_rounds` (``settings["unit_rounds"]``, with ``settings["damping"]``) on top of the layer
+    ``corrections``, ``sample`` (:func:`persistent_runs`) continuing its chains in rounds numbered after the layer
+    calibration's: the per-unit shifts and the mean absolute offsets per round and group (None without unit rounds)."""
+    n_units = int(np.sum(n_per_group))
+    if settings["unit_rounds"] == 0:
+        return np.zeros(n_units), None
+    scale, shift, coupling = corrections.per_unit(n_per_group).per_unit(n_units)
+    first = settings["n_rounds"] + 1
+
+    def shifted(shifts, index):
+        return sample(TranslationCorrections(scale, shift + shifts, coupling), first + index)
+
+    return unit_shift_rounds(shifted, inputs_of, n_per_group, scale, settings["unit_rounds"], settings["damping"], log)
+
+
+def unit_shift_dataset(shifts, offsets, unit_dims, groups) -> xr.Dataset:
+    """The per-unit bias shifts as ``unit_bias_shift`` (one dimension of ``unit_dims`` per group, e.g. ``visible``,
+    ``hidden``: ``unit_bias_shift_visible``, ...; a single group: ``unit_bias_shift``) and, after unit rounds, the
+    mean absolute :func:`unit_offsets` per group of each unit round (``unit_round_offset``)."""
+    parts = np.split(np.asarray(shifts, dtype=np.float64), np.cumsum([len(d) for d in unit_dims.values()])[:-1])
+    data = {("unit_bias_shift" if len(unit_dims) == 1 else f"unit_bias_shift_{dim}"):
+            _var(dim, part, "1", "per-unit shift added to the realised bias of the layer calibration (units of k_B T)")
+            for dim, part in zip(unit_dims, parts)}
+    coords = {}
+    if offsets is not None:
+        data["unit_round_offset"] = _var(("unit_round", "layer"), offsets, "1", "mean absolute per-unit offset c of "
+                                         "logit P(z = 1) = u + c over the identified units in the unit round's run")
+        coords = {"unit_round": ("unit_round", np.arange(offsets.shape[0]), {"units": "1", "long_name":
+                  "per-unit calibration round (the last one measures the final shifts)"}),
+                  "layer": ("layer", list(groups), {"units": "1", "long_name": "group of units (layer)"})}
+    return xr.Dataset(data, coords=coords)
+
+
 def persistent_runs(sampler, machine, p: NeuronParameters, calibration: ActivationPoint, seed: int, n_per_group):
     """``sample(corrections, round)`` of :func:`calibrate` for a sampler's copies of ``machine``: each round's copies
     start in their last state of the previous round (persistent chains, so that later rounds measure the
     networks' settled states, not their start from rest), the first round from rest; states (sample, unit)."""
     chains = {"states": None}
 
-    def sample(corrections: GroupCorrections, index: int) -> np.ndarray:
-        result = sampler.sample(machine, p, calibration, round_seed(seed, index),
-                                corrections=corrections.per_unit(n_per_group), initial_states=chains["states"])
+    def sample(corrections: GroupCorrections | TranslationCorrections, index: int) -> np.ndarray:
+        per_unit = corrections.per_unit(n_per_group) if isinstance(corrections, GroupCorrections) else corrections
+        result = sampler.sample(machine, p, calibration, round_seed(seed, index), corrections=per_unit,
+                                initial_states=chains["states"])
         chains["states"] = result.samples[-1]
         return result.samples.reshape(-1, sum(n_per_group))
 
@@ -330,11 +409,14 @@ def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: Act
     try:
         history = calibrate(sample, inputs_of, n_per_group, settings["n_rounds"], settings["damping"],
                             averaged_rounds=settings["averaged_rounds"], log=log)
+        shifts, offsets = unit_calibration(sample, inputs_of, history.final, n_per_group, settings, log)
     finally:
         sampler.close()
     ds = xr.merge([network_dataset(rbm, W, b_v, b_h, history.final, "LIF network of a trained RBM, calibrated so "
                                    "that both layers follow the RBM's conditionals"),
-                   history_dataset(history, RBM_GROUPS)], combine_attrs="override")
+                   history_dataset(history, RBM_GROUPS),
+                   unit_shift_dataset(shifts, offsets, {"visible": b_v, "hidden": b_h}, RBM_GROUPS)],
+                  combine_attrs="override")
     final = history.gains[-1]
     return ds.assign_attrs(
         **{f"{key}": value for key, value in settings.items()}, seed=int(seed), dt_ms=float(dt_ms),
@@ -380,15 +462,20 @@ def calibrate_small_bm(W, b, p: NeuronParameters, calibration: ActivationPoint, 
 
     sample = persistent_runs(sampler, (W, b), p, calibration, seed, n_per_group)
 
+    def inputs_of(z):
+        return group_inputs(z, W, b, n_per_group)
+
     start = time.perf_counter()
     try:
-        history = calibrate(sample, lambda z: group_inputs(z, W, b, n_per_group), n_per_group, settings["n_rounds"],
-                            settings["damping"], averaged_rounds=settings["averaged_rounds"], log=log)
+        history = calibrate(sample, inputs_of, n_per_group, settings["n_rounds"], settings["damping"],
+                            averaged_rounds=settings["averaged_rounds"], log=log)
+        shifts, offsets = unit_calibration(sample, inputs_of, history.final, n_per_group, settings, log)
     finally:
         sampler.close()
     ds = xr.merge([machine_dataset(W, b, history.final, "LIF network of a small Boltzmann machine, calibrated so that "
                                    "its units follow the machine's conditionals"),
-                   history_dataset(history, SINGLE_GROUP)], combine_attrs="override")
+                   history_dataset(history, SINGLE_GROUP),
+                   unit_shift_dataset(shifts, offsets, {"unit": b}, SINGLE_GROUP)], combine_attrs="override")
     final = history.gains[-1, 0]
     return ds.assign_attrs(
         **settings, seed=int(seed), dt_ms=float(dt_ms), u0_mV=float(calibration.u0_mV),
@@ -398,16 +485,29 @@ def calibrate_small_bm(W, b, p: NeuronParameters, calibration: ActivationPoint, 
         wall_time_s=float(time.perf_counter() - start))
 
 
+def with_unit_shifts(corrections: TranslationCorrections, shifts) -> TranslationCorrections:
+    """``corrections`` with the per-unit bias shifts ``shifts`` (arrays of the groups in order; none: unchanged)."""
+    if not shifts:
+        return corrections
+    shift = np.concatenate([np.asarray(part, dtype=np.float64) for part in shifts])
+    scale, bias_shift, coupling = corrections.per_unit(shift.size)
+    return TranslationCorrections(scale, bias_shift + shift, coupling)
+
+
 def network_corrections(network: xr.Dataset) -> TranslationCorrections:
     """The per-unit translation corrections of an RBM's network file (``bias_scale``, ``bias_shift``,
-    ``coupling_scale`` per layer, :func:`network_dataset`); a trained RBM's file has none (plain)."""
+    ``coupling_scale`` per layer, :func:`network_dataset`, plus the ``unit_bias_shift_*`` of a per-unit
+    calibration); a trained RBM's file has none (plain)."""
     if "bias_scale" not in network:
         return PLAIN
-    return group_corrections(network).per_unit((network.sizes["visible"], network.sizes["hidden"]))
+    corrections = group_corrections(network).per_unit((network.sizes["visible"], network.sizes["hidden"]))
+    return with_unit_shifts(corrections, [network[f"unit_bias_shift_{layer}"] for layer in ("visible", "hidden")
+                                          if f"unit_bias_shift_{layer}" in network])
 
 
 def machine_network(network: xr.Dataset):
     """``(W, b, corrections)`` of a small machine's network file (:func:`machine_dataset`): the parameters its
     network is translated from and their per-unit :class:`~lif_tempering.sampling.translation.TranslationCorrections`."""
     W, b = np.asarray(network["W"].values, dtype=np.float64), np.asarray(network["b"].values, dtype=np.float64)
-    return W, b, group_corrections(network).per_unit((b.size,))
+    corrections = group_corrections(network).per_unit((b.size,))
+    return W, b, with_unit_shifts(corrections, [network["unit_bias_shift"]] if "unit_bias_shift" in network else [])

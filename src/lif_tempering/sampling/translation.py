@@ -118,18 +118,23 @@ def layer_corrections(n_per_layer, bias_scale, bias_shift, coupling_scale) -> Tr
 
 
 def per_layer(corrections: TranslationCorrections, n_per_layer) -> dict[str, list[float]]:
-    """Each correction's value per layer (layers of ``n_per_layer`` units, in order), e.g. for attributes.
+    """Each correction per layer (layers of ``n_per_layer`` units, in order), e.g. for attributes: the scales'
+    values, the bias shift's mean over the layer's units and its standard deviation ``bias_shift_sd`` (0 but after
+    a per-unit calibration).
 
-    Raises if a correction varies within a layer (then it has no value per layer).
+    Raises if a scale varies within a layer (then it has no value per layer).
     """
     counts = np.asarray(n_per_layer, dtype=np.int64)
     values = dict(zip(("bias_scale", "bias_shift", "coupling_scale"), corrections.per_unit(int(counts.sum()))))
     out = {}
     for name, value in values.items():
         layers = np.split(value, np.cumsum(counts)[:-1])
-        if any(np.any(layer != layer[0]) for layer in layers):
+        if name != "bias_shift" and any(np.any(layer != layer[0]) for layer in layers):
             raise ValueError(f"{name} varies within a layer")
-        out[name] = [float(layer[0]) for layer in layers]
+        constant = [bool(np.all(layer == layer[0])) for layer in layers]
+        out[name] = [float(layer[0]) if same else float(layer.mean()) for layer, same in zip(layers, constant)]
+        if name == "bias_shift":
+            out["bias_shift_sd"] = [0.0 if same else float(layer.std()) for layer, same in zip(layers, constant)]
     return out
 
 

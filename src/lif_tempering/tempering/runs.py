@@ -282,9 +282,10 @@ class LIFTemperingSampler:
         time of the simulation run and readout (not compilation). ``attrs`` are
         added to the dataset's attributes (e.g. the training seed). ``corrections``: the
         translation's corrections per unit (:class:`~lif_tempering.sampling.translation.TranslationCorrections`,
-        constant within each layer; default the plain translation); other than plain, their
+        scales constant within each layer; default the plain translation); other than plain, their
         values per layer (visible, hidden) are the attributes ``translation_bias_scale``,
-        ``translation_bias_shift``, ``translation_coupling_scale``.
+        ``translation_bias_shift`` (mean over the layer's units), ``translation_bias_shift_sd``,
+        ``translation_coupling_scale``.
         """
         W, b_v, b_h = rbm_arrays(rbm)
         if W.shape != (self.n_visible, self.n_hidden):
