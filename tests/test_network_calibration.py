@@ -211,7 +211,7 @@ def test_a_network_files_unit_shifts_add_to_its_layer_corrections():
     layers = GroupCorrections(np.array([0.8, 0.7]), np.array([0.1, -0.5]), np.array([0.9, 0.85]))
     shifts = np.array([0.2, 0.0, 0.0, -0.1, 0.0])
     network = xr.merge([corrections_dataset(layers, RBM_GROUPS),
-                        unit_shift_dataset(shifts, None, {"visible": np.zeros(2), "hidden": np.zeros(3)}, RBM_GROUPS)])
+                        unit_shift_dataset(shifts, None, {"visible": 2, "hidden": 3}, RBM_GROUPS)])
     corrections = network_corrections(network)
     np.testing.assert_allclose(corrections.realised_biases(np.ones(5)), [1.1, 0.9, 0.2, 0.1, 0.2])
     np.testing.assert_array_equal(corrections.coupling_scale, [0.9, 0.9, 0.85, 0.85, 0.85])

@@ -335,11 +335,11 @@ def unit_calibration(sample, inputs_of, corrections: GroupCorrections, n_per_gro
     return unit_shift_rounds(shifted, inputs_of, n_per_group, scale, settings["unit_rounds"], settings["damping"], log)
 
 
-def unit_shift_dataset(shifts, offsets, unit_dims, groups) -> xr.Dataset:
-    """The per-unit bias shifts as ``unit_bias_shift`` (one dimension of ``unit_dims`` per group, e.g. ``visible``,
-    ``hidden``: ``unit_bias_shift_visible``, ...; a single group: ``unit_bias_shift``) and, after unit rounds, the
-    mean absolute :func:`unit_offsets` per group of each unit round (``unit_round_offset``)."""
-    parts = np.split(np.asarray(shifts, dtype=np.float64), np.cumsum([len(d) for d in unit_dims.values()])[:-1])
+def unit_shift_dataset(shifts, offsets, unit_dims: dict[str, int], groups) -> xr.Dataset:
+    """The per-unit bias shifts as ``unit_bias_shift`` (one dimension of ``unit_dims``, name -> number of units, per
+    group, e.g. ``visible``, ``hidden``: ``unit_bias_shift_visible``, ...; a single group: ``unit_bias_shift``) and,
+    after unit rounds, the mean absolute :func:`unit_offsets` per group of each unit round (``unit_round_offset``)."""
+    parts = np.split(np.asarray(shifts, dtype=np.float64), np.cumsum(list(unit_dims.values()))[:-1])
     data = {("unit_bias_shift" if len(unit_dims) == 1 else f"unit_bias_shift_{dim}"):
             _var(dim, part, "1", "per-unit shift added to the realised bias of the layer calibration (units of k_B T)")
             for dim, part in zip(unit_dims, parts)}
@@ -415,7 +415,7 @@ def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: Act
     ds = xr.merge([network_dataset(rbm, W, b_v, b_h, history.final, "LIF network of a trained RBM, calibrated so "
                                    "that both layers follow the RBM's conditionals"),
                    history_dataset(history, RBM_GROUPS),
-                   unit_shift_dataset(shifts, offsets, {"visible": b_v, "hidden": b_h}, RBM_GROUPS)],
+                   unit_shift_dataset(shifts, offsets, dict(zip(RBM_GROUPS, n_per_group)), RBM_GROUPS)],
                   combine_attrs="override")
     final = history.gains[-1]
     return ds.assign_attrs(
@@ -475,7 +475,7 @@ def calibrate_small_bm(W, b, p: NeuronParameters, calibration: ActivationPoint, 
     ds = xr.merge([machine_dataset(W, b, history.final, "LIF network of a small Boltzmann machine, calibrated so that "
                                    "its units follow the machine's conditionals"),
                    history_dataset(history, SINGLE_GROUP),
-                   unit_shift_dataset(shifts, offsets, {"unit": b}, SINGLE_GROUP)], combine_attrs="override")
+                   unit_shift_dataset(shifts, offsets, {"unit": b.size}, SINGLE_GROUP)], combine_attrs="override")
     final = history.gains[-1, 0]
     return ds.assign_attrs(
         **settings, seed=int(seed), dt_ms=float(dt_ms), u0_mV=float(calibration.u0_mV),
