@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 import xarray as xr
+from scipy.special import expit
 
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.neuron.parameters import PARAMETER_SETS
 from lif_tempering.neuron.theory import hcs_activation_estimate
 from lif_tempering.sampling.boltzmann import gibbs_sample, random_bm
+from lif_tempering.sampling.conditionals import LayerInputs
 from lif_tempering.sampling.network_calibration import (
     RBM_GROUPS,
     GroupCorrections,
@@ -187,6 +189,17 @@ def test_unit_offsets_vanish_for_exact_gibbs_samples_and_find_a_shifted_units_of
     b_off[1] = -40.0
     z = gibbs_sample(W, b_off, 400, 20, seed=8)[50:].reshape(-1, 5)
     assert unit_offsets(group_inputs(z, W, b_off, (5,)))[1] == 0.0
+
+
+def test_unit_offsets_solve_the_mean_response_of_saturated_fields():
+    """Fields of +12 and -12 (alternate samples) and mean states 0.3 and 0.8: the offsets are the roots of
+    mean sigmoid(u + c) = mean state, -12 + logit(0.6) = -11.59 and 12 + logit(0.6) = 12.41, far from 0, where the
+    mean response is flat (plain Newton steps from 0 overshoot by 10^4 and cycle): solved to 1e-6."""
+    field = np.tile([[12.0, 12.0], [-12.0, -12.0]], (1000, 1))
+    states = np.column_stack([np.arange(2000) < 600, np.arange(2000) < 1600]).astype(float)
+    c = unit_offsets([LayerInputs(states, np.zeros(2), field)])
+    np.testing.assert_allclose(c, [-12.0 + np.log(1.5), 12.0 + np.log(1.5)], atol=1e-4)
+    np.testing.assert_allclose(expit(field + c).mean(axis=0), [0.3, 0.8], atol=1e-6)
 
 
 def test_one_undamped_unit_round_removes_per_unit_bias_errors_through_the_bias_scale():

@@ -57,6 +57,8 @@ MAX_BIAS_GAIN_STDERR = 0.1
 MIN_UNIT_ACTIVITY = 0.01
 #: A unit's bias shift changes by at most this much per round (units of k_B T).
 UNIT_STEP_LIMIT = 1.0
+#: Largest per-unit offset :func:`unit_offsets` reports (units of k_B T).
+OFFSET_BOUND = 20.0
 
 
 class GroupCorrections(NamedTuple):
@@ -216,18 +218,25 @@ def unit_offsets(inputs: list[LayerInputs]) -> np.ndarray:
     """Per unit (all groups, in order) the offset ``c`` (units of k_B T) for which the mean of
     ``sigmoid(u + c)`` over the samples equals the unit's mean state, ``u`` its field (bias plus coupling
     input) at each sample: 0 for a correct sampler up to sampling noise. Units whose mean state lies within
-    :data:`MIN_UNIT_ACTIVITY` of 0 or 1 get 0 (not identified)."""
+    :data:`MIN_UNIT_ACTIVITY` of 0 or 1 get 0 (not identified). Solved by Newton's method inside a bracket
+    that every step narrows (bisection where a Newton step would leave it), so that saturated fields, whose
+    mean response is nearly flat far from the root, cannot make the iteration oscillate."""
     field = np.concatenate([group.bias[None, :] + group.coupling for group in inputs], axis=1).astype(np.float64)
     mean_state = np.concatenate([group.states.mean(axis=0) for group in inputs]).astype(np.float64)
     identified = (mean_state > MIN_UNIT_ACTIVITY) & (mean_state < 1.0 - MIN_UNIT_ACTIVITY)
+    low, high = np.full(field.shape[1], -OFFSET_BOUND), np.full(field.shape[1], OFFSET_BOUND)
     c = np.zeros(field.shape[1])
-    for _ in range(100):  # Newton's method on the mean response, increasing in c
+    for _ in range(200):
         q = expit(field + c)
-        step = (q.mean(axis=0) - mean_state) / np.maximum((q * (1.0 - q)).mean(axis=0), 1e-12)
-        c = np.clip(c - np.where(identified, step, 0.0), -20.0, 20.0)
-        if np.max(np.abs(step[identified]), initial=0.0) < 1e-9:
+        excess = q.mean(axis=0) - mean_state
+        high, low = np.where(excess > 0.0, c, high), np.where(excess > 0.0, low, c)
+        newton = c - excess / np.maximum((q * (1.0 - q)).mean(axis=0), 1e-300)
+        inside = (newton >= low) & (newton <= high)
+        c_next = np.where(identified, np.where(inside, newton, 0.5 * (low + high)), 0.0)
+        if np.max(np.abs(c_next - c), initial=0.0) < 1e-9:
             break
-    return np.where(identified, c, 0.0)
+        c = c_next
+    return c_next
 
 
 def unit_shift_rounds(sample: Callable[[np.ndarray, int], np.ndarray],
