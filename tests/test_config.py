@@ -246,6 +246,15 @@ def test_the_calibration_cannot_average_more_steps_than_it_takes():
     _expect_error(config, "network_calibration.small_bm.averaged_rounds")
 
 
+def test_coupling_offsets_need_unit_rounds():
+    config = default_config()
+    config["network_calibration"]["small_bm"].update(unit_rounds=0, coupling_offsets=True)
+    _expect_error(config, "network_calibration.small_bm.coupling_offsets", "unit_rounds >= 1", "got 0")
+    config = default_config()
+    config["network_calibration"]["rbm"]["coupling_offsets"] = "yes"
+    _expect_error(config, "network_calibration.rbm.coupling_offsets")
+
+
 def test_reference_ladder_and_adaptation_rules():
     config = default_config()
     config["reference"].update(n_betas=1, beta_min=0.5)

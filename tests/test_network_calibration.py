@@ -13,6 +13,8 @@ from lif_tempering.sampling.conditionals import LayerInputs
 from lif_tempering.sampling.network_calibration import (
     RBM_GROUPS,
     GroupCorrections,
+    UnitCalibration,
+    activity_slopes,
     averaged_corrections,
     calibrate,
     calibrate_small_bm,
@@ -155,8 +157,8 @@ def test_lif_calibration_corrects_the_theory_estimate_of_the_activation(brian_ca
     u0_mV, alpha_mV = hcs_activation_estimate(P)
     calibration = ActivationPoint(P.rate_exc_hz, P.rate_inh_hz, u0_mV, alpha_mV)
     W, b = random_bm(5, seed=4)
-    settings = dict(n_rounds=2, damping=0.8, averaged_rounds=1, unit_rounds=1, n_copies=20, duration_ms=3200.0,
-                    burn_in_ms=200.0, sample_dt_ms=2.0)
+    settings = dict(n_rounds=2, damping=0.8, averaged_rounds=1, unit_rounds=1, coupling_offsets=True, n_copies=20,
+                    duration_ms=3200.0, burn_in_ms=200.0, sample_dt_ms=2.0)
     ds = calibrate_small_bm(W, b, P, calibration, settings, 0.1, 5, brian_cache, log=lambda line: None)
     first, last = ds.isel(round=0, layer=0), ds.isel(round=-1, layer=0)
     assert float(first.offset) > 0.5 and float(first.coupling_gain) > 1.15
@@ -165,6 +167,7 @@ def test_lif_calibration_corrects_the_theory_estimate_of_the_activation(brian_ca
     assert float(ds.coupling_scale[0]) < 0.95 and float(ds.bias_shift[0]) < -0.3
     assert ds.attrs["n_rounds"] == 2 and ds["W"].attrs["units"] == "1"
     assert ds.unit_bias_shift.shape == (5,) and ds.unit_round_offset.shape == (2, 1)
+    assert ds.unit_round_activity_slope.shape == (2, 1) and ds.coupling_offset.shape == (1,)
 
 
 def test_a_step_stays_in_its_trust_region_and_skips_groups_without_gains():
@@ -210,22 +213,64 @@ def test_one_undamped_unit_round_removes_per_unit_bias_errors_through_the_bias_s
     errors = np.array([0.5, 0.0, -0.4, 0.3, 0.0])
     scale = np.full(5, 0.8)
 
-    def sample(shifts, index):
+    def sample(shifts, coupling_offset, index):
         return gibbs_sample(W, b + errors + shifts / scale, 4000, 20, seed=20 + index)[200:].reshape(-1, 5)
 
-    shifts, offsets = unit_shift_rounds(sample, lambda z: group_inputs(z, W, b, (5,)), (5,), scale, n_rounds=1,
-                                        damping=1.0, log=lambda line: None)
-    np.testing.assert_allclose(shifts, -scale * errors, atol=0.06)
-    assert offsets.shape == (2, 1)
-    assert offsets[0, 0] > 0.2 and offsets[1, 0] < 0.04
+    result = unit_shift_rounds(sample, lambda z: group_inputs(z, W, b, (5,)), (5,), scale, n_rounds=1,
+                               damping=1.0, log=lambda line: None)
+    np.testing.assert_allclose(result.shifts, -scale * errors, atol=0.06)
+    assert result.mean_abs_offset.shape == (2, 1) and result.activity_slope is None
+    assert result.mean_abs_offset[0, 0] > 0.2 and result.mean_abs_offset[1, 0] < 0.04
+    np.testing.assert_array_equal(result.coupling_offset, [0.0])
+
+
+def _partner_counts(z, W):
+    return [group.coupling for group in group_inputs(z, W != 0, np.zeros(W.shape[0]), (W.shape[0],))]
+
+
+def test_activity_slopes_vanish_for_exact_gibbs_samples_and_find_a_slope_per_active_partner():
+    """Gibbs samples of (W + e, b) (e on every coupled pair) read against (W, b): the field has an extra e per
+    active partner, which the slope finds (e = -0.15; 76,000 correlated samples of 5 units whose partner counts
+    vary by about 1: standard error ~0.01, tolerance 0.04); exact samples give 0 within the same tolerance."""
+    W, b = random_bm(5, seed=3)
+    coupled = W != 0
+    for e in (0.0, -0.15):
+        z = gibbs_sample(W + e * coupled, b, 4000, 20, seed=9)[200:].reshape(-1, 5)
+        inputs = group_inputs(z, W, b, (5,))
+        slope = activity_slopes(inputs, _partner_counts(z, W), unit_offsets(inputs))
+        assert slope.shape == (1,)
+        assert slope[0] == pytest.approx(e, abs=0.04)
+
+
+def test_one_undamped_round_with_coupling_offsets_removes_a_slope_and_keeps_the_mean_field():
+    """A stand-in network with bias errors and an extra field e = -0.08 per active partner, responding to its shift
+    d with 1 / s and to a coupling offset o with o per active partner: one undamped round sets o = -e and
+    d = -s (c - e mean n), after which offsets and slope vanish within sampling error (mutation: without the
+    mean-field term the offsets stay near |e| mean n ~ 0.16)."""
+    W, b = random_bm(5, seed=3)
+    coupled = W != 0
+    errors, e, scale = np.array([0.3, 0.0, -0.3, 0.2, 0.0]), -0.08, np.full(5, 0.8)
+
+    def sample(shifts, coupling_offset, index):
+        return gibbs_sample(W + (e + coupling_offset[0]) * coupled, b + errors + shifts / scale, 4000, 20,
+                            seed=30 + index)[200:].reshape(-1, 5)
+
+    result = unit_shift_rounds(sample, lambda z: group_inputs(z, W, b, (5,)), (5,), scale, n_rounds=1, damping=1.0,
+                               counts_of=lambda z: _partner_counts(z, W), log=lambda line: None)
+    assert result.coupling_offset[0] == pytest.approx(-e, abs=0.04)
+    assert result.activity_slope.shape == (2, 1)
+    assert result.activity_slope[0, 0] == pytest.approx(e, abs=0.04) and abs(result.activity_slope[1, 0]) < 0.04
+    assert result.mean_abs_offset[1, 0] < 0.06
 
 
 def test_a_network_files_unit_shifts_add_to_its_layer_corrections():
     layers = GroupCorrections(np.array([0.8, 0.7]), np.array([0.1, -0.5]), np.array([0.9, 0.85]))
     shifts = np.array([0.2, 0.0, 0.0, -0.1, 0.0])
     network = xr.merge([corrections_dataset(layers, RBM_GROUPS),
-                        unit_shift_dataset(shifts, None, {"visible": 2, "hidden": 3}, RBM_GROUPS)])
+                        unit_shift_dataset(UnitCalibration(shifts, np.array([0.02, -0.05]), None, None),
+                                           {"visible": 2, "hidden": 3}, RBM_GROUPS)])
     corrections = network_corrections(network)
     np.testing.assert_allclose(corrections.realised_biases(np.ones(5)), [1.1, 0.9, 0.2, 0.1, 0.2])
     np.testing.assert_array_equal(corrections.coupling_scale, [0.9, 0.9, 0.85, 0.85, 0.85])
+    np.testing.assert_array_equal(corrections.coupling_offset, [0.02, 0.02, -0.05, -0.05, -0.05])
     assert network.unit_bias_shift_visible.attrs["units"] == "1"

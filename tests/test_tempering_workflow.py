@@ -255,6 +255,8 @@ def test_corrected_networks_run_with_their_corrections_and_the_translated_runs_s
                                    file["bias_shift"].values + [shift.mean() for shift in unit_shifts])
         np.testing.assert_allclose(corrected.attrs["translation_bias_shift_sd"], [shift.std() for shift in unit_shifts],
                                    atol=1e-12)
+        np.testing.assert_allclose(corrected.attrs["translation_coupling_offset"],
+                                   file["coupling_offset"].values if "coupling_offset" in file else [0.0, 0.0])
         assert not np.array_equal(corrected["z"].values, plain["z"].values)
         assert_described(corrected)
     ds = read_dataset(study / "results/mixing/summary.nc").sel(network=network)

@@ -331,6 +331,27 @@ def test_plain_corrections_leave_the_translation_bit_identical(coupling_scale):
     assert TranslationCorrections().is_plain and not TranslationCorrections(bias_shift=0.1).is_plain
 
 
+def test_coupling_offsets_add_to_the_coupled_weights_onto_each_unit_before_its_scale():
+    """An RBM as a full machine (zero weights within each layer): offset o_j joins every non-zero weight onto unit j
+    and is then scaled by k_j; the uncoupled pairs stay at zero weight; lif_to_bm inverts; per_layer reports o."""
+    rng = np.random.default_rng(4)
+    W, b = rbm_as_bm(rng.normal(0.0, 0.5, (2, 3)), rng.normal(0.0, 0.5, 2), rng.normal(0.0, 0.5, 3))
+    offset, k = np.array([0.05, 0.05, -0.1, -0.1, -0.1]), np.array([0.9, 0.9, 0.8, 0.8, 0.8])
+    corrections = TranslationCorrections(1.0, 0.0, k, offset)
+    values = bm_to_lif(W, b, P, CAL, corrections=corrections)
+    f_exc, f_inh = weight_factors(P, CAL, values.E_l_mV)
+    expected = np.where(W != 0, W + offset[None, :], 0.0)
+    np.testing.assert_allclose(values.w_exc_uS, np.clip(expected, 0, None) * (f_exc * k)[None, :])
+    np.testing.assert_allclose(values.w_inh_uS, np.clip(-expected, 0, None) * (f_inh * k)[None, :])
+    for within in (np.s_[:2, :2], np.s_[2:, 2:]):
+        assert np.all(values.w_exc_uS[within] == 0) and np.all(values.w_inh_uS[within] == 0)
+    W_back, b_back = lif_to_bm(values, P, CAL, corrections=corrections)
+    np.testing.assert_allclose(W_back, W, atol=1e-12)
+    np.testing.assert_allclose(b_back, b, atol=1e-12)
+    assert per_layer(corrections, (2, 3))["coupling_offset"] == [0.05, -0.1]
+    assert not corrections.is_plain and not TranslationCorrections(coupling_offset=0.1).is_plain
+
+
 def test_corrections_set_the_realised_biases_and_scale_the_weights_onto_each_unit():
     """b_r = s b + t per unit, weights onto unit j times k_j at the weight factor of b_r; lif_to_bm inverts."""
     W, b = random_bm(4, seed=5)
@@ -346,7 +367,8 @@ def test_corrections_set_the_realised_biases_and_scale_the_weights_onto_each_uni
     np.testing.assert_allclose(W_back, W, atol=1e-12)
     np.testing.assert_allclose(b_back, b, atol=1e-12)
     assert per_layer(corrections, (1, 3)) == {"bias_scale": [0.8, 0.7], "bias_shift": [0.1, -0.4],
-                                              "bias_shift_sd": [0.0, 0.0], "coupling_scale": [0.9, 0.75]}
+                                              "bias_shift_sd": [0.0, 0.0], "coupling_scale": [0.9, 0.75],
+                                              "coupling_offset": [0.0, 0.0]}
     shifted = TranslationCorrections(corrections.bias_scale, corrections.bias_shift + np.array([0, 0.3, -0.3, 0]),
                                      corrections.coupling_scale)
     layers = per_layer(shifted, (1, 3))

@@ -101,6 +101,9 @@ def _cross_field_problems(config: dict) -> list[str]:
         if stage["averaged_rounds"] > max(stage["n_rounds"], 1):
             problems.append(f"network_calibration.{kind}.averaged_rounds: {stage['averaged_rounds']} must be at most "
                             f"max(network_calibration.{kind}.n_rounds, 1) = {max(stage['n_rounds'], 1)}")
+        if stage["coupling_offsets"] and stage["unit_rounds"] < 1:
+            problems.append(f"network_calibration.{kind}.coupling_offsets: true needs "
+                            f"network_calibration.{kind}.unit_rounds >= 1, got {stage['unit_rounds']}")
     for key in ("fit_window_p", "fit_p_range"):
         low, high = config["calibration"][key]
         if not low < high:

@@ -70,6 +70,17 @@ def config_hash(config) -> str:
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
 
 
+def settings_attrs(settings: dict) -> dict:
+    """Settings as NetCDF attributes: nested mappings flattened to ``outer_inner`` keys, booleans as 0/1."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(settings_attrs({f"{key}_{inner}": item for inner, item in value.items()}))
+        else:
+            flat[key] = int(value) if isinstance(value, bool) else value
+    return flat
+
+
 def provenance_attrs(params: dict | None = None, config: dict | None = None) -> dict[str, str]:
     """Attributes naming what produced a result.
 

@@ -36,6 +36,7 @@ import xarray as xr
 from scipy.special import expit
 
 from lif_tempering.calibration.temperature import ActivationPoint
+from lif_tempering.io import settings_attrs
 from lif_tempering.neuron.parameters import NeuronParameters
 from lif_tempering.sampling.boltzmann import rbm_as_bm
 from lif_tempering.sampling.conditionals import LayerInputs, conditional_gains, layer_inputs
@@ -59,6 +60,8 @@ MIN_UNIT_ACTIVITY = 0.01
 UNIT_STEP_LIMIT = 1.0
 #: Largest per-unit offset :func:`unit_offsets` reports (units of k_B T).
 OFFSET_BOUND = 20.0
+#: A group's coupling offset changes by at most this much per round (units of k_B T per weight).
+COUPLING_OFFSET_STEP_LIMIT = 0.1
 
 
 class GroupCorrections(NamedTuple):
@@ -214,6 +217,12 @@ def calibrate(sample: Callable[[GroupCorrections, int], np.ndarray],
                               np.array([r[1] for r in rounds]), np.array([r[2] for r in rounds]))
 
 
+def _identified(states: np.ndarray) -> np.ndarray:
+    """Per unit whether its mean state lies more than :data:`MIN_UNIT_ACTIVITY` from 0 and 1."""
+    mean_state = states.mean(axis=0).astype(np.float64)
+    return (mean_state > MIN_UNIT_ACTIVITY) & (mean_state < 1.0 - MIN_UNIT_ACTIVITY)
+
+
 def unit_offsets(inputs: list[LayerInputs]) -> np.ndarray:
     """Per unit (all groups, in order) the offset ``c`` (units of k_B T) for which the mean of
     ``sigmoid(u + c)`` over the samples equals the unit's mean state, ``u`` its field (bias plus coupling
@@ -223,7 +232,7 @@ def unit_offsets(inputs: list[LayerInputs]) -> np.ndarray:
     mean response is nearly flat far from the root, cannot make the iteration oscillate."""
     field = np.concatenate([group.bias[None, :] + group.coupling for group in inputs], axis=1).astype(np.float64)
     mean_state = np.concatenate([group.states.mean(axis=0) for group in inputs]).astype(np.float64)
-    identified = (mean_state > MIN_UNIT_ACTIVITY) & (mean_state < 1.0 - MIN_UNIT_ACTIVITY)
+    identified = np.concatenate([_identified(group.states) for group in inputs])
     low, high = np.full(field.shape[1], -OFFSET_BOUND), np.full(field.shape[1], OFFSET_BOUND)
     c = np.zeros(field.shape[1])
     for _ in range(200):
@@ -239,25 +248,83 @@ def unit_offsets(inputs: list[LayerInputs]) -> np.ndarray:
     return c_next
 
 
-def unit_shift_rounds(sample: Callable[[np.ndarray, int], np.ndarray],
+def activity_slopes(inputs: list[LayerInputs], counts: list[np.ndarray], offsets) -> np.ndarray:
+    """Per group the slope ``e`` (units of k_B T per active partner) of
+    ``logit P(z_k = 1) = u_k + c_k + e (n_k - mean n_k)`` fitted over the group's identified units (as in
+    :func:`unit_offsets`), ``u_k`` the unit's field, ``c_k`` its ``offsets`` (all groups, in order) and ``n_k`` the
+    number of active units the machine couples to it at each sample (``counts``, per group (sample, unit)): 0 for a
+    correct sampler up to sampling noise; a conductance-based network, whose inputs load the membrane, need not
+    give 0. A group whose counts do not vary gets 0."""
+    slopes = []
+    for group, count, c in zip(inputs, counts, np.split(np.asarray(offsets, dtype=np.float64),
+                                                        np.cumsum([g.states.shape[1] for g in inputs])[:-1])):
+        keep = _identified(group.states)
+        states = group.states[:, keep].astype(np.float64)
+        base = (group.bias[None, keep] + group.coupling[:, keep] + c[None, keep]).astype(np.float64)
+        centred = count[:, keep].astype(np.float64) - count[:, keep].mean(axis=0)
+        e = 0.0
+        for _ in range(50):  # Newton's method on the concave log-likelihood in e
+            q = expit(base + e * centred)
+            information = float(np.sum(q * (1.0 - q) * centred**2))
+            if information <= 0.0:
+                break
+            step = float(np.sum((states - q) * centred)) / information
+            e += step
+            if abs(step) < 1e-9:
+                break
+        slopes.append(e)
+    return np.array(slopes)
+
+
+class UnitCalibration(NamedTuple):
+    """Result of :func:`unit_shift_rounds`: per-unit bias ``shifts`` (units of k_B T), per-group ``coupling_offset``
+    (units of k_B T per weight; zeros without activity steps), and per run (R + 1, G) the mean absolute
+    :func:`unit_offsets` (None without unit rounds) and the :func:`activity_slopes` (None without activity steps)."""
+
+    shifts: np.ndarray
+    coupling_offset: np.ndarray
+    mean_abs_offset: np.ndarray | None
+    activity_slope: np.ndarray | None
+
+
+def unit_shift_rounds(sample: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
                       inputs_of: Callable[[np.ndarray], list[LayerInputs]], n_per_group, bias_scale, n_rounds: int,
-                      damping: float, log=print) -> tuple[np.ndarray, np.ndarray]:
+                      damping: float, counts_of: Callable[[np.ndarray], list[np.ndarray]] | None = None,
+                      log=print) -> UnitCalibration:
     """Per-unit bias shifts ``d`` (units of k_B T, added to the realised biases) that remove each unit's
     :func:`unit_offsets`: ``n_rounds`` damped steps ``d <- d - damping s c`` (``s`` the unit's ``bias_scale``, whose
     inverse is the unit's response to its realised bias once the layer gains are 1; each step at most
-    :data:`UNIT_STEP_LIMIT`), ``sample(d, round)`` the states (sample, unit) under shifts ``d``. Returns the
-    shifts and the mean absolute offset per group of each of the ``n_rounds + 1`` runs (R + 1, G)."""
-    shifts = np.zeros(int(np.sum(n_per_group)))
+    :data:`UNIT_STEP_LIMIT`). With ``counts_of`` (states -> per group the active partners of each unit,
+    (sample, unit)) each step also moves every group's coupling offset ``o <- o - damping e`` against its
+    :func:`activity_slopes` (at most :data:`COUPLING_OFFSET_STEP_LIMIT`) and keeps the mean field:
+    ``d <- d - damping s (c - e mean n)``. ``sample(d, o, round)`` returns the states (sample, unit) under shifts
+    ``d`` and per-group coupling offsets ``o``."""
+    shifts, coupling_offset = np.zeros(int(np.sum(n_per_group))), np.zeros(len(n_per_group))
     bounds = np.cumsum(n_per_group)[:-1]
-    mean_abs = []
+    mean_abs, slopes = [], []
     for index in range(n_rounds + 1):
-        offsets = unit_offsets(inputs_of(np.asarray(sample(shifts, index))))
+        z = np.asarray(sample(shifts, coupling_offset, index))
+        inputs = inputs_of(z)
+        offsets = unit_offsets(inputs)
         mean_abs.append([float(np.abs(part[part != 0.0]).mean()) if np.any(part != 0.0) else 0.0
                          for part in np.split(offsets, bounds)])
-        log(f"unit round {index}: mean |offset| per group " + ", ".join(f"{m:.3f}" for m in mean_abs[-1]))
+        line = f"unit round {index}: mean |offset| per group " + ", ".join(f"{m:.3f}" for m in mean_abs[-1])
+        step_offsets = offsets
+        if counts_of is not None:
+            counts = counts_of(z)
+            slopes.append(activity_slopes(inputs, counts, offsets))
+            line += "; activity slope per group " + ", ".join(f"{e:+.4f}" for e in slopes[-1])
+            mean_count = np.concatenate([count.mean(axis=0, dtype=np.float64) for count in counts])
+            identified = np.concatenate([_identified(group.states) for group in inputs])
+            step_offsets = np.where(identified, offsets - np.repeat(slopes[-1], n_per_group) * mean_count, 0.0)
+        log(line)
         if index < n_rounds:
-            shifts = shifts - np.clip(damping * np.asarray(bias_scale) * offsets, -UNIT_STEP_LIMIT, UNIT_STEP_LIMIT)
-    return shifts, np.array(mean_abs)
+            shifts = shifts - np.clip(damping * np.asarray(bias_scale) * step_offsets, -UNIT_STEP_LIMIT,
+                                      UNIT_STEP_LIMIT)
+            if counts_of is not None:
+                coupling_offset = coupling_offset - np.clip(damping * slopes[-1], -COUPLING_OFFSET_STEP_LIMIT,
+                                                            COUPLING_OFFSET_STEP_LIMIT)
+    return UnitCalibration(shifts, coupling_offset, np.array(mean_abs), np.array(slopes) if slopes else None)
 
 
 # --------------------------------------------------------------------------- jobs
@@ -328,37 +395,49 @@ def network_dataset(rbm: xr.Dataset, W, b_v, b_h, corrections: GroupCorrections,
     return ds
 
 
-def unit_calibration(sample, inputs_of, corrections: GroupCorrections, n_per_group, settings: dict, log=print):
-    """:func:`unit_shift_rounds` (``settings["unit_rounds"]``, with ``settings["damping"]``) on top of the layer
+def unit_calibration(sample, inputs_of, counts_of, corrections: GroupCorrections, n_per_group, settings: dict,
+                     log=print) -> UnitCalibration:
+    """:func:`unit_shift_rounds` (``settings["unit_rounds"]``, with ``settings["damping"]``; coupling offsets against
+    the :func:`activity_slopes` of ``counts_of`` where ``settings["coupling_offsets"]``) on top of the layer
     ``corrections``, ``sample`` (:func:`persistent_runs`) continuing its chains in rounds numbered after the layer
-    calibration's: the per-unit shifts and the mean absolute offsets per round and group (None without unit rounds)."""
+    calibration's. Without unit rounds: zero shifts and offsets, no rounds."""
     n_units = int(np.sum(n_per_group))
     if settings["unit_rounds"] == 0:
-        return np.zeros(n_units), None
+        return UnitCalibration(np.zeros(n_units), np.zeros(len(n_per_group)), None, None)
     scale, shift, coupling = corrections.per_unit(n_per_group).per_unit(n_units)
     first = settings["n_rounds"] + 1
 
-    def shifted(shifts, index):
-        return sample(TranslationCorrections(scale, shift + shifts, coupling), first + index)
+    def shifted(shifts, coupling_offset, index):
+        return sample(TranslationCorrections(scale, shift + shifts, coupling, np.repeat(coupling_offset, n_per_group)),
+                      first + index)
 
-    return unit_shift_rounds(shifted, inputs_of, n_per_group, scale, settings["unit_rounds"], settings["damping"], log)
+    return unit_shift_rounds(shifted, inputs_of, n_per_group, scale, settings["unit_rounds"], settings["damping"],
+                             counts_of if settings["coupling_offsets"] else None, log)
 
 
-def unit_shift_dataset(shifts, offsets, unit_dims: dict[str, int], groups) -> xr.Dataset:
+def unit_shift_dataset(calibration: UnitCalibration, unit_dims: dict[str, int], groups) -> xr.Dataset:
     """The per-unit bias shifts as ``unit_bias_shift`` (one dimension of ``unit_dims``, name -> number of units, per
-    group, e.g. ``visible``, ``hidden``: ``unit_bias_shift_visible``, ...; a single group: ``unit_bias_shift``) and,
-    after unit rounds, the mean absolute :func:`unit_offsets` per group of each unit round (``unit_round_offset``)."""
-    parts = np.split(np.asarray(shifts, dtype=np.float64), np.cumsum(list(unit_dims.values()))[:-1])
+    group, e.g. ``visible``, ``hidden``: ``unit_bias_shift_visible``, ...; a single group: ``unit_bias_shift``), the
+    ``coupling_offset`` per group (dimension ``layer``) and, after unit rounds, the mean absolute :func:`unit_offsets`
+    per group of each unit round (``unit_round_offset``) and, with coupling offsets, the
+    :func:`activity_slopes` (``unit_round_activity_slope``)."""
+    parts = np.split(np.asarray(calibration.shifts, dtype=np.float64), np.cumsum(list(unit_dims.values()))[:-1])
     data = {("unit_bias_shift" if len(unit_dims) == 1 else f"unit_bias_shift_{dim}"):
             _var(dim, part, "1", "per-unit shift added to the realised bias of the layer calibration (units of k_B T)")
             for dim, part in zip(unit_dims, parts)}
-    coords = {}
-    if offsets is not None:
-        data["unit_round_offset"] = _var(("unit_round", "layer"), offsets, "1", "mean absolute per-unit offset c of "
-                                         "logit P(z = 1) = u + c over the identified units in the unit round's run")
-        coords = {"unit_round": ("unit_round", np.arange(offsets.shape[0]), {"units": "1", "long_name":
-                  "per-unit calibration round (the last one measures the final shifts)"}),
-                  "layer": ("layer", list(groups), {"units": "1", "long_name": "group of units (layer)"})}
+    data["coupling_offset"] = _var("layer", calibration.coupling_offset, "1", "offset added to every non-zero "
+                                   "weight onto the layer's units before the coupling scale (units of k_B T)")
+    coords = {"layer": ("layer", list(groups), {"units": "1", "long_name": "group of units (layer)"})}
+    if calibration.mean_abs_offset is not None:
+        rounds = ("unit_round", "layer")
+        data["unit_round_offset"] = _var(rounds, calibration.mean_abs_offset, "1", "mean absolute per-unit offset c "
+                                         "of logit P(z = 1) = u + c over the identified units in the unit round's run")
+        if calibration.activity_slope is not None:
+            data["unit_round_activity_slope"] = _var(
+                rounds, calibration.activity_slope, "1", "slope e of logit P(z = 1) = u + c + e (n - mean n) per "
+                "active partner unit n in the unit round's run (units of k_B T)")
+        coords["unit_round"] = ("unit_round", np.arange(calibration.mean_abs_offset.shape[0]), {
+            "units": "1", "long_name": "per-unit calibration round (the last one measures the final shifts)"})
     return xr.Dataset(data, coords=coords)
 
 
@@ -414,21 +493,25 @@ def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: Act
         inputs = layer_inputs(z, W, b_v, b_h)
         return [inputs[name] for name in RBM_GROUPS]
 
+    def counts_of(z):
+        inputs = layer_inputs(z, W != 0, np.zeros_like(b_v), np.zeros_like(b_h))
+        return [inputs[name].coupling for name in RBM_GROUPS]
+
     start = time.perf_counter()
     try:
         history = calibrate(sample, inputs_of, n_per_group, settings["n_rounds"], settings["damping"],
                             averaged_rounds=settings["averaged_rounds"], log=log)
-        shifts, offsets = unit_calibration(sample, inputs_of, history.final, n_per_group, settings, log)
+        units = unit_calibration(sample, inputs_of, counts_of, history.final, n_per_group, settings, log)
     finally:
         sampler.close()
     ds = xr.merge([network_dataset(rbm, W, b_v, b_h, history.final, "LIF network of a trained RBM, calibrated so "
                                    "that both layers follow the RBM's conditionals"),
                    history_dataset(history, RBM_GROUPS),
-                   unit_shift_dataset(shifts, offsets, dict(zip(RBM_GROUPS, n_per_group)), RBM_GROUPS)],
+                   unit_shift_dataset(units, dict(zip(RBM_GROUPS, n_per_group)), RBM_GROUPS)],
                   combine_attrs="override")
     final = history.gains[-1]
     return ds.assign_attrs(
-        **{f"{key}": value for key, value in settings.items()}, seed=int(seed), dt_ms=float(dt_ms),
+        **settings_attrs(settings), seed=int(seed), dt_ms=float(dt_ms),
         u0_mV=float(calibration.u0_mV), alpha_mV=float(calibration.alpha_mV),
         rate_exc_hz=float(calibration.rate_exc_hz), rate_inh_hz=float(calibration.rate_inh_hz),
         **{f"final_{name}_{group}": float(final[k, i]) for k, group in enumerate(RBM_GROUPS)
@@ -474,49 +557,53 @@ def calibrate_small_bm(W, b, p: NeuronParameters, calibration: ActivationPoint, 
     def inputs_of(z):
         return group_inputs(z, W, b, n_per_group)
 
+    def counts_of(z):
+        return [group.coupling for group in group_inputs(z, W != 0, np.zeros_like(b), n_per_group)]
+
     start = time.perf_counter()
     try:
         history = calibrate(sample, inputs_of, n_per_group, settings["n_rounds"], settings["damping"],
                             averaged_rounds=settings["averaged_rounds"], log=log)
-        shifts, offsets = unit_calibration(sample, inputs_of, history.final, n_per_group, settings, log)
+        units = unit_calibration(sample, inputs_of, counts_of, history.final, n_per_group, settings, log)
     finally:
         sampler.close()
     ds = xr.merge([machine_dataset(W, b, history.final, "LIF network of a small Boltzmann machine, calibrated so that "
                                    "its units follow the machine's conditionals"),
                    history_dataset(history, SINGLE_GROUP),
-                   unit_shift_dataset(shifts, offsets, {"unit": b.size}, SINGLE_GROUP)], combine_attrs="override")
+                   unit_shift_dataset(units, {"unit": b.size}, SINGLE_GROUP)], combine_attrs="override")
     final = history.gains[-1, 0]
     return ds.assign_attrs(
-        **settings, seed=int(seed), dt_ms=float(dt_ms), u0_mV=float(calibration.u0_mV),
+        **settings_attrs(settings), seed=int(seed), dt_ms=float(dt_ms), u0_mV=float(calibration.u0_mV),
         alpha_mV=float(calibration.alpha_mV), rate_exc_hz=float(calibration.rate_exc_hz),
         rate_inh_hz=float(calibration.rate_inh_hz),
         **{f"final_{name}": float(final[i]) for i, name in enumerate(GAIN_NAMES[:3])},
         wall_time_s=float(time.perf_counter() - start))
 
 
-def with_unit_shifts(corrections: TranslationCorrections, shifts) -> TranslationCorrections:
-    """``corrections`` with the per-unit bias shifts ``shifts`` (arrays of the groups in order; none: unchanged)."""
-    if not shifts:
-        return corrections
-    shift = np.concatenate([np.asarray(part, dtype=np.float64) for part in shifts])
-    scale, bias_shift, coupling = corrections.per_unit(shift.size)
-    return TranslationCorrections(scale, bias_shift + shift, coupling)
+def with_unit_shifts(corrections: TranslationCorrections, network: xr.Dataset, layers) -> TranslationCorrections:
+    """``corrections`` with a network file's per-unit bias shifts (``unit_bias_shift_{layer}`` of each of ``layers``
+    in order, or ``unit_bias_shift``) and coupling offsets (``coupling_offset`` per layer) where it has them."""
+    names = [f"unit_bias_shift_{layer}" for layer in layers] if len(layers) > 1 else ["unit_bias_shift"]
+    scale, bias_shift, coupling = corrections.per_unit(sum(network.sizes[layer] for layer in layers))
+    if all(name in network for name in names):
+        bias_shift = bias_shift + np.concatenate([np.asarray(network[name].values, dtype=np.float64) for name in names])
+    offset = (np.repeat(np.asarray(network["coupling_offset"].values, dtype=np.float64),
+                        [network.sizes[layer] for layer in layers]) if "coupling_offset" in network else 0.0)
+    return TranslationCorrections(scale, bias_shift, coupling, offset)
 
 
 def network_corrections(network: xr.Dataset) -> TranslationCorrections:
     """The per-unit translation corrections of an RBM's network file (``bias_scale``, ``bias_shift``,
-    ``coupling_scale`` per layer, :func:`network_dataset`, plus the ``unit_bias_shift_*`` of a per-unit
-    calibration); a trained RBM's file has none (plain)."""
+    ``coupling_scale`` per layer, :func:`network_dataset`, plus the ``unit_bias_shift_*`` and ``coupling_offset`` of
+    a per-unit calibration); a trained RBM's file has none (plain)."""
     if "bias_scale" not in network:
         return PLAIN
     corrections = group_corrections(network).per_unit((network.sizes["visible"], network.sizes["hidden"]))
-    return with_unit_shifts(corrections, [network[f"unit_bias_shift_{layer}"] for layer in ("visible", "hidden")
-                                          if f"unit_bias_shift_{layer}" in network])
+    return with_unit_shifts(corrections, network, RBM_GROUPS)
 
 
 def machine_network(network: xr.Dataset):
     """``(W, b, corrections)`` of a small machine's network file (:func:`machine_dataset`): the parameters its
     network is translated from and their per-unit :class:`~lif_tempering.sampling.translation.TranslationCorrections`."""
     W, b = np.asarray(network["W"].values, dtype=np.float64), np.asarray(network["b"].values, dtype=np.float64)
-    corrections = group_corrections(network).per_unit((b.size,))
-    return W, b, with_unit_shifts(corrections, [network["unit_bias_shift"]] if "unit_bias_shift" in network else [])
+    return W, b, with_unit_shifts(group_corrections(network).per_unit((b.size,)), network, ("unit",))

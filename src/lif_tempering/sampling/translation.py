@@ -68,12 +68,14 @@ class TranslationCorrections:
     """Per-unit corrections of the translation (dimensionless; scalars or arrays of one value per unit).
 
     The network of a machine ``(W, b)`` realises the biases ``b_r = bias_scale * b + bias_shift``
-    and the weights onto unit ``k`` times ``coupling_scale[k]``. The default is the plain translation.
+    and the weights onto unit ``k`` times ``coupling_scale[k]``, each non-zero weight onto unit ``k`` first
+    plus ``coupling_offset[k]`` (units of k_B T). The default is the plain translation.
     """
 
     bias_scale: np.ndarray | float = 1.0
     bias_shift: np.ndarray | float = 0.0
     coupling_scale: np.ndarray | float = 1.0
+    coupling_offset: np.ndarray | float = 0.0
 
     def per_unit(self, n_units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(bias_scale, bias_shift, coupling_scale)`` as float64 arrays of ``n_units`` values."""
@@ -87,6 +89,20 @@ class TranslationCorrections:
             raise ValueError("bias_scale and coupling_scale must be positive")
         return values[0], values[1], values[2]
 
+    def coupling_offsets(self, n_units: int) -> np.ndarray:
+        """``coupling_offset`` as a float64 array of ``n_units`` values."""
+        value = np.asarray(self.coupling_offset, dtype=np.float64)
+        if value.ndim > 1 or (value.ndim == 1 and value.size != n_units):
+            raise ValueError(f"coupling_offset must be a scalar or have {n_units} values, got shape {value.shape}")
+        return np.broadcast_to(value, (n_units,)).copy()
+
+    def offset_weights(self, W) -> np.ndarray:
+        """The machine's weights ``W`` [pre, post] with ``coupling_offset[post]`` added to every non-zero weight
+        (the pairs the machine couples): the weights the coupling scales act on."""
+        W = np.asarray(W, dtype=np.float64)
+        offsets = self.coupling_offsets(W.shape[1])
+        return W + np.where(W != 0.0, offsets[None, :], 0.0) if np.any(offsets != 0.0) else W
+
     def realised_biases(self, b) -> np.ndarray:
         """The biases ``bias_scale * b + bias_shift`` the network is given for the machine's ``b``."""
         b = np.asarray(b, dtype=np.float64)
@@ -97,7 +113,8 @@ class TranslationCorrections:
     def is_plain(self) -> bool:
         """Whether these are the plain translation's values (1, 0, 1) for every unit."""
         return bool(np.all(np.asarray(self.bias_scale) == 1.0) and np.all(np.asarray(self.bias_shift) == 0.0)
-                    and np.all(np.asarray(self.coupling_scale) == 1.0))
+                    and np.all(np.asarray(self.coupling_scale) == 1.0)
+                    and np.all(np.asarray(self.coupling_offset) == 0.0))
 
 
 #: The plain translation.
@@ -118,14 +135,16 @@ def layer_corrections(n_per_layer, bias_scale, bias_shift, coupling_scale) -> Tr
 
 
 def per_layer(corrections: TranslationCorrections, n_per_layer) -> dict[str, list[float]]:
-    """Each correction per layer (layers of ``n_per_layer`` units, in order), e.g. for attributes: the scales'
-    values, the bias shift's mean over the layer's units and its standard deviation ``bias_shift_sd`` (0 but after
-    a per-unit calibration).
+    """Each correction per layer (layers of ``n_per_layer`` units, in order), e.g. for attributes: the scales' and
+    the coupling offset's values, the bias shift's mean over the layer's units and its standard deviation
+    ``bias_shift_sd`` (0 but after a per-unit calibration).
 
-    Raises if a scale varies within a layer (then it has no value per layer).
+    Raises if a scale or the coupling offset varies within a layer (then it has no value per layer).
     """
     counts = np.asarray(n_per_layer, dtype=np.int64)
-    values = dict(zip(("bias_scale", "bias_shift", "coupling_scale"), corrections.per_unit(int(counts.sum()))))
+    n_units = int(counts.sum())
+    values = dict(zip(("bias_scale", "bias_shift", "coupling_scale"), corrections.per_unit(n_units)))
+    values["coupling_offset"] = corrections.coupling_offsets(n_units)
     out = {}
     for name, value in values.items():
         layers = np.split(value, np.cumsum(counts)[:-1])
@@ -277,6 +296,7 @@ def bm_to_lif(W, b, p: NeuronParameters, calibration: ActivationPoint, coupling_
     if not coupling_scale > 0:
         raise ValueError(f"coupling_scale must be positive, got {coupling_scale}")
     _, _, unit_coupling_scale = corrections.per_unit(b.size)
+    W = corrections.offset_weights(W)
     # the network's inputs: realised biases, couplings onto each unit times its factor (1, 0, 1: W and b exactly)
     b, clipped = representable_biases(W * unit_coupling_scale[None, :], corrections.realised_biases(b), p,
                                       calibration, n_visible)
@@ -297,8 +317,9 @@ def lif_to_bm(values: LIFNetworkValues, p: NeuronParameters, calibration: Activa
               corrections: TranslationCorrections = PLAIN) -> tuple[np.ndarray, np.ndarray]:
     """The Boltzmann machine ``(W, b)`` that :func:`bm_to_lif` maps onto ``values`` (with the same ``corrections``).
 
-    ``W[i, j] = (w_exc[i, j] / f_exc_j - w_inh[i, j] / f_inh_j) / (coupling_scale c_j)`` with ``c_j`` the
-    corrections' coupling scale of unit ``j``, ``b = (b_r - bias_shift) / bias_scale`` of the realised
+    ``W[i, j] = (w_exc[i, j] / f_exc_j - w_inh[i, j] / f_inh_j) / (coupling_scale c_j) - o_j`` on connected pairs,
+    with ``c_j`` and ``o_j`` the corrections' coupling scale and offset of unit ``j``,
+    ``b = (b_r - bias_shift) / bias_scale`` of the realised
     biases ``b_r = (E_l - u0) / alpha``; ``W`` is symmetric only if ``values`` came from a symmetric
     machine (not enforced).
     """
@@ -308,7 +329,10 @@ def lif_to_bm(values: LIFNetworkValues, p: NeuronParameters, calibration: Activa
     bias_scale, bias_shift, unit_coupling_scale = corrections.per_unit(E_l.size)
     f_exc, f_inh = weight_factors(p, calibration, E_l)
     W = (np.asarray(values.w_exc_uS) / f_exc[None, :] - np.asarray(values.w_inh_uS) / f_inh[None, :])
-    return W / (coupling_scale * unit_coupling_scale[None, :]), (leak_to_bias(E_l, calibration) - bias_shift) / bias_scale
+    W = W / (coupling_scale * unit_coupling_scale[None, :])
+    connected = (np.asarray(values.w_exc_uS) != 0) | (np.asarray(values.w_inh_uS) != 0)
+    W = W - np.where(connected, corrections.coupling_offsets(E_l.size)[None, :], 0.0)
+    return W, (leak_to_bias(E_l, calibration) - bias_shift) / bias_scale
 
 
 def stp_weight_factor(stp: STPParameters, p: NeuronParameters) -> float:

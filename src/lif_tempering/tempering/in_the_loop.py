@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import expit
 
+from lif_tempering.io import settings_attrs
 from lif_tempering.learning.classifier import classify, visible_readout
 from lif_tempering.learning.in_the_loop import (
     Moments,
@@ -197,7 +198,7 @@ def train_rbm_in_the_loop(calibrated: xr.Dataset, images: np.ndarray, tmap: Temp
                                    "LIF network of a trained RBM, calibrated and trained in the loop toward "
                                    + ("the data" if settings["target"] == "data" else "the RBM's own moments")),
                    updates_dataset(record.updates, UPDATE_MEASURES_RBM)], combine_attrs="override")
-    return ds.assign_attrs(**_flat_settings(settings), seed=int(seed), dt_ms=float(dt_ms),
+    return ds.assign_attrs(**settings_attrs(settings), seed=int(seed), dt_ms=float(dt_ms),
                            max_weight_factor_gain=float(max_weight_factor_gain), noise_scheme=tmap.scheme,
                            u0_mV=float(tmap.reference.u0_mV), alpha_mV=float(tmap.reference.alpha_mV),
                            data_visible_activity=float(images.mean()), wall_time_s=float(time.perf_counter() - start))
@@ -233,14 +234,3 @@ def _data_states(images: np.ndarray, W, b_h, n_chains: int, rng: np.random.Gener
     v = images[rng.choice(len(images), n_chains, replace=len(images) < n_chains)]
     h = rng.random((n_chains, np.shape(b_h)[0])) < expit(v @ W + b_h)
     return np.concatenate([v, h], axis=1).astype(np.int8)
-
-
-def _flat_settings(settings: dict) -> dict:
-    """Settings as NetCDF attributes: nested mappings flattened to ``outer_inner`` keys, booleans as 0/1."""
-    flat = {}
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            flat.update(_flat_settings({f"{key}_{inner}": item for inner, item in value.items()}))
-        else:
-            flat[key] = int(value) if isinstance(value, bool) else value
-    return flat
