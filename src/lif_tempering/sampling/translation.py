@@ -111,7 +111,7 @@ class TranslationCorrections:
 
     @property
     def is_plain(self) -> bool:
-        """Whether these are the plain translation's values (1, 0, 1) for every unit."""
+        """Whether these are the plain translation's values (scales 1, shift and coupling offset 0) for every unit."""
         return bool(np.all(np.asarray(self.bias_scale) == 1.0) and np.all(np.asarray(self.bias_shift) == 0.0)
                     and np.all(np.asarray(self.coupling_scale) == 1.0)
                     and np.all(np.asarray(self.coupling_offset) == 0.0))

@@ -285,7 +285,7 @@ class LIFTemperingSampler:
         scales constant within each layer; default the plain translation); other than plain, their
         values per layer (visible, hidden) are the attributes ``translation_bias_scale``,
         ``translation_bias_shift`` (mean over the layer's units), ``translation_bias_shift_sd``,
-        ``translation_coupling_scale``.
+        ``translation_coupling_scale``, ``translation_coupling_offset``.
         """
         W, b_v, b_h = rbm_arrays(rbm)
         if W.shape != (self.n_visible, self.n_hidden):
