@@ -231,7 +231,8 @@ def _partner_counts(z, W):
 def test_activity_slopes_vanish_for_exact_gibbs_samples_and_find_a_slope_per_active_partner():
     """Gibbs samples of (W + e, b) (e on every coupled pair) read against (W, b): the field has an extra e per
     active partner, which the slope finds (e = -0.15; 76,000 correlated samples of 5 units whose partner counts
-    vary by about 1: standard error ~0.01, tolerance 0.04); exact samples give 0 within the same tolerance."""
+    have a standard deviation of 0.7: spread over seeds ~0.01, tolerance 0.04); exact samples give 0 within the
+    same tolerance."""
     W, b = random_bm(5, seed=3)
     coupled = W != 0
     for e in (0.0, -0.15):
