@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 from workflow_helpers import assert_described, copy_study, load_test_config, run_workflow
 
-from lif_tempering.io import read_dataset
+from lif_tempering.io import ENGINE, read_dataset
 from lif_tempering.learning.datasets import IDX_FILES
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ def test_rbm_outputs(study):
     assert_described(rbm)
     log = (study / "results/logs/rbm/digits/seed0/train.log").read_text()
     assert log.count("epoch ") >= 4 and "classifier accuracy" in log
-    with xr.open_dataset(study / "results/rbm/digits/seed0/lif_samples.nc", engine="h5netcdf") as samples:
+    with xr.open_dataset(study / "results/rbm/digits/seed0/lif_samples.nc", engine=ENGINE) as samples:
         assert samples["z"].dims == ("time", "unit") and samples["z"].dtype == np.int8
         assert samples["z"].encoding.get("zlib") or samples["z"].encoding.get("compression") == "zlib"
         assert samples.sizes["unit"] == 80 and samples.attrs["n_visible"] == 64

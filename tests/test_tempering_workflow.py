@@ -14,7 +14,7 @@ from workflow_helpers import (
     write_config,
 )
 
-from lif_tempering.io import read_dataset
+from lif_tempering.io import ENGINE, read_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -211,7 +211,7 @@ def test_runs_are_shared_and_self_describing(study):
         assert sorted(p.name for p in (runs / "free/training_seed0").iterdir()) == [f"seed{k}.nc" for k in range(2)]
         assert sorted(p.name for p in (runs / "free/training_seed1").iterdir()) == [f"seed{k}.nc" for k in range(3)]
     assert sorted(p.name for p in (lif / "tempered_f10_T1.5").iterdir()) == ["training_seed0"]
-    with xr.open_dataset(lif / "tempered_f10_T1.5/training_seed0/seed1.nc", engine="h5netcdf") as run:
+    with xr.open_dataset(lif / "tempered_f10_T1.5/training_seed0/seed1.nc", engine=ENGINE) as run:
         assert run["z"].dims == ("time", "unit") and run["z"].dtype == np.int8
         assert run["z"].encoding.get("zlib") or run["z"].encoding.get("compression") == "zlib"
         assert run.sizes["time"] == 2000 and run.sizes["unit"] == 80 and run.attrs["n_visible"] == 64
@@ -221,7 +221,7 @@ def test_runs_are_shared_and_self_describing(study):
         assert run.attrs["sampler"] == "lif" and run.attrs["seed"] == 1 and run.attrs["training_seed"] == 0
         assert run.attrs["noise_scheme"] == "compensated" and run.attrs["rate_exc_hz_max"] > run.attrs["rate_exc_hz_min"]
         assert_described(run)
-    with xr.open_dataset(study / "results/sampling/digits/gibbs/free/training_seed0/seed0.nc", engine="h5netcdf") as run:
+    with xr.open_dataset(study / "results/sampling/digits/gibbs/free/training_seed0/seed0.nc", engine=ENGINE) as run:
         assert run.sizes["time"] == 200 and np.all(run["temperature"].values == 1.0)  # one sweep per tau_ref
     assert_described(read_dataset(study / "results/mixing/digits/gibbs/training_seed0.nc"))
     assert_described(read_dataset(study / "results/mixing/digits/scan/f5_T1.3/training_seed1.nc"))

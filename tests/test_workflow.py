@@ -14,7 +14,7 @@ import yaml
 from workflow_helpers import ROOT, copy_study, load_test_config, scheduled_jobs
 
 from lif_tempering.config import ConfigError, neuron_parameters
-from lif_tempering.io import read_dataset
+from lif_tempering.io import ENGINE, read_dataset
 from lif_tempering.neuron.theory import alpha_theory_mV
 
 pytestmark = pytest.mark.slow
@@ -155,7 +155,7 @@ def test_a_new_balanced_map_reruns_nothing_of_the_compensated_scheme(finished_st
     original = point.with_name("original.nc")
     shutil.copy2(point, original)
     try:  # a new balanced point (Snakemake ignores a touched file whose content is unchanged)
-        read_dataset(point).assign_attrs(searched_again=1).to_netcdf(point, engine="h5netcdf")
+        read_dataset(point).assign_attrs(searched_again=1).to_netcdf(point, engine=ENGINE)
         jobs = run_workflow(workdir, configfile, dryrun=True)
     finally:
         os.replace(original, point)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-ENGINE = "h5netcdf"
+ENGINE = "netcdf4"
 PROVENANCE_PACKAGES = ("lif-tempering", "brian2", "numpy", "scipy", "xarray", "scikit-learn", "snakemake")
 
 
