@@ -210,14 +210,15 @@ def _weights_on_pairs(w_uS, index, n_neurons: int) -> tuple[np.ndarray, int, boo
     """Weights of a [pre, post] matrix (dense, or scipy sparse) at the flat pair indices ``pre * n + post``,
     with the matrix's number of non-zero weights and whether any is negative."""
     if sparse.issparse(w_uS):
-        coo = sparse.coo_array(w_uS, dtype=np.float64)
-        coo.sum_duplicates()  # sorts the entries by (row, column): their flat indices ascend
-        coo.eliminate_zeros()
-        if coo.nnz == 0:
+        csr = sparse.csr_array(w_uS, dtype=np.float64, copy=True)  # sorted and pruned in place below
+        csr.sum_duplicates()  # canonical: rows in order, columns sorted within a row, so the flat indices ascend
+        csr.eliminate_zeros()
+        if csr.nnz == 0:
             return np.zeros(index.shape), 0, False
-        keys = coo.row.astype(np.int64) * n_neurons + coo.col
+        rows = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr))
+        keys = rows * n_neurons + csr.indices
         at = np.minimum(np.searchsorted(keys, index), keys.size - 1)
-        return np.where(keys[at] == index, coo.data[at], 0.0), int(coo.nnz), bool(np.any(coo.data < 0))
+        return np.where(keys[at] == index, csr.data[at], 0.0), int(csr.nnz), bool(np.any(csr.data < 0))
     w = np.broadcast_to(np.asarray(w_uS, dtype=np.float64), (n_neurons, n_neurons))
     return w.ravel()[index], int(np.count_nonzero(w)), bool(np.any(w < 0))
 
