@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lif_tempering.config import ConfigError, canonical, derive_seed, target_temperatures, validate_config
+from lif_tempering.config import (
+    ConfigError,
+    canonical,
+    derive_seed,
+    rbm_network_calibration_settings,
+    target_temperatures,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -253,6 +260,21 @@ def test_coupling_offsets_need_unit_rounds():
     config = default_config()
     config["network_calibration"]["rbm"]["coupling_offsets"] = "yes"
     _expect_error(config, "network_calibration.rbm.coupling_offsets")
+
+
+def test_unit_rounds_run_only_where_the_calibrated_network_is_sampled():
+    config = default_config()
+    config["network_calibration"]["rbm"].update(unit_rounds=5, coupling_offsets=True)
+    config["tempering"].update(networks=["translated", "calibrated", "in_the_loop"], default_network="in_the_loop")
+    study, scan = 0, config["parameter_scan"]["first_training_seed"]
+    assert rbm_network_calibration_settings(config, study) == config["network_calibration"]["rbm"]
+    assert rbm_network_calibration_settings(config, scan) == {**config["network_calibration"]["rbm"],
+                                                              "unit_rounds": 0, "coupling_offsets": False}
+    config["tempering"]["default_network"] = "calibrated"  # the scan samples its RBMs' calibrated networks
+    assert rbm_network_calibration_settings(config, scan)["unit_rounds"] == 5
+    config["tempering"].update(networks=["translated", "in_the_loop"], default_network="in_the_loop")
+    assert rbm_network_calibration_settings(config, study)["unit_rounds"] == 0
+    assert config["network_calibration"]["rbm"]["unit_rounds"] == 5  # the configuration is left as it was
 
 
 def test_reference_ladder_and_adaptation_rules():

@@ -196,6 +196,19 @@ def scan_training_seeds(config: dict) -> list[int]:
     return list(range(scan["first_training_seed"], scan["first_training_seed"] + scan["n_training_seeds"]))
 
 
+def rbm_network_calibration_settings(config: dict, training_seed: int) -> dict:
+    """The ``network_calibration.rbm`` settings of a trained RBM's calibration. Where the calibrated network is not
+    sampled (a scan RBM whose scan runs another network, or a study RBM with ``calibrated`` not among
+    ``tempering.networks``) it only starts training in the loop, which keeps its layer corrections alone: its per-unit
+    rounds and coupling offsets are skipped (``unit_rounds`` 0), which leaves the loop's network unchanged."""
+    settings = config["network_calibration"]["rbm"]
+    tempering = config["tempering"]
+    study_rbm = training_seed < config["rbm"]["n_training_seeds"]
+    if tempering["default_network"] == "calibrated" or (study_rbm and "calibrated" in tempering["networks"]):
+        return settings
+    return {**settings, "unit_rounds": 0, "coupling_offsets": False}
+
+
 def _scan_training_seed_problems(scan: dict, n_study_rbms: int) -> list[str]:
     """The scan's trained RBMs choose the schedule; the study's (training seeds ``0 .. n_study_rbms - 1``) report it."""
     first, last = scan["first_training_seed"], scan["first_training_seed"] + scan["n_training_seeds"] - 1

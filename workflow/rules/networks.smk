@@ -1,5 +1,7 @@
 """Calibrated LIF networks and training in the loop (docs/in_the_loop.md): per trained RBM and per validation machine."""
 
+from lif_tempering.config import rbm_network_calibration_settings
+
 NETWORK_CALIBRATION = canonical(config["network_calibration"])
 IN_THE_LOOP = canonical(config["in_the_loop"])
 #: The network files of a trained RBM.
@@ -16,6 +18,11 @@ wildcard_constraints:
     bm=r"[0-9]+",
 
 
+def network_calibration_settings(wildcards):
+    """The calibration settings of a trained RBM's network (no unit rounds where the calibrated network is not sampled)."""
+    return canonical(rbm_network_calibration_settings(config, int(wildcards.training_seed)))
+
+
 def network_runtime_minutes(dataset, settings, runs):
     """Cluster runtime request of ``runs`` runs of ``settings["n_copies"]`` copies of the RBM's network."""
     return runtime_minutes(rbm_neuron_seconds(dataset, settings["duration_ms"]) * settings["n_copies"], runs=runs)
@@ -29,7 +36,7 @@ rule calibrate_network:
         CALIBRATED_NETWORK,
     params:
         neuron=NEURON,
-        settings=NETWORK_CALIBRATION["rbm"],
+        settings=network_calibration_settings,
         scheme=TEMPERING["scheme"],
         dt_ms=config["simulation"]["dt_ms"],
         seed=lambda wc: job_seed("calibrate_network", wc.dataset, wc.training_seed),
@@ -40,7 +47,8 @@ rule calibrate_network:
     threads: SIMULATION_THREADS
     resources:
         runtime=lambda wc: network_runtime_minutes(wc.dataset, NETWORK_CALIBRATION["rbm"],
-                                                   NETWORK_CALIBRATION["rbm"]["n_rounds"] + 1),
+                                                   NETWORK_CALIBRATION["rbm"]["n_rounds"]
+                                                   + network_calibration_settings(wc)["unit_rounds"] + 1),
         mem_mb=4000,
     script:
         "../scripts/calibrate_network.py"
