@@ -100,6 +100,9 @@ def test_network_files_read_like_rbm_files(study):
         np.testing.assert_array_equal(network["bias_scale"], calibrated["bias_scale"])
     np.testing.assert_array_equal(calibrated["W"], rbm["W"])  # the calibrated network realises the RBM itself
     assert calibrated.sizes["round"] == 2 and trained.sizes["update"] == 2
+    assert calibrated.sizes["marginal_round"] == 2 and calibrated["marginal_round_bias_gain"].dims == (
+        "marginal_round", "layer")
+    assert "marginal round 1:" in (study / "results/logs/rbm/digits/seed0/network_calibrated.log").read_text()
     assert not np.array_equal(trained["W"], rbm["W"])
     assert trained.attrs["target"] == "model" and "the RBM's own moments" in trained.attrs["title"]
     assert "update 1:" in (study / "results/logs/rbm/digits/seed0/network_in_the_loop.log").read_text()
@@ -120,13 +123,18 @@ def test_changing_the_loop_reruns_only_the_loop_jobs(study):
 
 def test_the_loop_toward_the_data_reads_no_reference_and_learns_other_parameters(study, tmp_path):
     """target data: the loop runs without the RBM's reference and ends elsewhere than the loop toward the RBM's own
-    moments (same seeds, same negative-phase noise: only the positive phase differs)."""
+    moments (same seeds, same negative-phase noise: only the positive phase differs). Without marginal rounds the
+    calibration reads no reference either; its layer corrections, where the loop starts, are the same."""
     data_study = copy_study(study, tmp_path / "study")
     (data_study / "results/rbm/digits/seed0/reference.nc").unlink()
     config = load_test_config()
     config["in_the_loop"]["rbm"]["target"] = "data"
-    assert run_workflow(data_study, config, ["networks_study"]) == ["network_figures", "networks_study",
-                                                                   "train_in_the_loop"]
+    config["network_calibration"]["rbm"]["marginal_rounds"].update(n_rounds=0, averaged_rounds=1)
+    assert run_workflow(data_study, config, ["networks_study"]) == ["calibrate_network", "network_figures",
+                                                                   "networks_study", "train_in_the_loop"]
+    for name in ("bias_scale", "bias_shift", "coupling_scale"):
+        np.testing.assert_array_equal(read_dataset(data_study / "results/rbm/digits/seed0/network_calibrated.nc")[name],
+                                      read_dataset(study / "results/rbm/digits/seed0/network_calibrated.nc")[name])
     toward_data = read_dataset(data_study / "results/rbm/digits/seed0/network_in_the_loop.nc")
     toward_model = read_dataset(study / "results/rbm/digits/seed0/network_in_the_loop.nc")
     assert toward_data.attrs["target"] == "data" and "the data" in toward_data.attrs["title"]

@@ -268,13 +268,30 @@ def test_unit_rounds_run_only_where_the_calibrated_network_is_sampled():
     config["tempering"].update(networks=["translated", "calibrated", "in_the_loop"], default_network="in_the_loop")
     study, scan = 0, config["parameter_scan"]["first_training_seed"]
     assert rbm_network_calibration_settings(config, study) == config["network_calibration"]["rbm"]
-    assert rbm_network_calibration_settings(config, scan) == {**config["network_calibration"]["rbm"],
-                                                              "unit_rounds": 0, "coupling_offsets": False}
+    skipped = rbm_network_calibration_settings(config, scan)
+    assert skipped == {**config["network_calibration"]["rbm"], "unit_rounds": 0, "coupling_offsets": False,
+                       "marginal_rounds": {**config["network_calibration"]["rbm"]["marginal_rounds"], "n_rounds": 0}}
     config["tempering"]["default_network"] = "calibrated"  # the scan samples its RBMs' calibrated networks
     assert rbm_network_calibration_settings(config, scan)["unit_rounds"] == 5
     config["tempering"].update(networks=["translated", "in_the_loop"], default_network="in_the_loop")
     assert rbm_network_calibration_settings(config, study)["unit_rounds"] == 0
     assert config["network_calibration"]["rbm"]["unit_rounds"] == 5  # the configuration is left as it was
+    assert config["network_calibration"]["rbm"]["marginal_rounds"]["n_rounds"] == 16
+
+
+def test_marginal_rounds_are_an_rbm_setting_with_a_bounded_average():
+    config = default_config()
+    config["network_calibration"]["rbm"]["marginal_rounds"].update(n_rounds=2, averaged_rounds=3)
+    _expect_error(config, "network_calibration.rbm.marginal_rounds.averaged_rounds", "at most", "= 2")
+    config = default_config()
+    config["network_calibration"]["rbm"]["marginal_rounds"]["damping"] = 0
+    _expect_error(config, "network_calibration.rbm.marginal_rounds.damping")
+    config = default_config()
+    del config["network_calibration"]["rbm"]["marginal_rounds"]
+    _expect_error(config, "network_calibration.rbm.marginal_rounds", "missing")
+    config = default_config()
+    config["network_calibration"]["small_bm"]["marginal_rounds"] = {"n_rounds": 0, "damping": 0.1, "averaged_rounds": 1}
+    _expect_error(config, "network_calibration.small_bm.marginal_rounds", "not allowed")
 
 
 def test_reference_ladder_and_adaptation_rules():

@@ -8,7 +8,7 @@ from scipy.special import expit
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.neuron.parameters import PARAMETER_SETS
 from lif_tempering.neuron.theory import hcs_activation_estimate
-from lif_tempering.sampling.boltzmann import gibbs_sample, random_bm
+from lif_tempering.sampling.boltzmann import all_states, exact_distribution, gibbs_sample, random_bm
 from lif_tempering.sampling.conditionals import LayerInputs
 from lif_tempering.sampling.network_calibration import (
     RBM_GROUPS,
@@ -22,6 +22,8 @@ from lif_tempering.sampling.network_calibration import (
     corrections_dataset,
     group_inputs,
     identified_gains,
+    marginal_dataset,
+    marginal_rounds,
     measured_gains,
     network_corrections,
     unit_offsets,
@@ -222,6 +224,39 @@ def test_one_undamped_unit_round_removes_per_unit_bias_errors_through_the_bias_s
     assert result.mean_abs_offset.shape == (2, 1) and result.activity_slope is None
     assert result.mean_abs_offset[0, 0] > 0.2 and result.mean_abs_offset[1, 0] < 0.04
     np.testing.assert_array_equal(result.coupling_offset, [0.0])
+
+
+def test_marginal_rounds_bring_a_biased_sampler_to_its_models_marginals_on_unit_conditionals():
+    """A stand-in network with bias gain 1.25 and per-unit bias errors e, Gibbs on (W, 1.25 (r - t0) / s0 + e)
+    for realised biases r: the marginal rounds must bring the four targeted units to the exact marginals of (W, b)
+    while the layer steps bring the bias gain to 1, i.e. realised biases r = t0 + s0 (b - e) / 1.25, stored as the
+    change against the start, s0 (b - e) / 1.25 - s0 b (mutations: the fold without the bias-scale change misses by
+    (1 - 1 / 1.25) s0 |b|, up to 0.31 here; a step with the wrong sign diverges). The fifth unit has no target and
+    no error: its change comes from the layer steps alone. 12 rounds of 20 chains x 3000 sweeps, the mean of the last 3: the
+    logits of the marginals carry about 0.02 of noise, tolerance 0.08."""
+    W, b = random_bm(5, seed=3)
+    errors = np.array([0.5, -0.4, 0.3, -0.2, 0.0])
+    s0, t0, response = 0.8, 0.1, 1.25
+    start = GroupCorrections(np.array([s0]), np.array([t0]), np.array([1.0]))
+    p = exact_distribution(W, b)
+    targets = p @ all_states(5)
+    targets[4] = np.nan
+
+    def sample(corrections, index):
+        realised = corrections.bias_scale * b + corrections.bias_shift
+        return gibbs_sample(W, response * (realised - t0) / s0 + errors, 3000, 20, seed=40 + index)[100:].reshape(-1, 5)
+
+    result = marginal_rounds(sample, lambda z: group_inputs(z, W, b, (5,)), (5,), start,
+                             UnitCalibration(np.zeros(5), np.zeros(1), None, None), b, targets,
+                             {"n_rounds": 12, "damping": 0.5, "averaged_rounds": 3}, layer_damping=0.7,
+                             log=lambda line: None)
+    expected = s0 * (b - errors) / response - s0 * b
+    np.testing.assert_allclose(result.shifts, expected, atol=0.08)
+    assert result.marginal_error[0] > 0.05 and result.marginal_error[-1] < 0.015
+    assert result.gains.shape == (12, 1, 6) and abs(result.gains[-1, 0, 0] - 1.0) < 0.05
+    ds = marginal_dataset(result, ("all",))
+    assert ds["marginal_round_error"].dims == ("marginal_round",) and ds["marginal_round_bias_gain"].shape == (12, 1)
+    assert len(marginal_dataset(None, ("all",)).data_vars) == 0
 
 
 def _partner_counts(z, W):

@@ -316,12 +316,14 @@ def test_a_dwell_shape_in_the_scan_adds_tempered_runs_only(study):
 
 @pytest.mark.parametrize("network, new_jobs", [
     ("translated", ["tempering_run"]),
-    ("in_the_loop", ["network_data_statistics", "network_run", "reference_distribution", "train_in_the_loop"]),
+    ("in_the_loop", ["calibrate_network", "network_data_statistics", "network_run", "train_in_the_loop"]),
 ])
 def test_the_default_network_is_the_one_the_scan_runs(study, network, new_jobs):
     """Another default network reruns the scan on that network's runs of the scan's RBM (training in the loop where it
-    is the in-the-loop network, toward the RBM's own moments: its reference too), the scan's analysis and the
-    headline; nothing of the study's own runs."""
+    is the in-the-loop network, toward the RBM's own moments, from the scan RBM's reference, which test.yaml's scan
+    already has for its calibrated network's marginal rounds, and the calibration it starts from, now without the
+    unit and marginal rounds that only a sampled calibrated network needs), the scan's analysis and the headline;
+    nothing of the study's own runs."""
     config = load_test_config()
     config["tempering"]["default_network"] = network
     jobs = scheduled_jobs(study, write_config(study, config), ["tempering_study"], dryrun=True)
@@ -331,23 +333,20 @@ def test_the_default_network_is_the_one_the_scan_runs(study, network, new_jobs):
     assert all(dict(wildcards).get("network", network) == network for _, wildcards in jobs)
 
 
-def test_changing_the_reference_reruns_it_the_studys_analysis_and_the_network_trained_toward_it(study):
-    """The scan's RBMs are measured against the test images only: the parallel-tempering reference is the study's.
-    Besides the analysis, only the network trained in the loop toward the RBM's own moments (the reference's) is
-    trained and run again; no run of another network, nothing of the scan's (test.yaml's scan runs the calibrated
-    network)."""
+def test_changing_the_reference_reruns_it_and_the_networks_and_analysis_that_read_it(study):
+    """The reference gives the calibration its marginal targets and the loop toward the RBM's own moments its positive
+    phase: changing it reruns both networks of every RBM that has it (the scan's calibrated network too, which
+    test.yaml's scan runs), their runs, the scan and the analysis; no run of the translated network or of Gibbs."""
     config = load_test_config()
     config["reference"]["n_sweeps"] = 500
     jobs = scheduled_jobs(study, write_config(study, config), ["tempering_study"], dryrun=True)
     assert sorted({rule for rule, _ in jobs}) == [
-        "conditional_calibration_figure", "mixing_group", "mixing_summary", "network_data_statistics",
-        "network_mixing_group", "network_run", "reference_distribution", "tempering_figures", "tempering_study",
-        "train_in_the_loop"]
+        "calibrate_network", "conditional_calibration_figure", "mixing_group", "mixing_summary",
+        "network_data_statistics", "network_mixing_group", "network_run", "parameter_scan", "parameter_scan_figure",
+        "reference_distribution", "scan_group", "tempering_figures", "tempering_study", "train_in_the_loop"]
     runs = [dict(wildcards) for rule, wildcards in jobs if rule == "network_run"]
-    assert runs and {run["network"] for run in runs} == {"in_the_loop"}
-    study_seeds = {str(seed) for seed in range(config["rbm"]["n_training_seeds"])}
-    assert {dict(wildcards)["training_seed"] for rule, wildcards in jobs if "training_seed" in dict(wildcards)} \
-        <= study_seeds
+    assert {run["network"] for run in runs} == {"calibrated", "in_the_loop"}
+    assert {dict(wildcards)["training_seed"] for rule, wildcards in jobs if rule == "calibrate_network"} == {"0", "1"}
 
 
 def test_a_lif_run_reads_only_its_schemes_temperature_map(tmp_path):

@@ -104,6 +104,14 @@ def _cross_field_problems(config: dict) -> list[str]:
         if stage["coupling_offsets"] and stage["unit_rounds"] < 1:
             problems.append(f"network_calibration.{kind}.coupling_offsets: true needs "
                             f"network_calibration.{kind}.unit_rounds >= 1, got {stage['unit_rounds']}")
+    marginal = config["network_calibration"]["rbm"]["marginal_rounds"]
+    if marginal["averaged_rounds"] > max(marginal["n_rounds"], 1):
+        problems.append(f"network_calibration.rbm.marginal_rounds.averaged_rounds: {marginal['averaged_rounds']} must "
+                        f"be at most max(network_calibration.rbm.marginal_rounds.n_rounds, 1) = "
+                        f"{max(marginal['n_rounds'], 1)}")
+    if "marginal_rounds" in config["network_calibration"]["small_bm"]:
+        problems.append("network_calibration.small_bm.marginal_rounds: not allowed (only an RBM's network has a "
+                        "reference to take its marginals from); remove the key")
     for key in ("fit_window_p", "fit_p_range"):
         low, high = config["calibration"][key]
         if not low < high:
@@ -200,13 +208,15 @@ def rbm_network_calibration_settings(config: dict, training_seed: int) -> dict:
     """The ``network_calibration.rbm`` settings of a trained RBM's calibration. Where the calibrated network is not
     sampled (a scan RBM whose scan runs another network, or a study RBM with ``calibrated`` not among
     ``tempering.networks``) it only starts training in the loop, which keeps its layer corrections alone: its per-unit
-    rounds and coupling offsets are skipped (``unit_rounds`` 0), which leaves the loop's network unchanged."""
+    rounds, coupling offsets and marginal rounds are skipped (``unit_rounds`` 0, ``marginal_rounds.n_rounds`` 0),
+    which leaves the loop's network unchanged."""
     settings = config["network_calibration"]["rbm"]
     tempering = config["tempering"]
     study_rbm = training_seed < config["rbm"]["n_training_seeds"]
     if tempering["default_network"] == "calibrated" or (study_rbm and "calibrated" in tempering["networks"]):
         return settings
-    return {**settings, "unit_rounds": 0, "coupling_offsets": False}
+    return {**settings, "unit_rounds": 0, "coupling_offsets": False,
+            "marginal_rounds": {**settings["marginal_rounds"], "n_rounds": 0}}
 
 
 def _scan_training_seed_problems(scan: dict, n_study_rbms: int) -> list[str]:

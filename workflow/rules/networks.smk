@@ -32,6 +32,9 @@ rule calibrate_network:
     input:
         rbm="results/rbm/{dataset}/seed{training_seed}/rbm.nc",
         temperature_map=TEMPERATURE_MAP.format(scheme=TEMPERING["scheme"]),
+        # the RBM's own mean visible states, the marginal rounds' targets
+        reference=lambda wc: REFERENCE.format(**wc) if network_calibration_settings(wc)["marginal_rounds"]["n_rounds"]
+        else [],
     output:
         CALIBRATED_NETWORK,
     params:
@@ -47,8 +50,9 @@ rule calibrate_network:
     threads: SIMULATION_THREADS
     resources:
         runtime=lambda wc: network_runtime_minutes(wc.dataset, NETWORK_CALIBRATION["rbm"],
-                                                   NETWORK_CALIBRATION["rbm"]["n_rounds"]
-                                                   + network_calibration_settings(wc)["unit_rounds"] + 1),
+                                                   NETWORK_CALIBRATION["rbm"]["n_rounds"] + 2
+                                                   + network_calibration_settings(wc)["unit_rounds"]
+                                                   + network_calibration_settings(wc)["marginal_rounds"]["n_rounds"]),
         mem_mb=4000,
     script:
         "../scripts/calibrate_network.py"

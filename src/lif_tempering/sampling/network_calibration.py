@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from lif_tempering.calibration.temperature import ActivationPoint
 from lif_tempering.io import settings_attrs
@@ -62,6 +62,8 @@ UNIT_STEP_LIMIT = 1.0
 OFFSET_BOUND = 20.0
 #: A group's coupling offset changes by at most this much per round (units of k_B T per weight).
 COUPLING_OFFSET_STEP_LIMIT = 0.1
+#: Target and measured marginals are clipped to [this, 1 - this] before their logits are compared.
+MARGINAL_CLIP = 1e-3
 
 
 class GroupCorrections(NamedTuple):
@@ -327,6 +329,60 @@ def unit_shift_rounds(sample: Callable[[np.ndarray, np.ndarray, int], np.ndarray
     return UnitCalibration(shifts, coupling_offset, np.array(mean_abs), np.array(slopes) if slopes else None)
 
 
+class MarginalCalibration(NamedTuple):
+    """Result of :func:`marginal_rounds`: per-unit bias ``shifts`` (units of k_B T, added to the realised biases of the
+    layer corrections the rounds started from), and per run the RMS difference between the targeted units' mean states
+    and their targets (``marginal_error``, (R,)) and the groups' gains ((R, G, 6), :data:`GAIN_NAMES`)."""
+
+    shifts: np.ndarray
+    marginal_error: np.ndarray
+    gains: np.ndarray
+
+
+def marginal_rounds(sample: Callable[[TranslationCorrections, int], np.ndarray],
+                    inputs_of: Callable[[np.ndarray], list[LayerInputs]], n_per_group, corrections: GroupCorrections,
+                    units: UnitCalibration, biases, targets, settings: dict, layer_damping: float,
+                    log=print) -> MarginalCalibration:
+    """Per-unit bias shifts that bring the mean states of the units with a target marginal (``targets``, mean state
+    per unit; ``nan``: none, the unit keeps its shift of ``units``) to their targets, the layers kept on their
+    conditionals (docs/in_the_loop.md, "Marginal rounds"). ``settings``: n_rounds, damping, averaged_rounds.
+
+    Per run (``sample(corrections, round)``): targeted units ``d <- d + damping s (logit target - logit mean z)``
+    (``s`` the layer's bias scale, each step at most :data:`UNIT_STEP_LIMIT`), and every group's bias scale and shift
+    a :func:`calibration_step` (``layer_damping``) against its measured bias gain and offset (:func:`identified_gains`),
+    its coupling scale kept.
+    The final shifts are the mean over the last ``averaged_rounds`` steps of each unit's realised bias change against
+    ``corrections``, ``(s' - s) b + (t' - t) + d``, so that the layer corrections themselves stay those of the layer
+    calibration. ``biases``: the machine's bias per unit.
+    """
+    n_units = int(np.sum(n_per_group))
+    targets = np.asarray(targets, dtype=np.float64)
+    targeted = np.isfinite(targets)
+    target_logit = logit(np.clip(targets[targeted], MARGINAL_CLIP, 1.0 - MARGINAL_CLIP))
+    scale0, shift0, _ = corrections.per_unit(n_per_group).per_unit(n_units)
+    offsets = np.repeat(units.coupling_offset, n_per_group)
+    layer, shifts = corrections, np.array(units.shifts, dtype=np.float64)
+    changes, errors, gains = [], [], []
+    for index in range(settings["n_rounds"]):
+        scale, shift, coupling = layer.per_unit(n_per_group).per_unit(n_units)
+        z = np.asarray(sample(TranslationCorrections(scale, shift + shifts, coupling, offsets), index))
+        mean = z.mean(axis=0, dtype=np.float64)[targeted]
+        inputs = inputs_of(z)
+        gains.append(measured_gains(inputs))
+        errors.append(float(np.sqrt(np.mean(np.square(mean - targets[targeted])))))
+        log(f"marginal round {index}: RMS marginal error {errors[-1]:.4f}; bias gain, offset per group "
+            + ", ".join(f"{row[0]:.3f} {row[2]:+.3f}" for row in gains[-1]))
+        step = target_logit - logit(np.clip(mean, MARGINAL_CLIP, 1.0 - MARGINAL_CLIP))
+        shifts[targeted] += np.clip(settings["damping"] * scale[targeted] * step, -UNIT_STEP_LIMIT, UNIT_STEP_LIMIT)
+        bias_and_offset = identified_gains(gains[-1], [float(group.bias.mean()) for group in inputs])
+        bias_and_offset[:, 1] = 1.0  # the coupling scale stays the layer calibration's
+        layer = calibration_step(layer, bias_and_offset, layer_damping)
+        scale, shift, _ = layer.per_unit(n_per_group).per_unit(n_units)
+        changes.append((scale - scale0) * np.asarray(biases, dtype=np.float64) + (shift - shift0) + shifts)
+    return MarginalCalibration(np.mean(changes[-settings["averaged_rounds"]:], axis=0), np.array(errors),
+                               np.array(gains))
+
+
 # --------------------------------------------------------------------------- jobs
 
 #: Variables and attributes of an RBM file that a network file keeps (readers of rbm.nc work on both).
@@ -415,6 +471,42 @@ def unit_calibration(sample, inputs_of, counts_of, corrections: GroupCorrections
                              counts_of if settings["coupling_offsets"] else None, log)
 
 
+def visible_marginal_calibration(sample, inputs_of, corrections: GroupCorrections, units: UnitCalibration,
+                                 biases: tuple, target_visible, settings: dict, log=print) -> MarginalCalibration | None:
+    """:func:`marginal_rounds` of an RBM's visible units toward ``target_visible`` (``settings["marginal_rounds"]``,
+    layer steps with ``settings["damping"]``), ``sample`` (:func:`persistent_runs`) continuing its chains in rounds
+    numbered after the layer and unit rounds'; ``biases``: ``(b_v, b_h)``. None without marginal rounds."""
+    rounds = settings.get("marginal_rounds", {"n_rounds": 0})
+    if rounds["n_rounds"] == 0:
+        return None
+    if target_visible is None:
+        raise ValueError("marginal rounds need the RBM's mean visible states (its reference's model_moment_visible)")
+    b_v, b_h = (np.asarray(b, dtype=np.float64) for b in biases)
+    n_per_group = (b_v.size, b_h.size)
+    first = settings["n_rounds"] + 1 + (settings["unit_rounds"] + 1 if settings["unit_rounds"] else 0)
+    targets = np.concatenate([np.asarray(target_visible, dtype=np.float64), np.full(b_h.size, np.nan)])
+    return marginal_rounds(lambda corrections, index: sample(corrections, first + index), inputs_of, n_per_group,
+                           corrections, units, np.concatenate([b_v, b_h]), targets, rounds, settings["damping"], log)
+
+
+def marginal_dataset(calibration: MarginalCalibration | None, groups) -> xr.Dataset:
+    """The marginal rounds' measures (dimension ``marginal_round``): ``marginal_round_error`` and the groups'
+    ``marginal_round_bias_gain`` and ``marginal_round_offset``; empty without marginal rounds."""
+    if calibration is None:
+        return xr.Dataset()
+    dims = ("marginal_round", "layer")
+    return xr.Dataset(
+        {"marginal_round_error": _var("marginal_round", calibration.marginal_error, "1", "RMS difference between "
+                                      "the targeted units' mean states in the round's run and their target marginals"),
+         "marginal_round_bias_gain": _var(dims, calibration.gains[:, :, 0], "1", "bias gain a of logit P(z = 1) = "
+                                          "a b + g (W z) + c fitted to the marginal round's states"),
+         "marginal_round_offset": _var(dims, calibration.gains[:, :, 2], "1", "offset c of logit P(z = 1) = "
+                                       "a b + g (W z) + c fitted to the marginal round's states")},
+        coords={"marginal_round": ("marginal_round", np.arange(calibration.marginal_error.size),
+                                   {"units": "1", "long_name": "marginal round (each run followed by a step)"}),
+                "layer": ("layer", list(groups), {"units": "1", "long_name": "group of units (layer)"})})
+
+
 def unit_shift_dataset(calibration: UnitCalibration, unit_dims: dict[str, int], groups) -> xr.Dataset:
     """The per-unit bias shifts as ``unit_bias_shift`` (one dimension of ``unit_dims``, name -> number of units, per
     group, e.g. ``visible``, ``hidden``: ``unit_bias_shift_visible``, ...; a single group: ``unit_bias_shift``), the
@@ -471,13 +563,15 @@ def rbm_network_sampler(n_visible: int, n_hidden: int, settings: dict, dt_ms: fl
 
 def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: ActivationPoint, settings: dict,
                           dt_ms: float, seed: int, cache_dir: str | os.PathLike, threads: int = 1,
-                          log=print) -> xr.Dataset:
+                          target_visible=None, log=print) -> xr.Dataset:
     """Calibrate the LIF network of a trained RBM (an ``rbm.nc`` dataset): the ``network_calibrated.nc`` dataset.
 
     Free runs of ``settings["n_copies"]`` copies of the network at the noise of
     ``calibration``, persistent from round to round (:func:`persistent_runs`; ``settings``:
     n_rounds, damping, n_copies, duration_ms, burn_in_ms, sample_dt_ms), per round the
-    gains of both layers (:func:`calibrate`). The result has
+    gains of both layers (:func:`calibrate`), then the per-unit rounds (:func:`unit_calibration`) and, with
+    ``settings["marginal_rounds"]``, the visible units' marginal rounds toward ``target_visible`` (the RBM's own mean
+    visible states, from its reference; :func:`visible_marginal_calibration`). The result has
     the RBM's variables (:func:`network_dataset`; the network realises the RBM itself),
     the corrections per layer and the rounds (:func:`history_dataset`); the settings,
     the calibration and the final gains as attributes.
@@ -502,12 +596,17 @@ def calibrate_rbm_network(rbm: xr.Dataset, p: NeuronParameters, calibration: Act
         history = calibrate(sample, inputs_of, n_per_group, settings["n_rounds"], settings["damping"],
                             averaged_rounds=settings["averaged_rounds"], log=log)
         units = unit_calibration(sample, inputs_of, counts_of, history.final, n_per_group, settings, log)
+        marginal = visible_marginal_calibration(sample, inputs_of, history.final, units, (b_v, b_h), target_visible,
+                                                settings, log)
     finally:
         sampler.close()
+    if marginal is not None:
+        units = units._replace(shifts=marginal.shifts)
     ds = xr.merge([network_dataset(rbm, W, b_v, b_h, history.final, "LIF network of a trained RBM, calibrated so "
                                    "that both layers follow the RBM's conditionals"),
                    history_dataset(history, RBM_GROUPS),
-                   unit_shift_dataset(units, dict(zip(RBM_GROUPS, n_per_group)), RBM_GROUPS)],
+                   unit_shift_dataset(units, dict(zip(RBM_GROUPS, n_per_group)), RBM_GROUPS),
+                   marginal_dataset(marginal, RBM_GROUPS)],
                   combine_attrs="override")
     final = history.gains[-1]
     return ds.assign_attrs(
