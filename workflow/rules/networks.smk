@@ -19,7 +19,8 @@ wildcard_constraints:
 
 
 def network_calibration_settings(wildcards):
-    """The calibration settings of a trained RBM's network (no unit rounds where the calibrated network is not sampled)."""
+    """The calibration settings of a trained RBM's network (no unit or marginal rounds where the calibrated network is
+    not sampled)."""
     return canonical(rbm_network_calibration_settings(config, int(wildcards.training_seed)))
 
 

@@ -15,5 +15,6 @@ with job_log(snakemake.log[0]):
     ds = calibrate_rbm_network(read_dataset(snakemake.input.rbm), NeuronParameters(**params.neuron), tmap.reference,
                                params.settings, params.dt_ms, params.seed,
                                snakemake.config["simulation"]["build_cache_dir"], threads=snakemake.threads,
+                               # the reference's moments are (<v h^T>, <v>, <h>): the RBM's own mean visible states
                                target_visible=None if reference is None else reference_moments(reference).arrays[1])
     write_dataset(ds, snakemake.output[0], params=dict(params.items()), config=snakemake.config)
