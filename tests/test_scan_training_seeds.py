@@ -13,7 +13,8 @@ from workflow_helpers import ROOT, copy_study, load_test_config, scheduled_jobs
 from lif_tempering.io import read_dataset
 
 #: Rules of the study's trained RBMs only (training seeds 0 .. rbm.n_training_seeds - 1); the reference also of the
-#: scan's where the scan's default network is trained in the loop toward its RBM.
+#: scan's where the scan's default network needs it: trained in the loop toward its RBM, or calibrated with marginal
+#: rounds (the RBM's own mean visible states).
 STUDY_RULES = ("mixing_group", "phase_group", "reference_distribution", "sample_rbm_lif", "rbm_figures")
 #: Rules of the scan's trained RBMs only (parameter_scan.first_training_seed onwards).
 SCAN_RULES = ("scan_group", "stp_scan_group", "stp_scan_run", "data_statistics")
@@ -36,16 +37,21 @@ def study_and_scan_seeds(config):
             set(range(scan["first_training_seed"], scan["first_training_seed"] + scan["n_training_seeds"])))
 
 
-@pytest.mark.parametrize("name", ["test", "default"])
-def test_the_scans_jobs_use_only_its_trained_rbms_and_the_studys_only_the_studys(name, tmp_path):
-    config = load_test_config() if name == "test" else yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+@pytest.mark.parametrize("name, scan_reference", [("test", True), ("test without marginal rounds", False),
+                                                   ("default", True)])
+def test_the_scans_jobs_use_only_its_trained_rbms_and_the_studys_only_the_studys(name, scan_reference, tmp_path):
+    """test.yaml's scan runs calibrated networks (with marginal rounds: the reference; without: none), the default's
+    networks trained in the loop toward their RBMs (the reference)."""
+    config = load_test_config() if name.startswith("test") else yaml.safe_load(
+        (ROOT / "config" / "config.yaml").read_text())
+    if name == "test without marginal rounds":
+        config["network_calibration"]["rbm"]["marginal_rounds"].update(n_rounds=0, averaged_rounds=1)
     study, scan = study_and_scan_seeds(config)
     assert study and scan and not study & scan
     seeds = training_seeds_by_rule(tmp_path, config)
     expected = dict.fromkeys(STUDY_RULES, study)
-    if config["tempering"]["default_network"] == "in_the_loop" and config["in_the_loop"]["rbm"]["target"] == "model":
-        expected["reference_distribution"] = study | scan  # the scan's networks train toward their RBMs' moments
-    assert (name == "default") == (expected["reference_distribution"] != study)  # both cases are checked
+    if scan_reference:
+        expected["reference_distribution"] = study | scan
     for rule, training_seeds in expected.items():
         assert seeds[rule] == training_seeds, rule
     for rule in SCAN_RULES:
@@ -85,10 +91,11 @@ def test_the_files_name_disjoint_trained_rbms(study):
     for group in ("scan/f10_T1.5", "stp_scan/free_lif", "stp_scan/U0.1_taurec10"):
         ds = read_dataset(study / f"results/mixing/digits/{group}/training_seed1.nc")
         assert list(ds["training_seed"].values) == [1], group
-        # measured against the test images of the scan's RBM, without a class distribution (no parallel tempering)
+        # measured against the test images of the scan's RBM, without its class distribution
         assert np.all(np.isfinite(ds["ground_visible_activity_ratio"])) and np.all(np.isnan(ds["class_kl_reference"]))
         assert "reference_class_probability" not in ds, group
-    assert not (study / "results/rbm/digits/seed1/reference.nc").exists()
+    # the scan's calibrated network takes its marginal rounds' targets from its RBM's reference
+    assert (study / "results/rbm/digits/seed1/reference.nc").exists()
     statistics = read_dataset(study / "results/rbm/digits/seed1/data_statistics.nc")
     assert 0.0 < statistics.attrs["data_mean_visible"] < 1.0 and statistics.attrs["params_json"]
     headline = pd.read_csv(study / "results/headline/headline.csv").set_index("quantity")["value"]
