@@ -356,7 +356,7 @@ def marginal_rounds(sample: Callable[[TranslationCorrections, int], np.ndarray],
     calibration. ``biases``: the machine's bias per unit.
     """
     n_units = int(np.sum(n_per_group))
-    targets = np.asarray(targets, dtype=np.float64)
+    biases, targets = np.asarray(biases, dtype=np.float64), np.asarray(targets, dtype=np.float64)
     targeted = np.isfinite(targets)
     target_logit = logit(np.clip(targets[targeted], MARGINAL_CLIP, 1.0 - MARGINAL_CLIP))
     scale0, shift0, _ = corrections.per_unit(n_per_group).per_unit(n_units)
@@ -378,7 +378,7 @@ def marginal_rounds(sample: Callable[[TranslationCorrections, int], np.ndarray],
         bias_and_offset[:, 1] = 1.0  # the coupling scale stays the layer calibration's
         layer = calibration_step(layer, bias_and_offset, layer_damping)
         scale, shift, _ = layer.per_unit(n_per_group).per_unit(n_units)
-        changes.append((scale - scale0) * np.asarray(biases, dtype=np.float64) + (shift - shift0) + shifts)
+        changes.append((scale - scale0) * biases + (shift - shift0) + shifts)
     return MarginalCalibration(np.mean(changes[-settings["averaged_rounds"]:], axis=0), np.array(errors),
                                np.array(gains))
 
@@ -476,7 +476,7 @@ def visible_marginal_calibration(sample, inputs_of, corrections: GroupCorrection
     """:func:`marginal_rounds` of an RBM's visible units toward ``target_visible`` (``settings["marginal_rounds"]``,
     layer steps with ``settings["damping"]``), ``sample`` (:func:`persistent_runs`) continuing its chains in rounds
     numbered after the layer and unit rounds'; ``biases``: ``(b_v, b_h)``. None without marginal rounds."""
-    rounds = settings.get("marginal_rounds", {"n_rounds": 0})
+    rounds = settings["marginal_rounds"]
     if rounds["n_rounds"] == 0:
         return None
     if target_visible is None:
