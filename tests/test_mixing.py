@@ -251,6 +251,33 @@ def test_summary_units_ratios_and_intervals(combined):
     np.testing.assert_allclose(summary["switch_ratio_by_training_seed"], 3.0)
 
 
+def test_an_interval_depends_only_on_its_own_cells_runs(combined):
+    """Dropping, reordering or changing the lif runs leaves every gibbs interval as it was; another seed moves them."""
+    rates = combined["switch_rate_hz"]
+    noisy = combined.assign(switch_rate_hz=rates.copy(data=np.random.default_rng(8).gamma(2.0, 0.2, rates.shape)))
+    names = ["switch_rate_hz_ci_low", "switch_rate_hz_ci_high", "switch_ratio_ci_low", "switch_ratio_ci_high",
+             "switch_ratio_by_training_seed_ci_low", "switch_ratio_by_training_seed_ci_high"]
+    gibbs = summarize(noisy, seed=1, n_resamples=500)[names].sel(sampler="gibbs")
+    changed = noisy.assign(switch_rate_hz=xr.where(noisy["sampler"] == "lif", 2.0 * noisy["switch_rate_hz"],
+                                                   noisy["switch_rate_hz"], keep_attrs=True))
+    for runs in (noisy.sel(sampler=["gibbs"]), noisy.sel(sampler=["gibbs", "lif"]), changed):
+        xr.testing.assert_identical(summarize(runs, seed=1, n_resamples=500)[names].sel(sampler="gibbs"), gibbs)
+    other = summarize(noisy, seed=2, n_resamples=500)[names].sel(sampler="gibbs")
+    assert not np.array_equal(other["switch_rate_hz_ci_high"], gibbs["switch_rate_hz_ci_high"])
+
+
+def test_two_statistics_of_the_same_runs_get_the_same_interval(combined):
+    """The lif tempered / free switch ratio is both ``switch_ratio`` and the tempered cell of the ratio to free lif."""
+    rates = combined["switch_rate_hz"]
+    noisy = combined.assign(switch_rate_hz=rates.copy(data=np.random.default_rng(9).gamma(2.0, 0.2, rates.shape)))
+    summary = summarize(noisy, seed=3, n_resamples=500).sel(network="translated", sampler="lif")
+    for end in ("ci_low", "ci_high"):
+        assert float(summary[f"switch_ratio_{end}"]) == float(
+            summary[f"switch_ratio_vs_free_lif_{end}"].sel(schedule="tempered"))
+    assert float(summary["switch_ratio_ci_low"]) < float(summary["switch_ratio"]) < float(
+        summary["switch_ratio_ci_high"])
+
+
 def test_ratios_against_the_free_lif_runs_in_the_two_by_two_design():
     """lif, lif_stp and gibbs, free and tempered, with switch counts n: every ratio to free lif is exactly n / 4.
 

@@ -33,6 +33,7 @@ tempered/free ratios with intervals and a Poisson GEE rate ratio of the switch c
 
 from __future__ import annotations
 
+import hashlib
 from typing import NamedTuple
 
 import numpy as np
@@ -377,32 +378,54 @@ UNIT_DIMS = ("training_seed", "seed")
 _ENDS = ("mean", "ci_low", "ci_high")
 
 
-class Resampling(NamedTuple):
-    """What every bootstrap interval of :func:`summarize` draws from: one generator, used in a fixed order."""
+def _labels(cell: dict) -> tuple[str, ...]:
+    return tuple(sorted(f"{dim}={label}" for dim, label in cell.items()))
 
-    rng: np.random.Generator
+
+class Resampling(NamedTuple):
+    """What every bootstrap interval of :func:`summarize` draws from: a generator of its own for each interval, keyed
+    by the runs it summarises (:meth:`generator`), so that adding, removing or changing other cells' runs leaves it
+    as it is, and two statistics of the same runs (e.g. ``switch_ratio`` and the tempered ``lif`` cell of
+    ``switch_ratio_vs_free_lif``) get the same interval."""
+
+    seed: int
     n_resamples: int
     confidence: float
 
-    def mean(self, values: np.ndarray) -> tuple[float, float, float]:
-        """Mean with its two-stage interval of (cluster, unit) ``values``; ``nan`` if none is present."""
-        if np.all(np.isnan(values)):
-            return np.nan, np.nan, np.nan
-        return tuple(cluster_bootstrap_ci(values, self.n_resamples, self.confidence, seed=self.rng))
+    def generator(self, *key: str) -> np.random.Generator:
+        """A generator seeded by :attr:`seed` and a SHA-256 digest of ``key``."""
+        digest = hashlib.sha256("\n".join(key).encode()).digest()
+        return np.random.default_rng([self.seed, *np.frombuffer(digest[:16], dtype="<u4").tolist()])
 
-    def ratio(self, numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, float, float, float]:
-        """Paired ratio of means with its two-stage interval and zero-denominator fraction (:class:`RatioInterval`)."""
-        if not np.any(~np.isnan(numerator) & ~np.isnan(denominator)):
-            return np.nan, np.nan, np.nan, np.nan
-        return tuple(cluster_ratio_bootstrap_ci(numerator, denominator, self.n_resamples, self.confidence,
-                                                seed=self.rng))
+    def mean(self, metric: str):
+        """``cell_mean(values, cell)``: the mean of (cluster, unit) ``values`` of ``metric`` at ``cell`` (``{dim:
+        label}``) with its two-stage interval; ``nan`` if none is present."""
+        def cell_mean(values: np.ndarray, cell: dict) -> tuple[float, float, float]:
+            if np.all(np.isnan(values)):
+                return np.nan, np.nan, np.nan
+            rng = self.generator("mean", metric, *_labels(cell))
+            return tuple(cluster_bootstrap_ci(values, self.n_resamples, self.confidence, seed=rng))
+        return cell_mean
+
+    def ratio(self, metric: str, numerator_at: dict, denominator_at: dict):
+        """``cell_ratio(numerator, denominator, cell)``: the paired ratio of the means of ``metric`` at ``cell`` updated
+        by ``numerator_at`` and by ``denominator_at`` (``{dim: label}``), with its two-stage interval and
+        zero-denominator fraction (:class:`RatioInterval`)."""
+        def cell_ratio(numerator: np.ndarray, denominator: np.ndarray, cell: dict) -> tuple[float, float, float, float]:
+            if not np.any(~np.isnan(numerator) & ~np.isnan(denominator)):
+                return np.nan, np.nan, np.nan, np.nan
+            rng = self.generator("ratio", metric, *_labels({**cell, **numerator_at}), "over",
+                                 *_labels({**cell, **denominator_at}))
+            return tuple(cluster_ratio_bootstrap_ci(numerator, denominator, self.n_resamples, self.confidence,
+                                                    seed=rng))
+        return cell_ratio
 
 
-def apply_to_cells(function, n_out: int, *arrays: xr.DataArray) -> xr.DataArray:
+def apply_to_cells(function, n_out: int, *arrays: xr.DataArray, labelled: bool = False) -> xr.DataArray:
     """``function(*cells)`` (``n_out`` floats) for every cell of the dims of ``arrays`` (broadcast together) other
     than :data:`UNIT_DIMS`; a cell is a (training seed, seed) array, or (training seed, 1) for per-RBM values.
-    The arrays share the coordinates of the dims they share. Returns the dims of the cells and ``statistic``
-    (length ``n_out``)."""
+    With ``labelled``, ``function(*cells, cell=labels)``, the cell's ``{dim: label}``. The arrays share the
+    coordinates of the dims they share. Returns the dims of the cells and ``statistic`` (length ``n_out``)."""
     dims = list(dict.fromkeys(dim for a in arrays for dim in a.dims))
     cells = [dim for dim in dims if dim not in UNIT_DIMS]
     order = cells + [dim for dim in UNIT_DIMS if dim in dims]
@@ -415,8 +438,10 @@ def apply_to_cells(function, n_out: int, *arrays: xr.DataArray) -> xr.DataArray:
         unit_shape = values.shape[len(cells):] + (1,) * (len(cells) + 2 - values.ndim)
         flat.append(values.reshape((-1,) + unit_shape))
     shape = tuple(sizes[dim] for dim in cells)
-    table = np.array([function(*cell) for cell in zip(*flat)], dtype=np.float64).reshape(shape + (n_out,))
     coords = {dim: next(a[dim] for a in arrays if dim in a.dims) for dim in cells}
+    labels = [{dim: str(coords[dim].values[i]) for dim, i in zip(cells, index)} for index in np.ndindex(shape)]
+    results = [function(*cell, cell=label) if labelled else function(*cell) for cell, label in zip(zip(*flat), labels)]
+    table = np.array(results, dtype=np.float64).reshape(shape + (n_out,))
     return xr.DataArray(table, dims=(*cells, "statistic"), coords=coords)
 
 
@@ -447,7 +472,7 @@ def _means(runs: xr.Dataset, resampling: Resampling) -> dict:
     for metric in (*SUMMARY_METRICS, *CHAIN_SUMMARY_METRICS):
         if metric not in runs:
             continue
-        table = apply_to_cells(resampling.mean, 3, _metric_values(runs, metric))
+        table = apply_to_cells(resampling.mean(metric), 3, _metric_values(runs, metric), labelled=True)
         what = "mean over runs" if metric in SUMMARY_METRICS else "mean over trained RBMs"
         note = f"; {CENSORED_NOTES[metric]}" if metric in CENSORED_NOTES else ""
         out.update(_interval_variables(metric, table, runs[metric].attrs["units"],
@@ -484,19 +509,27 @@ def _ratio_variables(name: str, table: xr.DataArray, what: str, confidence: floa
                                ends=("", "ci_low", "ci_high"))
 
 
+#: Where the numerator and denominator of a tempered / free ratio sit (:meth:`Resampling.ratio`).
+_SCHEDULE_PAIR = ({"schedule": "tempered"}, {"schedule": "free"})
+
+
 def _schedules(values: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
     return values.sel(schedule="tempered", drop=True), values.sel(schedule="free", drop=True)
 
 
-def _by_training_seed(resampling: Resampling, tempered: xr.DataArray, free: xr.DataArray) -> xr.DataArray:
+def _by_training_seed(resampling: Resampling, metric: str, tempered: xr.DataArray,
+                      free: xr.DataArray) -> xr.DataArray:
     """Each trained RBM's tempered/free ratio with its interval (its seeds resampled), dims ... x training_seed."""
-    n_rbms = tempered.sizes["training_seed"]
+    training_seeds = [str(training_seed) for training_seed in tempered["training_seed"].values]
 
-    def per_rbm(numerator, denominator):
-        return np.concatenate([resampling.ratio(numerator[j:j + 1], denominator[j:j + 1]) for j in range(n_rbms)])
+    def per_rbm(numerator, denominator, cell):
+        return np.concatenate([
+            resampling.ratio(metric, *_SCHEDULE_PAIR)(numerator[j:j + 1], denominator[j:j + 1],
+                                                      {**cell, "training_seed": training_seed})
+            for j, training_seed in enumerate(training_seeds)])
 
-    table = apply_to_cells(per_rbm, 4 * n_rbms, tempered, free)
-    values = table.values.reshape(table.shape[:-1] + (n_rbms, 4))
+    table = apply_to_cells(per_rbm, 4 * len(training_seeds), tempered, free, labelled=True)
+    values = table.values.reshape(table.shape[:-1] + (len(training_seeds), 4))
     return xr.DataArray(values, dims=(*table.dims[:-1], "training_seed", "statistic"),
                         coords={**{dim: table[dim] for dim in table.dims[:-1]},
                                 "training_seed": tempered["training_seed"]})
@@ -511,19 +544,20 @@ def _tempered_free_ratios(runs: xr.Dataset, resampling: Resampling) -> dict:
             continue
         tempered, free = _schedules(_metric_values(runs, metric))
         what = f"tempered / free ratio of the mean {metric}"
-        table = apply_to_cells(resampling.ratio, 4, tempered, free)
+        table = apply_to_cells(resampling.ratio(metric, *_SCHEDULE_PAIR), 4, tempered, free, labelled=True)
         out.update(_ratio_variables(name, table, what, resampling.confidence))
         if name == "switch_ratio":
             out["zero_free_switch_fraction"] = table.isel(statistic=3, drop=True).assign_attrs(
                 units="1", long_name="fraction of the bootstrap resamples of switch_ratio whose free runs have no "
                                      "switch (their ratio is infinite, or counts in both tails if the tempered "
                                      "runs have none either)")
-        by_rbm = _by_training_seed(resampling, tempered, free)
+        by_rbm = _by_training_seed(resampling, metric, tempered, free)
         out.update(_ratio_variables(f"{name}_by_training_seed", by_rbm,
                                     f"{what} of one trained RBM (its seeds resampled)", resampling.confidence))
     for name, metric in CHAIN_RATIOS.items():
         if metric in runs:
-            table = apply_to_cells(resampling.ratio, 4, *_schedules(runs[metric]))
+            table = apply_to_cells(resampling.ratio(metric, *_SCHEDULE_PAIR), 4, *_schedules(runs[metric]),
+                                   labelled=True)
             out.update(_ratio_variables(name, table, f"tempered / free ratio of the mean {metric} over trained RBMs "
                                                      "(RBMs resampled)", resampling.confidence))
     return out
@@ -570,7 +604,9 @@ def _ratios_vs_free_lif(runs: xr.Dataset, resampling: Resampling) -> dict:
         if metric not in runs:
             continue
         values = _metric_values(runs, metric)
-        table = apply_to_cells(resampling.ratio, 4, values, values.sel(sampler="lif", schedule="free", drop=True))
+        control = {"sampler": "lif", "schedule": "free"}
+        table = apply_to_cells(resampling.ratio(metric, {}, control), 4, values, values.sel(control, drop=True),
+                               labelled=True)
         out.update(_ratio_variables(name, table, f"ratio of the mean {metric} to that of the free lif runs (same "
                                                  "network, training seeds and seeds)", resampling.confidence))
         if name == "switch_ratio_vs_free_lif":
@@ -586,7 +622,9 @@ def bootstrap_method(n_training_seeds: int, n_seeds: int, n_resamples: int, seed
             f"drawn RBM with replacement (the runs of one training seed and seed, e.g. a tempered/free pair, resampled "
             f"together; per-RBM diagnostics: RBMs with replacement); percentile interval at confidence "
             f"{confidence:g}, every resample counted (a ratio's 0 / 0 in both tails); {n_resamples} resamples; "
-            f"seed {seed}; {n_training_seeds} training seeds x {n_seeds} seeds: "
+            f"seed {seed}, every interval drawing from a generator of its own (seeded by the seed and a digest of "
+            f"the metric and the labels of the runs it summarises); {n_training_seeds} training seeds x {n_seeds} "
+            f"seeds: "
             f"{count_two_stage_resamples(n_training_seeds, n_seeds):.4g} distinct resamples")
 
 
@@ -605,9 +643,10 @@ def summarize(runs: xr.Dataset, seed: int, n_resamples: int = 10_000, confidence
     ``switch_ratio_vs_free_lif_glm``. Ratio intervals resample a (training seed, seed)
     pair's runs together. ``nan`` alone marks a missing value; an infinite one enters
     estimates and resamples alike (:func:`lif_tempering.analysis.metrics.ratio_interval`).
-    Deterministic given ``seed``.
+    Deterministic given ``seed``; an interval depends only on the runs it summarises
+    (:class:`Resampling`), not on which other cells are summarised with them.
     """
-    resampling = Resampling(np.random.default_rng(seed), n_resamples, confidence)
+    resampling = Resampling(seed, n_resamples, confidence)
     schedules, samplers = set(runs["schedule"].values), set(runs["sampler"].values)
     out = {**_means(runs, resampling), **_fractions_and_curves(runs)}
     if {"free", "tempered"} <= schedules:
