@@ -302,6 +302,23 @@ def test_ratios_against_the_free_lif_runs_in_the_two_by_two_design():
     np.testing.assert_allclose(summary["switch_ratio"].sel(sampler=["lif", "lif_stp", "gibbs"]), [3.0, 3.0, 0.25])
 
 
+def test_free_lif_runs_over_themselves_have_the_ratio_one_without_spread():
+    """Free lif runs that mostly never switch: their ratio to themselves is 1 with the interval [1, 1] (not the
+    [0, inf] that counting 0 / 0 resamples in both tails would give), while the fraction of resamples without a free
+    switch is still reported; the tempered runs over them keep their interval."""
+    free = np.zeros((4, 3))
+    free[0, 0] = 0.1
+    ds = synthetic_runs({"free": free, "tempered": free + 0.2}, 20.0)
+    summary = summarize(ds, seed=4, n_resamples=2000).sel(network="translated", sampler="lif")
+    control = summary.sel(schedule="free")
+    for suffix in ("", "_ci_low", "_ci_high"):
+        assert float(control[f"switch_ratio_vs_free_lif{suffix}"]) == 1.0
+    assert float(control["zero_free_lif_switch_fraction"]) > 0.1
+    tempered = summary.sel(schedule="tempered")
+    assert float(tempered["switch_ratio_vs_free_lif_ci_high"]) == np.inf
+    assert float(tempered["switch_ratio_vs_free_lif_ci_high"]) == float(summary["switch_ratio_ci_high"])
+
+
 def test_the_ratio_against_free_lif_pairs_training_seeds_and_seeds():
     """Paired over (training seed, seed): a pair missing on either side is left out of both means."""
     stp = np.array([[2.0, 4.0, np.nan], [6.0, 8.0, 10.0], [1.0, 1.0, 1.0], [3.0, 3.0, 3.0]])

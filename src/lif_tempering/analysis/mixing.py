@@ -410,14 +410,17 @@ class Resampling(NamedTuple):
     def ratio(self, metric: str, numerator_at: dict, denominator_at: dict):
         """``cell_ratio(numerator, denominator, cell)``: the paired ratio of the means of ``metric`` at ``cell`` updated
         by ``numerator_at`` and by ``denominator_at`` (``{dim: label}``), with its two-stage interval and
-        zero-denominator fraction (:class:`RatioInterval`)."""
+        zero-denominator fraction (:class:`RatioInterval`). Runs over themselves (the same labels on both sides) have
+        the ratio 1 in every resample that defines one: their interval is the estimate itself."""
         def cell_ratio(numerator: np.ndarray, denominator: np.ndarray, cell: dict) -> tuple[float, float, float, float]:
             if not np.any(~np.isnan(numerator) & ~np.isnan(denominator)):
                 return np.nan, np.nan, np.nan, np.nan
-            rng = self.generator("ratio", metric, *_labels({**cell, **numerator_at}), "over",
-                                 *_labels({**cell, **denominator_at}))
-            return tuple(cluster_ratio_bootstrap_ci(numerator, denominator, self.n_resamples, self.confidence,
-                                                    seed=rng))
+            over, under = _labels({**cell, **numerator_at}), _labels({**cell, **denominator_at})
+            interval = cluster_ratio_bootstrap_ci(numerator, denominator, self.n_resamples, self.confidence,
+                                                  seed=self.generator("ratio", metric, *over, "over", *under))
+            if over == under:
+                return interval.estimate, interval.estimate, interval.estimate, interval.zero_denominator_fraction
+            return tuple(interval)
         return cell_ratio
 
 
